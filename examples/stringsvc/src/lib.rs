@@ -1,0 +1,27 @@
+//! The kit example service: uppercase and count strings.
+//!
+//! The impl block below is all a service author writes. `#[kit::service]`
+//! adds the HTTP routes, the instrumented server stack, the descriptor and
+//! the typed [`StringServiceClient`] that other crates (see `stringcli`) use.
+
+/// Counts and transforms strings.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StringService;
+
+#[kit::service(name = "strings")]
+impl StringService {
+    /// Uppercases `s`. Fails with INVALID_ARGUMENT on an empty string.
+    #[endpoint(http = "POST /uppercase", timeout = "2s", retry = 3, idempotent)]
+    pub async fn uppercase(&self, s: String) -> Result<String, kit::Error> {
+        if s.is_empty() {
+            return Err(kit::Error::invalid_argument("empty string"));
+        }
+        Ok(s.to_uppercase())
+    }
+
+    /// Counts the bytes of `s`.
+    #[endpoint(http = "POST /count")]
+    pub async fn count(&self, s: String) -> u64 {
+        s.len() as u64
+    }
+}

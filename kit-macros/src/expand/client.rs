@@ -1,0 +1,140 @@
+//! The typed client `<Type>Client`: one async method per endpoint, each
+//! encoding its arguments and handing the call to the runtime's client.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use crate::model::{Endpoint, Service, Source};
+use crate::route::Segment;
+
+pub fn expand(service: &Service) -> TokenStream {
+    let self_ty = &service.self_ty;
+    let client = format_ident!("{}Client", service.type_ident);
+    let doc = format!(
+        "Typed client of [`{}`] (service `{}`): one async method per endpoint, with the endpoint's timeout, retries, trace propagation and metrics.",
+        service.type_ident, service.name
+    );
+    let methods = service
+        .endpoints
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.route.is_some())
+        .map(|(i, e)| method(i, e));
+    quote! {
+        #[doc = #doc]
+        #[derive(Clone)]
+        pub struct #client {
+            inner: ::kit::__private::Client,
+        }
+
+        impl ::core::convert::From<::kit::__private::Client> for #client {
+            fn from(inner: ::kit::__private::Client) -> Self {
+                #client { inner }
+            }
+        }
+
+        impl #client {
+            /// A client of the server at `base_url` (e.g. `http://127.0.0.1:8080`).
+            /// Connections are made, and pooled, on first use.
+            pub async fn connect(base_url: impl ::core::convert::AsRef<str>) -> ::core::result::Result<Self, ::kit::Error> {
+                Self::builder().base_url(base_url.as_ref()).build()
+            }
+
+            /// A builder for base URLs, timeout, retry and connection settings.
+            pub fn builder() -> ::kit::client::ClientBuilder<Self> {
+                ::kit::client::ClientBuilder::new(<#self_ty as ::kit::Service>::DESCRIPTOR)
+            }
+
+            #(#methods)*
+        }
+    }
+}
+
+fn method(index: usize, e: &Endpoint) -> TokenStream {
+    let Some(route) = &e.route else {
+        return quote!();
+    };
+    let ident = &e.ident;
+    let docs = &e.docs;
+    let params: Vec<_> = e
+        .args
+        .iter()
+        .filter(|a| a.source != Source::Context)
+        .map(|a| {
+            let (i, t) = (&a.ident, &a.ty);
+            quote!(#i: #t)
+        })
+        .collect();
+
+    let mut path = Vec::new();
+    for seg in &route.segments {
+        match seg {
+            Segment::Literal(l) => path.push(quote!(__path.push_str(#l);)),
+            Segment::Param(p) => {
+                let arg = e.args.iter().find(|a| a.ident == p.as_str());
+                if let Some(arg) = arg {
+                    let (i, t) = (&arg.ident, &arg.ty);
+                    path.push(quote_spanned!(t.span()=> ::kit::__private::push_path_param(&mut __path, &#i);));
+                }
+            }
+        }
+    }
+    let mut query = Vec::new();
+    for arg in &e.args {
+        let (i, name) = (&arg.ident, arg.ident.to_string());
+        match arg.source {
+            Source::Query { optional: false } => {
+                query.push(quote_spanned!(arg.ty.span()=> __query.push(#name, &#i);));
+            }
+            Source::Query { optional: true } => {
+                query.push(quote!(if let ::core::option::Option::Some(__v) = &#i { __query.push(#name, __v); }));
+            }
+            _ => {}
+        }
+    }
+    let query = if query.is_empty() {
+        quote!()
+    } else {
+        quote! {{
+            let mut __query = ::kit::__private::QueryWriter::new(&mut __path);
+            #(#query)*
+        }}
+    };
+
+    let fields: Vec<_> = e.args.iter().filter(|a| a.source == Source::BodyField).collect();
+    let whole = e.args.iter().find(|a| a.source == Source::Body);
+    let body = if let Some(arg) = whole {
+        let i = &arg.ident;
+        quote!(::core::option::Option::Some(::kit::__private::json_body(&#i)?))
+    } else if !fields.is_empty() {
+        let decls = fields.iter().map(|a| {
+            let (i, t) = (&a.ident, &a.ty);
+            quote_spanned!(t.span()=> #i: &'__kit #t)
+        });
+        let inits = fields.iter().map(|a| &a.ident);
+        quote! {{
+            #[derive(::kit::__private::serde::Serialize)]
+            #[serde(crate = "::kit::__private::serde")]
+            struct __KitBody<'__kit> { #(#decls),* }
+            ::core::option::Option::Some(::kit::__private::json_body(&__KitBody { #(#inits: &#inits),* })?)
+        }}
+    } else if route.method.has_body() {
+        quote!(::core::option::Option::Some(::kit::__private::Bytes::from_static(b"{}")))
+    } else {
+        quote!(::core::option::Option::None)
+    };
+    let ok = &e.output.ok;
+    quote! {
+        #[doc = #docs]
+        pub async fn #ident(&self, #(#params),*) -> ::core::result::Result<#ok, ::kit::Error> {
+            let mut __path = ::std::string::String::new();
+            #(#path)*
+            #query
+            let __body = #body;
+            self.inner
+                .call::<#ok>(#index, ::kit::__private::HttpCall { path_and_query: __path, body: __body })
+                .await
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! The request context: deadline and trace of the call being served,
+//! broadcast to every outgoing call made while serving it.
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::trace::{TraceContext, TraceId};
+
+tokio::task_local! {
+    static CURRENT: Context;
+}
+
+/// What kit knows about the request being served: its trace and deadline.
+///
+/// The server sets it for the duration of each handler call. A handler can
+/// take it as a `&kit::Context` argument or call [`Context::current`]; a
+/// generated client called inside the handler reads it and carries the trace
+/// and the remaining deadline to the next hop (Finagle's broadcast context).
+///
+/// Work spawned onto other tasks does not inherit the context; wrap it in
+/// [`Context::scope`] to carry it along.
+///
+/// ```
+/// # async fn demo() {
+/// use std::time::Duration;
+/// use kit_runtime::Context;
+/// let ctx = Context::root().with_timeout(Duration::from_secs(1));
+/// ctx.clone().scope(async {
+///     let seen = Context::current();
+///     assert_eq!(seen.trace_id(), ctx.trace_id());
+///     assert!(seen.remaining().unwrap() <= Duration::from_secs(1));
+/// }).await;
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Context {
+    trace: TraceContext,
+    deadline: Option<Instant>,
+}
+
+impl Context {
+    /// A context with a new trace and no deadline.
+    pub fn root() -> Context {
+        Context::new(TraceContext::new_root(), None)
+    }
+
+    /// A context with this trace and deadline.
+    pub fn new(trace: TraceContext, deadline: Option<Instant>) -> Context {
+        Context { trace, deadline }
+    }
+
+    /// The context of the current task, or a fresh root context outside any
+    /// request.
+    pub fn current() -> Context {
+        Context::try_current().unwrap_or_else(Context::root)
+    }
+
+    /// The context of the current task, if a request is being served.
+    pub fn try_current() -> Option<Context> {
+        CURRENT.try_with(Clone::clone).ok()
+    }
+
+    /// Runs `fut` with `self` as the current context.
+    pub async fn scope<F: Future>(self, fut: F) -> F::Output {
+        CURRENT.scope(self, fut).await
+    }
+
+    /// The same context with the deadline moved earlier to `now + timeout`
+    /// if that is sooner. Deadlines only ever shrink.
+    pub fn with_timeout(self, timeout: Duration) -> Context {
+        let candidate = Instant::now() + timeout;
+        self.with_deadline(candidate)
+    }
+
+    /// The same context with the earlier of its deadline and `deadline`.
+    pub fn with_deadline(mut self, deadline: Instant) -> Context {
+        self.deadline = Some(match self.deadline {
+            Some(current) => current.min(deadline),
+            None => deadline,
+        });
+        self
+    }
+
+    /// When the request must be answered by, if anyone said.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Time left until the deadline (zero once it passed), if there is one.
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// The trace this request belongs to.
+    pub fn trace(&self) -> &TraceContext {
+        &self.trace
+    }
+
+    /// Shorthand for `self.trace().trace_id()`.
+    pub fn trace_id(&self) -> TraceId {
+        self.trace.trace_id()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn deadlines_only_shrink() {
+        let ctx = Context::root().with_timeout(Duration::from_millis(100));
+        let d = ctx.deadline().unwrap();
+        let later = ctx.clone().with_timeout(Duration::from_secs(10));
+        assert_eq!(later.deadline(), Some(d));
+        let sooner = ctx.with_timeout(Duration::from_millis(10));
+        assert!(sooner.deadline().unwrap() < d);
+    }
+
+    #[tokio::test]
+    async fn current_is_scoped() {
+        assert!(Context::try_current().is_none());
+        let ctx = Context::root();
+        let id = ctx.trace_id();
+        let seen = ctx.scope(async { Context::current().trace_id() }).await;
+        assert_eq!(seen, id);
+        assert!(Context::try_current().is_none());
+    }
+}

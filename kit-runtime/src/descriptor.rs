@@ -1,0 +1,178 @@
+//! Static descriptions of services and endpoints, emitted by the macro and
+//! registered with `inventory` so a binary can list everything linked in.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde::ser::SerializeStruct;
+use serde::{Serialize, Serializer};
+
+/// An HTTP method an endpoint can be routed on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HttpMethod {
+    /// `GET`: arguments come from the path and the query string.
+    Get,
+    /// `POST`: arguments come from the path and a JSON body.
+    Post,
+    /// `PUT`: arguments come from the path and a JSON body.
+    Put,
+    /// `PATCH`: arguments come from the path and a JSON body.
+    Patch,
+    /// `DELETE`: arguments come from the path and the query string.
+    Delete,
+}
+
+impl HttpMethod {
+    /// The method as the `http` crate spells it.
+    pub fn as_http(self) -> http::Method {
+        match self {
+            HttpMethod::Get => http::Method::GET,
+            HttpMethod::Post => http::Method::POST,
+            HttpMethod::Put => http::Method::PUT,
+            HttpMethod::Patch => http::Method::PATCH,
+            HttpMethod::Delete => http::Method::DELETE,
+        }
+    }
+
+    /// The method name, e.g. `"POST"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+            HttpMethod::Put => "PUT",
+            HttpMethod::Patch => "PATCH",
+            HttpMethod::Delete => "DELETE",
+        }
+    }
+}
+
+/// Where an HTTP route binds an argument from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArgSource {
+    /// A `{name}` segment of the path.
+    Path,
+    /// A query parameter of the same name.
+    Query,
+    /// A field of the same name in the JSON object body.
+    BodyField,
+    /// The whole JSON body (`#[body]`).
+    Body,
+    /// The request [`Context`](crate::Context), not sent by callers.
+    Context,
+}
+
+/// One argument of an endpoint.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct ArgDescriptor {
+    /// The argument's name.
+    pub name: &'static str,
+    /// Its Rust type, as written.
+    pub rust_type: &'static str,
+    /// Where HTTP binds it from.
+    pub source: ArgSource,
+}
+
+/// An HTTP route.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct HttpRoute {
+    /// The method.
+    pub method: HttpMethod,
+    /// The path template, axum syntax (`/count/{s}`).
+    pub path: &'static str,
+}
+
+/// One endpoint of a service, as annotated.
+#[derive(Clone, Copy, Debug)]
+pub struct EndpointDescriptor {
+    /// Name of the service it belongs to.
+    pub service: &'static str,
+    /// Method name.
+    pub name: &'static str,
+    /// The method's doc comment.
+    pub docs: &'static str,
+    /// Its HTTP route, if served over HTTP.
+    pub http: Option<HttpRoute>,
+    /// `timeout = "..."`: the server-side deadline and the client's per-call timeout.
+    pub timeout: Option<Duration>,
+    /// `retry = N`: how often the generated client may retry.
+    pub retry: u32,
+    /// `idempotent`: safe to retry after the server may have processed it.
+    pub idempotent: bool,
+    /// The arguments, in order.
+    pub args: &'static [ArgDescriptor],
+    /// The success type, as written.
+    pub returns: &'static str,
+}
+
+impl Serialize for EndpointDescriptor {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("EndpointDescriptor", 8)?;
+        s.serialize_field("name", self.name)?;
+        s.serialize_field("docs", self.docs)?;
+        s.serialize_field("http", &self.http)?;
+        s.serialize_field("timeout_ms", &self.timeout.map(|d| d.as_millis() as u64))?;
+        s.serialize_field("retry", &self.retry)?;
+        s.serialize_field("idempotent", &self.idempotent)?;
+        s.serialize_field("args", self.args)?;
+        s.serialize_field("returns", self.returns)?;
+        s.end()
+    }
+}
+
+/// A service: its name, docs and endpoints.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct ServiceDescriptor {
+    /// The service name (`#[kit::service(name = "...")]`, default: the type in snake_case).
+    pub name: &'static str,
+    /// The Rust type the service was generated from.
+    pub rust_type: &'static str,
+    /// The version of the crate that defines it.
+    pub version: &'static str,
+    /// The impl block's doc comment.
+    pub docs: &'static str,
+    /// The endpoints, in source order.
+    pub endpoints: &'static [EndpointDescriptor],
+}
+
+impl ServiceDescriptor {
+    /// The endpoint named `name`.
+    pub fn endpoint(&self, name: &str) -> Option<&'static EndpointDescriptor> {
+        self.endpoints.iter().find(|e| e.name == name)
+    }
+
+    /// A plain-text table of the endpoints, one per line, as logged at start.
+    pub fn endpoint_table(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "{:<8} {:<28} {:<20} {:>8} {:>5} IDEMPOTENT", "METHOD", "PATH", "ENDPOINT", "TIMEOUT", "RETRY");
+        for e in self.endpoints {
+            let (method, path) = e
+                .http
+                .map(|r| (r.method.as_str(), r.path))
+                .unwrap_or(("-", "-"));
+            let timeout = e
+                .timeout
+                .map(|d| humantime::format_duration(d).to_string())
+                .unwrap_or_else(|| "-".into());
+            let _ = writeln!(
+                out,
+                "{method:<8} {path:<28} {:<20} {timeout:>8} {:>5} {}",
+                format!("{}.{}", self.name, e.name),
+                e.retry,
+                if e.idempotent { "yes" } else { "no" },
+            );
+        }
+        out
+    }
+}
+
+/// A registration of a service descriptor with `inventory`.
+pub struct ServiceRegistration(pub &'static ServiceDescriptor);
+
+inventory::collect!(ServiceRegistration);
+
+/// Every service linked into this binary, in no particular order.
+pub fn registered_services() -> impl Iterator<Item = &'static ServiceDescriptor> {
+    inventory::iter::<ServiceRegistration>.into_iter().map(|r| r.0)
+}

@@ -1,0 +1,213 @@
+//! One error model for every transport: a [`Code`], a message and details.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Code;
+
+/// The error type of kit: a canonical [`Code`], a human-readable message and
+/// optional structured details.
+///
+/// Over HTTP it travels as JSON in the shape of Google's AIP-193:
+///
+/// ```json
+/// {"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "empty string", "details": []}}
+/// ```
+///
+/// and the generated clients turn that body back into the same `Error`.
+///
+/// ```
+/// use kit_runtime::{Code, Error};
+/// let err = Error::invalid_argument("empty string");
+/// assert_eq!(err.code(), Code::InvalidArgument);
+/// assert_eq!(err.to_string(), "INVALID_ARGUMENT: empty string");
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Error {
+    code: Code,
+    message: String,
+    details: Vec<serde_json::Value>,
+    http_status: Option<http::StatusCode>,
+}
+
+/// `Result<T, kit::Error>`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+macro_rules! constructors {
+    ($($(#[$doc:meta])* $name:ident => $code:ident,)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(message: impl Into<String>) -> Error {
+                Error::new(Code::$code, message)
+            }
+        )*
+    };
+}
+
+impl Error {
+    /// An error with `code` and `message`.
+    pub fn new(code: Code, message: impl Into<String>) -> Error {
+        Error {
+            code,
+            message: message.into(),
+            details: Vec::new(),
+            http_status: None,
+        }
+    }
+
+    constructors! {
+        /// `CANCELLED`: the caller gave up.
+        cancelled => Cancelled,
+        /// `UNKNOWN`.
+        unknown => Unknown,
+        /// `INVALID_ARGUMENT` (HTTP 400).
+        invalid_argument => InvalidArgument,
+        /// `DEADLINE_EXCEEDED` (HTTP 504).
+        deadline_exceeded => DeadlineExceeded,
+        /// `NOT_FOUND` (HTTP 404).
+        not_found => NotFound,
+        /// `ALREADY_EXISTS` (HTTP 409).
+        already_exists => AlreadyExists,
+        /// `PERMISSION_DENIED` (HTTP 403).
+        permission_denied => PermissionDenied,
+        /// `RESOURCE_EXHAUSTED` (HTTP 429).
+        resource_exhausted => ResourceExhausted,
+        /// `FAILED_PRECONDITION` (HTTP 400).
+        failed_precondition => FailedPrecondition,
+        /// `ABORTED` (HTTP 409).
+        aborted => Aborted,
+        /// `OUT_OF_RANGE` (HTTP 400).
+        out_of_range => OutOfRange,
+        /// `UNIMPLEMENTED` (HTTP 501).
+        unimplemented => Unimplemented,
+        /// `INTERNAL` (HTTP 500).
+        internal => Internal,
+        /// `UNAVAILABLE` (HTTP 503): the one code clients retry.
+        unavailable => Unavailable,
+        /// `DATA_LOSS` (HTTP 500).
+        data_loss => DataLoss,
+        /// `UNAUTHENTICATED` (HTTP 401).
+        unauthenticated => Unauthenticated,
+    }
+
+    /// Adds a structured detail (any JSON value, e.g. a `google.rpc.BadRequest`).
+    pub fn with_detail(mut self, detail: serde_json::Value) -> Error {
+        self.details.push(detail);
+        self
+    }
+
+    /// Answers with `status` over HTTP instead of the code's usual status
+    /// (415 for a wrong content type, 413 for a body over the limit).
+    pub fn with_http_status(mut self, status: http::StatusCode) -> Error {
+        self.http_status = Some(status);
+        self
+    }
+
+    /// The HTTP status set by [`Error::with_http_status`], if any.
+    pub fn http_status_override(&self) -> Option<http::StatusCode> {
+        self.http_status
+    }
+
+    /// The canonical code.
+    pub fn code(&self) -> Code {
+        self.code
+    }
+
+    /// The message, meant for developers.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The structured details, in the order they were added.
+    pub fn details(&self) -> &[serde_json::Value] {
+        &self.details
+    }
+
+    /// Serializes to the AIP-193 JSON shape.
+    pub fn to_json(&self) -> Vec<u8> {
+        let body = WireError {
+            error: WireStatus {
+                code: self
+                    .http_status
+                    .unwrap_or_else(|| self.code.http_status())
+                    .as_u16(),
+                status: self.code.as_str().into(),
+                message: self.message.clone(),
+                details: self.details.clone(),
+            },
+        };
+        // Serializing plain strings, numbers and JSON values cannot fail.
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
+    /// Parses the AIP-193 JSON shape; `None` if `body` is not in that shape.
+    pub fn from_json(body: &[u8]) -> Option<Error> {
+        let wire: WireError = serde_json::from_slice(body).ok()?;
+        let code = Code::from_name(&wire.error.status)?;
+        Some(Error {
+            code,
+            message: wire.error.message,
+            details: wire.error.details,
+            http_status: None,
+        })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<std::convert::Infallible> for Error {
+    fn from(never: std::convert::Infallible) -> Error {
+        match never {}
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireError {
+    error: WireStatus,
+}
+
+#[derive(Serialize, Deserialize)]
+struct WireStatus {
+    code: u16,
+    status: String,
+    message: String,
+    #[serde(default)]
+    details: Vec<serde_json::Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trips_every_code() {
+        for code in Code::ALL {
+            let err = Error::new(code, "boom \"quoted\"").with_detail(serde_json::json!({"field": "s"}));
+            let back = Error::from_json(&err.to_json()).expect("parses");
+            assert_eq!(back, err);
+        }
+    }
+
+    #[test]
+    fn json_shape_is_aip193() {
+        let err = Error::not_found("no such key");
+        let value: serde_json::Value = serde_json::from_slice(&err.to_json()).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"error": {"code": 404, "status": "NOT_FOUND", "message": "no such key", "details": []}})
+        );
+    }
+
+    #[test]
+    fn foreign_bodies_are_not_errors() {
+        assert_eq!(Error::from_json(b"<html>bad gateway</html>"), None);
+        assert_eq!(Error::from_json(br#"{"error": {"code": 1, "status": "NOPE", "message": ""}}"#), None);
+    }
+}

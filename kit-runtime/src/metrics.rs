@@ -1,0 +1,233 @@
+//! RED metrics with the same names and labels for every endpoint of every
+//! service, recorded through the `metrics` facade and exported in the
+//! Prometheus text format.
+//!
+//! | name | type | labels |
+//! | --- | --- | --- |
+//! | `kit_server_requests_total` | counter | service, endpoint, transport, code |
+//! | `kit_server_request_duration_seconds` | histogram | service, endpoint, transport |
+//! | `kit_server_requests_in_flight` | gauge | service, endpoint, transport |
+//! | `kit_client_requests_total` | counter | service, endpoint, transport, code |
+//! | `kit_client_request_duration_seconds` | histogram | service, endpoint, transport |
+//! | `kit_client_retries_total` | counter | service, endpoint, transport |
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
+
+use http::{Request, Response};
+use metrics::{Counter, Gauge, Histogram, Label};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tower::{Layer, Service};
+
+use crate::descriptor::EndpointDescriptor;
+use crate::transport::ResponseCode;
+use crate::Code;
+
+/// Server requests by outcome.
+pub const SERVER_REQUESTS: &str = "kit_server_requests_total";
+/// Server latency.
+pub const SERVER_DURATION: &str = "kit_server_request_duration_seconds";
+/// Server requests being handled.
+pub const SERVER_IN_FLIGHT: &str = "kit_server_requests_in_flight";
+/// Client calls by outcome (after retries).
+pub const CLIENT_REQUESTS: &str = "kit_client_requests_total";
+/// Client call latency (including retries).
+pub const CLIENT_DURATION: &str = "kit_client_request_duration_seconds";
+/// Client retries.
+pub const CLIENT_RETRIES: &str = "kit_client_retries_total";
+
+/// Latency buckets, in seconds: 0.5 ms to 10 s.
+pub const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the Prometheus recorder as the global `metrics` recorder, once
+/// per process. Returns the handle that renders the text format, or `None`
+/// if the application installed another recorder first (then kit's metrics
+/// go there and `/metrics` is not served by kit).
+pub fn install_prometheus() -> Option<&'static PrometheusHandle> {
+    PROMETHEUS
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(LATENCY_BUCKETS)
+                .ok()?
+                .build_recorder();
+            let handle = recorder.handle();
+            metrics::set_global_recorder(recorder).ok()?;
+            describe();
+            Some(handle)
+        })
+        .as_ref()
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(SERVER_REQUESTS, "Requests served, by canonical code.");
+    describe_histogram!(SERVER_DURATION, Unit::Seconds, "Time to answer a request.");
+    describe_gauge!(SERVER_IN_FLIGHT, "Requests being handled now.");
+    describe_counter!(CLIENT_REQUESTS, "Client calls made, by final canonical code.");
+    describe_histogram!(CLIENT_DURATION, Unit::Seconds, "Time a client call took, retries included.");
+    describe_counter!(CLIENT_RETRIES, "Client retries.");
+}
+
+/// The metric handles of one endpoint on one transport, resolved once so a
+/// request pays no registry lookup.
+pub struct EndpointMetrics {
+    labels: [Label; 3],
+    by_code: [OnceLock<Counter>; 17],
+    requests_name: &'static str,
+    duration: Histogram,
+    in_flight: Option<Gauge>,
+    retries: Option<Counter>,
+}
+
+impl EndpointMetrics {
+    /// Server-side handles for `endpoint` on `transport`.
+    pub fn server(endpoint: &EndpointDescriptor, transport: &'static str) -> EndpointMetrics {
+        let labels = labels(endpoint, transport);
+        EndpointMetrics {
+            duration: metrics::histogram!(SERVER_DURATION, labels.to_vec()),
+            in_flight: Some(metrics::gauge!(SERVER_IN_FLIGHT, labels.to_vec())),
+            retries: None,
+            requests_name: SERVER_REQUESTS,
+            by_code: Default::default(),
+            labels,
+        }
+    }
+
+    /// Client-side handles for `endpoint` on `transport`.
+    pub fn client(endpoint: &EndpointDescriptor, transport: &'static str) -> EndpointMetrics {
+        let labels = labels(endpoint, transport);
+        EndpointMetrics {
+            duration: metrics::histogram!(CLIENT_DURATION, labels.to_vec()),
+            in_flight: None,
+            retries: Some(metrics::counter!(CLIENT_RETRIES, labels.to_vec())),
+            requests_name: CLIENT_REQUESTS,
+            by_code: Default::default(),
+            labels,
+        }
+    }
+
+    /// Marks a request started (server: in-flight gauge up).
+    pub fn start(&self) {
+        if let Some(g) = &self.in_flight {
+            g.increment(1.0);
+        }
+    }
+
+    /// Records a finished request: its code and duration (server: in-flight down).
+    pub fn finish(&self, code: Code, elapsed: Duration) {
+        if let Some(g) = &self.in_flight {
+            g.decrement(1.0);
+        }
+        self.duration.record(elapsed.as_secs_f64());
+        self.by_code[code as usize]
+            .get_or_init(|| {
+                let mut labels = self.labels.to_vec();
+                labels.push(Label::new("code", code.as_str()));
+                metrics::counter!(self.requests_name, labels)
+            })
+            .increment(1);
+    }
+
+    /// Records one client retry.
+    pub fn retry(&self) {
+        if let Some(c) = &self.retries {
+            c.increment(1);
+        }
+    }
+}
+
+fn labels(endpoint: &EndpointDescriptor, transport: &'static str) -> [Label; 3] {
+    [
+        Label::new("service", endpoint.service),
+        Label::new("endpoint", endpoint.name),
+        Label::new("transport", transport),
+    ]
+}
+
+/// Records RED metrics for every request through the inner service.
+#[derive(Clone)]
+pub struct MetricsLayer {
+    metrics: Arc<EndpointMetrics>,
+}
+
+impl MetricsLayer {
+    /// A layer recording server metrics for `endpoint` on `transport`.
+    pub fn new(endpoint: &EndpointDescriptor, transport: &'static str) -> MetricsLayer {
+        MetricsLayer {
+            metrics: Arc::new(EndpointMetrics::server(endpoint, transport)),
+        }
+    }
+}
+
+impl<S> Layer<S> for MetricsLayer {
+    type Service = RecordMetrics<S>;
+    fn layer(&self, inner: S) -> RecordMetrics<S> {
+        RecordMetrics {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// The service made by [`MetricsLayer`].
+#[derive(Clone)]
+pub struct RecordMetrics<S> {
+    inner: S,
+    metrics: Arc<EndpointMetrics>,
+}
+
+impl<S, B, RB> Service<Request<B>> for RecordMetrics<S>
+where
+    S: Service<Request<B>, Response = Response<RB>, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response<RB>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<RB>, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<B>) -> Self::Future {
+        let metrics = self.metrics.clone();
+        let start = Instant::now();
+        metrics.start();
+        // Decrements the in-flight gauge even if the caller goes away and
+        // the future is dropped mid-request.
+        let guard = FinishGuard {
+            metrics,
+            start,
+            code: Code::Cancelled,
+        };
+        let fut = self.inner.call(req);
+        Box::pin(async move {
+            let mut guard = guard;
+            let response = fut.await;
+            if let Ok(r) = &response {
+                guard.code = ResponseCode::of(r);
+            }
+            response
+        })
+    }
+}
+
+struct FinishGuard {
+    metrics: Arc<EndpointMetrics>,
+    start: Instant,
+    code: Code,
+}
+
+impl Drop for FinishGuard {
+    fn drop(&mut self) {
+        self.metrics.finish(self.code, self.start.elapsed());
+    }
+}
