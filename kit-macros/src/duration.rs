@@ -27,9 +27,13 @@ mod tests {
 
     #[test]
     fn rejects_zero_and_nonsense() {
-        assert!(parse_timeout("0s").unwrap_err().contains("greater than zero"));
+        assert!(parse_timeout("0s")
+            .unwrap_err()
+            .contains("greater than zero"));
         assert!(parse_timeout("2").unwrap_err().contains("invalid duration"));
-        assert!(parse_timeout("soon").unwrap_err().contains("invalid duration"));
+        assert!(parse_timeout("soon")
+            .unwrap_err()
+            .contains("invalid duration"));
         assert!(parse_timeout("").is_err());
     }
 }

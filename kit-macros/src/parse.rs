@@ -7,7 +7,10 @@ use darling::ast::NestedMeta;
 use darling::{Error, FromMeta};
 use proc_macro2::TokenStream;
 use syn::spanned::Spanned;
-use syn::{Attribute, FnArg, GenericArgument, ImplItem, ImplItemFn, ItemImpl, Pat, PathArguments, ReturnType, Type};
+use syn::{
+    Attribute, FnArg, GenericArgument, ImplItem, ImplItemFn, ItemImpl, Pat, PathArguments,
+    ReturnType, Type,
+};
 
 use crate::attr::{EndpointArgs, EndpointKeys, ServiceArgs};
 use crate::duration::parse_timeout;
@@ -20,53 +23,81 @@ const RESERVED: &[&str] = &["connect", "builder", "from", "into", "clone"];
 pub fn service(args: TokenStream, item: &mut ItemImpl) -> darling::Result<Service> {
     let mut errors = Error::accumulator();
     let service_args = errors
-        .handle(NestedMeta::parse_meta_list(args).map_err(Error::from).and_then(|list| ServiceArgs::from_list(&list)))
+        .handle(
+            NestedMeta::parse_meta_list(args)
+                .map_err(Error::from)
+                .and_then(|list| ServiceArgs::from_list(&list)),
+        )
         .unwrap_or_default();
     check_keys_built(&service_args.defaults, &mut errors);
 
     if let Some((_, path, _)) = &item.trait_ {
-        errors.push(Error::custom("#[kit::service] goes on an inherent impl block, not a trait impl").with_span(path));
+        errors.push(
+            Error::custom("#[kit::service] goes on an inherent impl block, not a trait impl")
+                .with_span(path),
+        );
+        return Err(errors
+            .finish()
+            .err()
+            .unwrap_or_else(|| Error::custom("trait impl")));
     }
     if !item.generics.params.is_empty() {
-        errors.push(Error::custom("#[kit::service] does not support generic impl blocks yet; use a concrete type").with_span(&item.generics));
+        errors.push(
+            Error::custom(
+                "#[kit::service] does not support generic impl blocks yet; use a concrete type",
+            )
+            .with_span(&item.generics),
+        );
     }
     let type_ident = match &*item.self_ty {
         Type::Path(p) if p.qself.is_none() => p.path.segments.last().map(|s| s.ident.clone()),
         _ => None,
     };
     let Some(type_ident) = type_ident else {
-        return Err(Error::custom("#[kit::service] needs a named type, like `impl MyService { ... }`").with_span(&item.self_ty));
+        return Err(Error::custom(
+            "#[kit::service] needs a named type, like `impl MyService { ... }`",
+        )
+        .with_span(&item.self_ty));
     };
     let name = service_args
         .name
         .as_ref()
         .map(|n| n.value())
         .unwrap_or_else(|| snake_case(&type_ident.to_string()));
-    let service_timeout = service_args
-        .defaults
-        .timeout
-        .as_ref()
-        .and_then(|t| errors.handle(parse_timeout(&t.value()).map_err(|e| Error::custom(e).with_span(t))));
+    let service_timeout = service_args.defaults.timeout.as_ref().and_then(|t| {
+        errors.handle(parse_timeout(&t.value()).map_err(|e| Error::custom(e).with_span(t)))
+    });
 
     let mut endpoints = Vec::new();
     let mut saw_endpoint = false;
     let mut routes: HashMap<(String, String), ()> = HashMap::new();
     for impl_item in &mut item.items {
-        let ImplItem::Fn(method) = impl_item else { continue };
+        let ImplItem::Fn(method) = impl_item else {
+            continue;
+        };
         let Some(attr) = take_endpoint_attr(method, &mut errors) else {
             strip_arg_attrs(method);
             continue;
         };
         saw_endpoint = true;
-        let endpoint = endpoint(method, &attr, &service_args.defaults, service_timeout, &mut errors);
+        let endpoint = endpoint(
+            method,
+            &attr,
+            &service_args.defaults,
+            service_timeout,
+            &mut errors,
+        );
         strip_arg_attrs(method);
         let Some(endpoint) = endpoint else { continue };
         if let Some(route) = &endpoint.route {
             let key = (format!("{:?}", route.method), normalize(&route.path));
             if routes.insert(key, ()).is_some() {
                 errors.push(
-                    Error::custom(format!("duplicate route: another endpoint already serves `{}`", route_text(&attr)))
-                        .with_span(&http_span(&attr)),
+                    Error::custom(format!(
+                        "duplicate route: another endpoint already serves `{}`",
+                        route_text(&attr)
+                    ))
+                    .with_span(&http_span(&attr)),
                 );
             }
         }
@@ -85,13 +116,18 @@ pub fn service(args: TokenStream, item: &mut ItemImpl) -> darling::Result<Servic
 }
 
 /// Removes `#[endpoint]` from the method and parses it.
-fn take_endpoint_attr(method: &mut ImplItemFn, errors: &mut darling::error::Accumulator) -> Option<Attribute> {
+fn take_endpoint_attr(
+    method: &mut ImplItemFn,
+    errors: &mut darling::error::Accumulator,
+) -> Option<Attribute> {
     let mut found = None;
     let mut kept = Vec::new();
     for attr in method.attrs.drain(..) {
         if attr.path().is_ident("endpoint") {
             if found.is_some() {
-                errors.push(Error::custom("a method takes one #[endpoint(...)] attribute").with_span(&attr));
+                errors.push(
+                    Error::custom("a method takes one #[endpoint(...)] attribute").with_span(&attr),
+                );
             } else {
                 found = Some(attr);
             }
@@ -126,29 +162,48 @@ fn endpoint(
     let sig = &method.sig;
     let ident = sig.ident.clone();
     if RESERVED.contains(&ident.to_string().as_str()) {
-        errors.push(Error::custom(format!("an endpoint cannot be named `{ident}`: the generated client uses that name")).with_span(&ident));
+        errors.push(
+            Error::custom(format!(
+                "an endpoint cannot be named `{ident}`: the generated client uses that name"
+            ))
+            .with_span(&ident),
+        );
     }
     if sig.asyncness.is_none() {
         errors.push(Error::custom("endpoints must be `async fn`").with_span(&sig.fn_token));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.push(Error::custom("endpoints cannot be generic: the wire types must be concrete").with_span(&sig.generics));
+        errors.push(
+            Error::custom("endpoints cannot be generic: the wire types must be concrete")
+                .with_span(&sig.generics),
+        );
     }
     match sig.inputs.first() {
-        Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() && r.colon_token.is_none() => {}
+        Some(FnArg::Receiver(r))
+            if r.reference.is_some() && r.mutability.is_none() && r.colon_token.is_none() => {}
         Some(FnArg::Receiver(r)) => {
-            errors.push(Error::custom("endpoints take `&self` (the service is shared between requests)").with_span(r));
+            errors.push(
+                Error::custom("endpoints take `&self` (the service is shared between requests)")
+                    .with_span(r),
+            );
         }
-        _ => errors.push(Error::custom("endpoints take `&self` as their first argument").with_span(&sig.ident)),
+        _ => errors.push(
+            Error::custom("endpoints take `&self` as their first argument").with_span(&sig.ident),
+        ),
     }
     let route = args.http.as_ref().and_then(|lit| {
         errors.handle(parse_route(&lit.value()).map_err(|e| Error::custom(e).with_span(lit)))
     });
     if args.http.is_none() {
-        errors.push(Error::custom("this endpoint has no transport: add `http = \"METHOD /path\"`").with_span(&attr.path()));
+        errors.push(
+            Error::custom("this endpoint has no transport: add `http = \"METHOD /path\"`")
+                .with_span(&attr.path()),
+        );
     }
     let timeout = match &args.keys.timeout {
-        Some(t) => errors.handle(parse_timeout(&t.value()).map_err(|e| Error::custom(e).with_span(t))),
+        Some(t) => {
+            errors.handle(parse_timeout(&t.value()).map_err(|e| Error::custom(e).with_span(t)))
+        }
         None => service_timeout,
     };
     let retry = args.keys.retry.or(defaults.retry).map(|r| *r).unwrap_or(0);
@@ -159,7 +214,12 @@ fn endpoint(
     for input in sig.inputs.iter().skip(1) {
         let FnArg::Typed(pt) = input else { continue };
         let Pat::Ident(pi) = &*pt.pat else {
-            errors.push(Error::custom("endpoint arguments must be plain names (they name the request fields)").with_span(&pt.pat));
+            errors.push(
+                Error::custom(
+                    "endpoint arguments must be plain names (they name the request fields)",
+                )
+                .with_span(&pt.pat),
+            );
             continue;
         };
         if pi.by_ref.is_some() || pi.subpat.is_some() {
@@ -173,23 +233,48 @@ fn endpoint(
         let source = if is_context(&ty) {
             Source::Context
         } else if let Type::Reference(_) = ty {
-            errors.push(Error::custom("endpoint arguments must be owned types: they are decoded from the request").with_span(&ty));
+            errors.push(
+                Error::custom(
+                    "endpoint arguments must be owned types: they are decoded from the request",
+                )
+                .with_span(&ty),
+            );
             continue;
         } else if let Type::ImplTrait(_) = ty {
-            errors.push(Error::custom("endpoint arguments need concrete types, not `impl Trait`").with_span(&ty));
+            errors.push(
+                Error::custom("endpoint arguments need concrete types, not `impl Trait`")
+                    .with_span(&ty),
+            );
             continue;
-        } else if route.as_ref().is_some_and(|r| r.params().any(|p| p == name)) {
+        } else if route
+            .as_ref()
+            .is_some_and(|r| r.params().any(|p| p == name))
+        {
             if is_body {
-                errors.push(Error::custom(format!("`{name}` is a path parameter; it cannot also be #[body]")).with_span(&pt.pat));
+                errors.push(
+                    Error::custom(format!(
+                        "`{name}` is a path parameter; it cannot also be #[body]"
+                    ))
+                    .with_span(&pt.pat),
+                );
             }
             if option_inner(&ty).is_some() {
-                errors.push(Error::custom(format!("path parameter `{name}` cannot be optional")).with_span(&ty));
+                errors.push(
+                    Error::custom(format!("path parameter `{name}` cannot be optional"))
+                        .with_span(&ty),
+                );
             }
             Source::Path
         } else if is_body {
             if let Some(route) = &route {
                 if !route.method.has_body() {
-                    errors.push(Error::custom(format!("a {:?} route has no body; use POST, PUT or PATCH for a #[body] argument", route.method).to_uppercase()).with_span(&pt.pat));
+                    errors.push(
+                        Error::custom(format!(
+                            "a {} route has no body; use POST, PUT or PATCH for a #[body] argument",
+                            format!("{:?}", route.method).to_uppercase()
+                        ))
+                        .with_span(&pt.pat),
+                    );
                 }
             }
             if whole_body.replace(ident.clone()).is_some() {
@@ -197,7 +282,9 @@ fn endpoint(
             }
             Source::Body
         } else if route.as_ref().is_some_and(|r| !r.method.has_body()) {
-            Source::Query { optional: option_inner(&ty).is_some() }
+            Source::Query {
+                optional: option_inner(&ty).is_some(),
+            }
         } else {
             Source::BodyField
         };
@@ -215,8 +302,10 @@ fn endpoint(
         for param in route.params() {
             if !arg_list.iter().any(|a| a.ident == param) {
                 errors.push(
-                    Error::custom(format!("path parameter `{{{param}}}` has no argument named `{param}`"))
-                        .with_span(args.http.as_ref()?),
+                    Error::custom(format!(
+                        "path parameter `{{{param}}}` has no argument named `{param}`"
+                    ))
+                    .with_span(args.http.as_ref()?),
                 );
             }
         }
@@ -238,15 +327,22 @@ fn endpoint(
 fn check_keys_built(keys: &EndpointKeys, errors: &mut darling::error::Accumulator) {
     if let Some(grpc) = &keys.grpc {
         errors.push(
-            Error::custom("`grpc` is not built yet: kit serves HTTP/JSON only for now; remove `grpc`")
-                .with_span(&grpc.span()),
+            Error::custom(
+                "`grpc` is not built yet: kit serves HTTP/JSON only for now; remove `grpc`",
+            )
+            .with_span(&grpc.span()),
         );
     }
 }
 
 fn output(ret: &ReturnType) -> Output {
     let ty = match ret {
-        ReturnType::Default => return Output { ok: syn::parse_quote!(()), fallible: false },
+        ReturnType::Default => {
+            return Output {
+                ok: syn::parse_quote!(()),
+                fallible: false,
+            }
+        }
         ReturnType::Type(_, ty) => &**ty,
     };
     if let Type::Path(p) = ty {
@@ -254,20 +350,32 @@ fn output(ret: &ReturnType) -> Output {
             if last.ident == "Result" {
                 if let PathArguments::AngleBracketed(a) = &last.arguments {
                     if let Some(GenericArgument::Type(ok)) = a.args.first() {
-                        return Output { ok: ok.clone(), fallible: true };
+                        return Output {
+                            ok: ok.clone(),
+                            fallible: true,
+                        };
                     }
                 }
             }
         }
     }
-    Output { ok: ty.clone(), fallible: false }
+    Output {
+        ok: ty.clone(),
+        fallible: false,
+    }
 }
 
 /// `&Context`, `&kit::Context`.
 fn is_context(ty: &Type) -> bool {
     let Type::Reference(r) = ty else { return false };
-    let Type::Path(p) = &*r.elem else { return false };
-    r.mutability.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "Context" && s.arguments.is_empty())
+    let Type::Path(p) = &*r.elem else {
+        return false;
+    };
+    r.mutability.is_none()
+        && p.path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "Context" && s.arguments.is_empty())
 }
 
 /// `T` of `Option<T>`.
@@ -277,7 +385,9 @@ pub fn option_inner(ty: &Type) -> Option<&Type> {
     if last.ident != "Option" {
         return None;
     }
-    let PathArguments::AngleBracketed(a) = &last.arguments else { return None };
+    let PathArguments::AngleBracketed(a) = &last.arguments else {
+        return None;
+    };
     match a.args.first()? {
         GenericArgument::Type(t) => Some(t),
         _ => None,
@@ -290,7 +400,10 @@ fn docs(attrs: &[Attribute]) -> String {
         .filter(|a| a.path().is_ident("doc"))
         .filter_map(|a| match &a.meta {
             syn::Meta::NameValue(nv) => match &nv.value {
-                syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. }) => Some(s.value()),
+                syn::Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => Some(s.value()),
                 _ => None,
             },
             _ => None,
@@ -320,14 +433,18 @@ fn normalize(path: &str) -> String {
 
 fn http_span(attr: &Attribute) -> proc_macro2::Span {
     match EndpointArgs::from_meta(&attr.meta) {
-        Ok(EndpointArgs { http: Some(lit), .. }) => lit.span(),
+        Ok(EndpointArgs {
+            http: Some(lit), ..
+        }) => lit.span(),
         _ => attr.span(),
     }
 }
 
 fn route_text(attr: &Attribute) -> String {
     match EndpointArgs::from_meta(&attr.meta) {
-        Ok(EndpointArgs { http: Some(lit), .. }) => lit.value(),
+        Ok(EndpointArgs {
+            http: Some(lit), ..
+        }) => lit.value(),
         _ => String::new(),
     }
 }
@@ -337,7 +454,8 @@ pub fn snake_case(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         if c.is_uppercase() {
-            let prev_lower = i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
+            let prev_lower =
+                i > 0 && (chars[i - 1].is_lowercase() || chars[i - 1].is_ascii_digit());
             let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
             if i > 0 && (prev_lower || (next_lower && chars[i - 1].is_uppercase())) {
                 out.push('_');

@@ -88,7 +88,9 @@ pub fn parse_route(text: &str) -> Result<Route, String> {
             .ok_or_else(|| format!("unclosed `{{` in path `{path}`"))?;
         let name = &after[..close];
         if name.starts_with('*') {
-            return Err(format!("wildcard parameters like `{{{name}}}` are not supported"));
+            return Err(format!(
+                "wildcard parameters like `{{{name}}}` are not supported"
+            ));
         }
         let valid = name
             .chars()
@@ -96,14 +98,20 @@ pub fn parse_route(text: &str) -> Result<Route, String> {
             .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
             && name.chars().all(|c| c == '_' || c.is_ascii_alphanumeric());
         if !valid {
-            return Err(format!("path parameter `{{{name}}}` must be a Rust identifier"));
+            return Err(format!(
+                "path parameter `{{{name}}}` must be a Rust identifier"
+            ));
         }
         if !literal.ends_with('/') {
-            return Err(format!("path parameter `{{{name}}}` must be a whole segment"));
+            return Err(format!(
+                "path parameter `{{{name}}}` must be a whole segment"
+            ));
         }
         let tail = &after[close + 1..];
         if !(tail.is_empty() || tail.starts_with('/')) {
-            return Err(format!("path parameter `{{{name}}}` must be a whole segment"));
+            return Err(format!(
+                "path parameter `{{{name}}}` must be a whole segment"
+            ));
         }
         if segments.contains(&Segment::Param(name.to_string())) {
             return Err(format!("path parameter `{{{name}}}` appears twice"));
@@ -117,7 +125,9 @@ pub fn parse_route(text: &str) -> Result<Route, String> {
         segments.push(Segment::Literal(literal));
     }
     if path.contains('?') || path.contains('#') {
-        return Err(format!("path `{path}` must not contain a query or fragment"));
+        return Err(format!(
+            "path `{path}` must not contain a query or fragment"
+        ));
     }
     Ok(Route {
         method,

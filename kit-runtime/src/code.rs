@@ -200,8 +200,17 @@ mod tests {
 
     #[test]
     fn bare_statuses_map_back() {
-        assert_eq!(Code::from_http_status(StatusCode::BAD_GATEWAY), Code::Unavailable);
-        assert_eq!(Code::from_http_status(StatusCode::PAYLOAD_TOO_LARGE), Code::ResourceExhausted);
-        assert_eq!(Code::from_http_status(StatusCode::IM_A_TEAPOT), Code::Unknown);
+        assert_eq!(
+            Code::from_http_status(StatusCode::BAD_GATEWAY),
+            Code::Unavailable
+        );
+        assert_eq!(
+            Code::from_http_status(StatusCode::PAYLOAD_TOO_LARGE),
+            Code::ResourceExhausted
+        );
+        assert_eq!(
+            Code::from_http_status(StatusCode::IM_A_TEAPOT),
+            Code::Unknown
+        );
     }
 }

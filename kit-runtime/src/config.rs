@@ -138,8 +138,14 @@ mod tests {
     use super::*;
 
     fn parse(args: &[&str], env: &[(&str, &str)]) -> Result<Parsed, String> {
-        let args = std::iter::once("prog").chain(args.iter().copied()).map(String::from);
-        Config::parse(args, |k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string()))
+        let args = std::iter::once("prog")
+            .chain(args.iter().copied())
+            .map(String::from);
+        Config::parse(args, |k| {
+            env.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
     }
 
     #[test]
@@ -151,7 +157,11 @@ mod tests {
     fn flags_override_env() {
         let Ok(Parsed::Run(cfg)) = parse(
             &["--http-addr=127.0.0.1:1", "--grace-period", "2s"],
-            &[("KIT_HTTP_ADDR", "127.0.0.1:2"), ("KIT_LOG_FORMAT", "json"), ("KIT_BODY_LIMIT", "10")],
+            &[
+                ("KIT_HTTP_ADDR", "127.0.0.1:2"),
+                ("KIT_LOG_FORMAT", "json"),
+                ("KIT_BODY_LIMIT", "10"),
+            ],
         ) else {
             panic!("should parse")
         };
@@ -163,10 +173,18 @@ mod tests {
 
     #[test]
     fn errors_name_the_problem() {
-        assert!(parse(&["--nope"], &[]).unwrap_err().contains("unknown argument `--nope`"));
-        assert!(parse(&["--http-addr"], &[]).unwrap_err().contains("needs a value"));
-        assert!(parse(&["--log-format", "xml"], &[]).unwrap_err().contains("unknown log format"));
-        assert!(parse(&[], &[("KIT_HTTP_ADDR", "nope")]).unwrap_err().starts_with("KIT_HTTP_ADDR"));
+        assert!(parse(&["--nope"], &[])
+            .unwrap_err()
+            .contains("unknown argument `--nope`"));
+        assert!(parse(&["--http-addr"], &[])
+            .unwrap_err()
+            .contains("needs a value"));
+        assert!(parse(&["--log-format", "xml"], &[])
+            .unwrap_err()
+            .contains("unknown log format"));
+        assert!(parse(&[], &[("KIT_HTTP_ADDR", "nope")])
+            .unwrap_err()
+            .starts_with("KIT_HTTP_ADDR"));
         assert_eq!(parse(&["-h"], &[]), Ok(Parsed::Help));
     }
 }

@@ -154,7 +154,10 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let deadline = req.extensions().get::<Context>().and_then(Context::deadline);
+        let deadline = req
+            .extensions()
+            .get::<Context>()
+            .and_then(Context::deadline);
         let fut = self.inner.call(req);
         Box::pin(async move {
             let Some(deadline) = deadline else {
@@ -189,9 +192,16 @@ mod tests {
         for bad in ["", "S", "123456789S", "1s", "-1S", "1.5S"] {
             assert_eq!(parse_grpc_timeout(bad), None, "{bad}");
         }
-        for d in [Duration::from_millis(1500), Duration::from_secs(86_400 * 365), Duration::ZERO] {
+        for d in [
+            Duration::from_millis(1500),
+            Duration::from_secs(86_400 * 365),
+            Duration::ZERO,
+        ] {
             let back = parse_grpc_timeout(&format_grpc_timeout(d)).unwrap();
-            assert!(back <= d && d - back < d / 1000 + Duration::from_nanos(1), "{d:?} -> {back:?}");
+            assert!(
+                back <= d && d - back < d / 1000 + Duration::from_nanos(1),
+                "{d:?} -> {back:?}"
+            );
         }
     }
 
@@ -210,8 +220,14 @@ mod tests {
     fn effective_deadline_is_the_smaller() {
         let now = Instant::now();
         let s = Duration::from_secs;
-        assert_eq!(effective_deadline(now, Some(s(2)), Some(s(1))), Some(now + s(1)));
-        assert_eq!(effective_deadline(now, Some(s(2)), Some(s(5))), Some(now + s(2)));
+        assert_eq!(
+            effective_deadline(now, Some(s(2)), Some(s(1))),
+            Some(now + s(1))
+        );
+        assert_eq!(
+            effective_deadline(now, Some(s(2)), Some(s(5))),
+            Some(now + s(2))
+        );
         assert_eq!(effective_deadline(now, None, Some(s(5))), Some(now + s(5)));
         assert_eq!(effective_deadline(now, None, None), None);
     }

@@ -145,7 +145,11 @@ impl ServiceDescriptor {
     /// A plain-text table of the endpoints, one per line, as logged at start.
     pub fn endpoint_table(&self) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "{:<8} {:<28} {:<20} {:>8} {:>5} IDEMPOTENT", "METHOD", "PATH", "ENDPOINT", "TIMEOUT", "RETRY");
+        let _ = writeln!(
+            out,
+            "{:<8} {:<28} {:<20} {:>8} {:>5} IDEMPOTENT",
+            "METHOD", "PATH", "ENDPOINT", "TIMEOUT", "RETRY"
+        );
         for e in self.endpoints {
             let (method, path) = e
                 .http
@@ -174,5 +178,7 @@ inventory::collect!(ServiceRegistration);
 
 /// Every service linked into this binary, in no particular order.
 pub fn registered_services() -> impl Iterator<Item = &'static ServiceDescriptor> {
-    inventory::iter::<ServiceRegistration>.into_iter().map(|r| r.0)
+    inventory::iter::<ServiceRegistration>
+        .into_iter()
+        .map(|r| r.0)
 }

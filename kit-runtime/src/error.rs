@@ -189,7 +189,8 @@ mod tests {
     #[test]
     fn json_round_trips_every_code() {
         for code in Code::ALL {
-            let err = Error::new(code, "boom \"quoted\"").with_detail(serde_json::json!({"field": "s"}));
+            let err =
+                Error::new(code, "boom \"quoted\"").with_detail(serde_json::json!({"field": "s"}));
             let back = Error::from_json(&err.to_json()).expect("parses");
             assert_eq!(back, err);
         }
@@ -208,6 +209,9 @@ mod tests {
     #[test]
     fn foreign_bodies_are_not_errors() {
         assert_eq!(Error::from_json(b"<html>bad gateway</html>"), None);
-        assert_eq!(Error::from_json(br#"{"error": {"code": 1, "status": "NOPE", "message": ""}}"#), None);
+        assert_eq!(
+            Error::from_json(br#"{"error": {"code": 1, "status": "NOPE", "message": ""}}"#),
+            None
+        );
     }
 }

@@ -20,6 +20,7 @@ pub mod retry;
 pub mod server;
 pub mod trace;
 pub mod transport;
+pub mod wire;
 
 pub use code::Code;
 pub use context::Context;

@@ -71,8 +71,15 @@ fn describe() {
     describe_counter!(SERVER_REQUESTS, "Requests served, by canonical code.");
     describe_histogram!(SERVER_DURATION, Unit::Seconds, "Time to answer a request.");
     describe_gauge!(SERVER_IN_FLIGHT, "Requests being handled now.");
-    describe_counter!(CLIENT_REQUESTS, "Client calls made, by final canonical code.");
-    describe_histogram!(CLIENT_DURATION, Unit::Seconds, "Time a client call took, retries included.");
+    describe_counter!(
+        CLIENT_REQUESTS,
+        "Client calls made, by final canonical code."
+    );
+    describe_histogram!(
+        CLIENT_DURATION,
+        Unit::Seconds,
+        "Time a client call took, retries included."
+    );
     describe_counter!(CLIENT_RETRIES, "Client retries.");
 }
 

@@ -40,7 +40,9 @@ macro_rules! via_from_str {
     )*};
 }
 
-via_from_str!(String, char, bool, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64);
+via_from_str!(
+    String, char, bool, u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize, f32, f64
+);
 
 #[cfg(test)]
 mod tests {

@@ -115,7 +115,10 @@ mod tests {
         for attempt in 0..12 {
             for _ in 0..100 {
                 let d = b.delay(attempt);
-                assert!(d >= b.ceiling(attempt) / 2 && d <= b.ceiling(attempt), "{attempt}: {d:?}");
+                assert!(
+                    d >= b.ceiling(attempt) / 2 && d <= b.ceiling(attempt),
+                    "{attempt}: {d:?}"
+                );
             }
         }
     }

@@ -53,12 +53,13 @@ pub mod prelude {
 pub mod __private {
     pub use bytes::Bytes;
     pub use inventory;
-    pub use kit_runtime::client::{json_body, push_path_param, Client, HttpCall, QueryWriter};
+    pub use kit_runtime::client::{push_path_param, Client, HttpCall, QueryWriter};
     pub use kit_runtime::descriptor::{
         ArgDescriptor, ArgSource, EndpointDescriptor, HttpMethod, HttpRoute, ServiceDescriptor,
         ServiceRegistration,
     };
     pub use kit_runtime::server::HttpRoutes;
-    pub use kit_runtime::transport::http::{json_response, reply, HttpRequest};
+    pub use kit_runtime::transport::http::{reply, respond, HttpRequest};
+    pub use kit_runtime::wire::{wire, BodyFields, JsonObject, UrlParam, WireCodec};
     pub use serde;
 }

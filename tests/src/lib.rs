@@ -76,11 +76,17 @@ impl Raw {
 
     /// The `error.status` of an AIP-193 error body.
     pub fn error_status(&self) -> String {
-        self.json()["error"]["status"].as_str().unwrap_or("").to_string()
+        self.json()["error"]["status"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 
     pub fn error_message(&self) -> String {
-        self.json()["error"]["message"].as_str().unwrap_or("").to_string()
+        self.json()["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
     }
 }
 
@@ -130,7 +136,17 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "stringsvc", "-p", "stringcli", "-p", "kit-tests", "--bins"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "stringsvc",
+                "-p",
+                "stringcli",
+                "-p",
+                "kit-tests",
+                "--bins",
+            ])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("cargo runs");

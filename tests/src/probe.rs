@@ -86,7 +86,11 @@ impl Probe {
     pub async fn get_item(&self, id: u32, verbose: Option<bool>) -> Item {
         Item {
             id,
-            name: if verbose == Some(true) { format!("item number {id}") } else { format!("item{id}") },
+            name: if verbose == Some(true) {
+                format!("item number {id}")
+            } else {
+                format!("item{id}")
+            },
             tags: vec![],
         }
     }
@@ -118,13 +122,16 @@ impl Probe {
     /// Query-string arguments.
     #[endpoint(http = "GET /search")]
     pub async fn search(&self, q: String, limit: Option<u32>) -> Vec<String> {
-        (0..limit.unwrap_or(2)).map(|i| format!("{q}-{i}")).collect()
+        (0..limit.unwrap_or(2))
+            .map(|i| format!("{q}-{i}"))
+            .collect()
     }
 
     /// Fails with the given code, message and one detail.
     #[endpoint(http = "POST /fail")]
     pub async fn fail(&self, code: i32, message: String) -> Result<(), kit::Error> {
-        Err(kit::Error::new(Code::from_i32(code), message).with_detail(serde_json::json!({"code": code})))
+        Err(kit::Error::new(Code::from_i32(code), message)
+            .with_detail(serde_json::json!({"code": code})))
     }
 
     /// A user error type converted with `From`.

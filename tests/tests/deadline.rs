@@ -12,7 +12,7 @@ use kit_tests::{post_json, raw, start};
 #[tokio::test]
 async fn the_server_cuts_handlers_off_at_their_timeout() {
     let probe = Arc::new(Probe::default());
-    let server = start(Server::default().add_shared(probe.clone())).await;
+    let server = start(Server::default().add_shared_service(probe.clone())).await;
     let started = Instant::now();
     let r = post_json(server.addr, "/slow", r#"{"millis": 5000}"#).await;
     let elapsed = started.elapsed();
@@ -26,13 +26,16 @@ async fn the_server_cuts_handlers_off_at_their_timeout() {
 
 #[tokio::test]
 async fn the_callers_deadline_header_is_honoured() {
-    let server = start(Server::default().add(Probe::default())).await;
+    let server = start(Server::default().add_service(Probe::default())).await;
     let started = Instant::now();
     let r = kit_tests::raw(
         server.addr,
         "POST",
         "/sleep",
-        &[("content-type", "application/json"), ("kit-timeout-ms", "100")],
+        &[
+            ("content-type", "application/json"),
+            ("kit-timeout-ms", "100"),
+        ],
         r#"{"millis": 3000}"#,
     )
     .await;
@@ -42,14 +45,17 @@ async fn the_callers_deadline_header_is_honoured() {
 
 #[tokio::test]
 async fn the_smaller_of_caller_deadline_and_endpoint_timeout_wins() {
-    let server = start(Server::default().add(Probe::default())).await;
+    let server = start(Server::default().add_service(Probe::default())).await;
     // The caller allows 10 s, the endpoint 200 ms.
     let started = Instant::now();
     let r = raw(
         server.addr,
         "POST",
         "/slow",
-        &[("content-type", "application/json"), ("kit-timeout-ms", "10000")],
+        &[
+            ("content-type", "application/json"),
+            ("kit-timeout-ms", "10000"),
+        ],
         r#"{"millis": 3000}"#,
     )
     .await;
@@ -59,7 +65,7 @@ async fn the_smaller_of_caller_deadline_and_endpoint_timeout_wins() {
 
 #[tokio::test]
 async fn the_client_applies_the_endpoint_timeout() {
-    let server = start(Server::default().add(Probe::default())).await;
+    let server = start(Server::default().add_service(Probe::default())).await;
     let client = ProbeClient::connect(server.url()).await.unwrap();
     let err = client.slow(3000).await.unwrap_err();
     assert_eq!(err.code(), Code::DeadlineExceeded);
@@ -77,9 +83,9 @@ async fn the_client_applies_the_endpoint_timeout() {
 
 #[tokio::test]
 async fn trace_and_deadline_propagate_across_two_services() {
-    let back = start(Server::default().add(Probe::default())).await;
+    let back = start(Server::default().add_service(Probe::default())).await;
     let probe = ProbeClient::connect(back.url()).await.unwrap();
-    let front = start(Server::default().add(Front { probe })).await;
+    let front = start(Server::default().add_service(Front { probe })).await;
 
     let parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
     let r = raw(front.addr, "GET", "/chain", &[("traceparent", parent)], "").await;
@@ -98,12 +104,15 @@ async fn trace_and_deadline_propagate_across_two_services() {
     let front_left = chain.front.remaining_ms.expect("front has a deadline");
     let back_left = chain.back.remaining_ms.expect("deadline propagated");
     assert!(front_left <= 1500);
-    assert!(back_left <= front_left, "back {back_left} ms > front {front_left} ms");
+    assert!(
+        back_left <= front_left,
+        "back {back_left} ms > front {front_left} ms"
+    );
 }
 
 #[tokio::test]
 async fn without_a_caller_each_request_starts_a_new_trace() {
-    let server = start(Server::default().add(Probe::default())).await;
+    let server = start(Server::default().add_service(Probe::default())).await;
     let client = ProbeClient::connect(server.url()).await.unwrap();
     let a: ContextView = client.context().await.unwrap();
     let b: ContextView = client.context().await.unwrap();

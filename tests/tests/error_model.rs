@@ -7,11 +7,18 @@ use kit_tests::{post_json, start};
 
 #[tokio::test]
 async fn every_code_round_trips_with_its_http_status() {
-    let server = start(Server::default().add(Probe::default())).await;
-    let client = ProbeClient::builder().base_url(server.url()).retries(0).build().unwrap();
+    let server = start(Server::default().add_service(Probe::default())).await;
+    let client = ProbeClient::builder()
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .unwrap();
     for code in Code::ALL.into_iter().filter(|c| *c != Code::Ok) {
         let message = format!("failing with {code}");
-        let err = client.fail(code.as_i32(), message.clone()).await.unwrap_err();
+        let err = client
+            .fail(code.as_i32(), message.clone())
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), code);
         assert_eq!(err.message(), message);
         assert_eq!(err.details(), &[serde_json::json!({"code": code.as_i32()})]);
@@ -27,8 +34,13 @@ async fn every_code_round_trips_with_its_http_status() {
 #[tokio::test]
 async fn transport_failures_are_unavailable() {
     // Nothing listens on this port: bind one, then free it.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let client = ProbeClient::connect(format!("http://{addr}")).await.unwrap();
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let client = ProbeClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap();
     let err = client.get_item(1, None).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);
     assert!(err.message().contains("probe.get_item"), "{err}");

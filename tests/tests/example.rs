@@ -16,13 +16,19 @@ impl Drop for Kill {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Starts stringsvc and returns it with the log lines up to the endpoint table.
 fn spawn_stringsvc(configure: impl FnOnce(&mut Command)) -> (Kill, Vec<String>) {
     let mut cmd = Command::new(workspace_bin("stringsvc"));
-    cmd.env("NO_COLOR", "1").env("RUST_LOG", "info").stderr(Stdio::piped());
+    cmd.env("NO_COLOR", "1")
+        .env("RUST_LOG", "info")
+        .stderr(Stdio::piped());
     configure(&mut cmd);
     let mut child = cmd.spawn().expect("spawn stringsvc");
     let stderr = child.stderr.take().unwrap();
@@ -62,7 +68,10 @@ fn stringsvc_serves_on_the_flag_address_and_stringcli_calls_it() {
     assert!(log.contains("POST     /uppercase"), "{log}");
     assert!(log.contains("strings.uppercase"), "{log}");
 
-    assert_eq!(cli(&addr, &["uppercase", "hello"]), (true, "HELLO".into(), String::new()));
+    assert_eq!(
+        cli(&addr, &["uppercase", "hello"]),
+        (true, "HELLO".into(), String::new())
+    );
     assert_eq!(cli(&addr, &["count", "hello"]).1, "5");
     let (ok, _, err) = cli(&addr, &["uppercase", ""]);
     assert!(!ok);

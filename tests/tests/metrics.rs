@@ -10,7 +10,12 @@ use kit_tests::{post_json, raw, start};
 
 #[tokio::test]
 async fn red_metrics_are_exported_and_pass_promtool() {
-    let server = start(Server::default().add(Probe::default()).add(stringsvc::StringService)).await;
+    let server = start(
+        Server::default()
+            .add_service(Probe::default())
+            .add_service(stringsvc::StringService),
+    )
+    .await;
     post_json(server.addr, "/uppercase", r#"{"s":"a"}"#).await;
     post_json(server.addr, "/uppercase", r#"{"s":""}"#).await;
     let client = ProbeClient::connect(server.url()).await.unwrap();
@@ -19,7 +24,10 @@ async fn red_metrics_are_exported_and_pass_promtool() {
 
     let r = raw(server.addr, "GET", "/metrics", &[], "").await;
     assert_eq!(r.status, 200);
-    assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/plain"));
+    assert!(r.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
     let text = String::from_utf8(r.body.to_vec()).unwrap();
     for needle in [
         r#"kit_server_requests_total{service="strings",endpoint="uppercase",transport="http",code="OK"}"#,
@@ -41,7 +49,12 @@ async fn red_metrics_are_exported_and_pass_promtool() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("promtool is installed by the test command (apt package prometheus)");
-    promtool.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = promtool.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -53,14 +66,20 @@ async fn red_metrics_are_exported_and_pass_promtool() {
 
 #[tokio::test]
 async fn health_reflects_readiness() {
-    let server = Server::default().add(Probe::default());
+    let server = Server::default().add_service(Probe::default());
     let health = server.health();
     let running = start(server).await;
     let r = raw(running.addr, "GET", "/health", &[], "").await;
-    assert_eq!((r.status.as_u16(), r.json()["status"].as_str()), (200, Some("SERVING")));
+    assert_eq!(
+        (r.status.as_u16(), r.json()["status"].as_str()),
+        (200, Some("SERVING"))
+    );
     health.set_ready(false);
     let r = raw(running.addr, "GET", "/health/ready", &[], "").await;
-    assert_eq!((r.status.as_u16(), r.json()["status"].as_str()), (503, Some("NOT_SERVING")));
+    assert_eq!(
+        (r.status.as_u16(), r.json()["status"].as_str()),
+        (503, Some("NOT_SERVING"))
+    );
     let r = raw(running.addr, "GET", "/health/live", &[], "").await;
     assert_eq!(r.status, 200);
 }

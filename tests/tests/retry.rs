@@ -8,13 +8,20 @@ use kit_tests::probe::{Probe, ProbeClient};
 use kit_tests::start;
 
 fn fast_backoff() -> Backoff {
-    Backoff { base: Duration::from_millis(1), max: Duration::from_millis(5) }
+    Backoff {
+        base: Duration::from_millis(1),
+        max: Duration::from_millis(5),
+    }
 }
 
 async fn setup() -> (kit_tests::Running, std::sync::Arc<Probe>, ProbeClient) {
     let probe = std::sync::Arc::new(Probe::default());
-    let server = start(Server::default().add_shared(probe.clone())).await;
-    let client = ProbeClient::builder().base_url(server.url()).backoff(fast_backoff()).build().unwrap();
+    let server = start(Server::default().add_shared_service(probe.clone())).await;
+    let client = ProbeClient::builder()
+        .base_url(server.url())
+        .backoff(fast_backoff())
+        .build()
+        .unwrap();
     (server, probe, client)
 }
 
@@ -45,8 +52,11 @@ async fn non_idempotent_calls_that_reached_the_server_are_not_retried() {
 #[tokio::test]
 async fn calls_that_never_reached_a_server_are_retried_even_if_not_idempotent() {
     let probe = std::sync::Arc::new(Probe::default());
-    let server = start(Server::default().add_shared(probe.clone())).await;
-    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let server = start(Server::default().add_shared_service(probe.clone())).await;
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     // Round-robin: the first attempt goes to the dead address (connection
     // refused), the retry to the live one.
     let client = ProbeClient::builder()
@@ -62,7 +72,7 @@ async fn calls_that_never_reached_a_server_are_retried_even_if_not_idempotent() 
 #[tokio::test]
 async fn an_empty_budget_allows_no_retries() {
     let probe = std::sync::Arc::new(Probe::default());
-    let server = start(Server::default().add_shared(probe.clone())).await;
+    let server = start(Server::default().add_shared_service(probe.clone())).await;
     let client = ProbeClient::builder()
         .base_url(server.url())
         .backoff(fast_backoff())
@@ -76,10 +86,13 @@ async fn an_empty_budget_allows_no_retries() {
 #[tokio::test]
 async fn retrying_never_exceeds_the_deadline() {
     let probe = std::sync::Arc::new(Probe::default());
-    let server = start(Server::default().add_shared(probe.clone())).await;
+    let server = start(Server::default().add_shared_service(probe.clone())).await;
     let client = ProbeClient::builder()
         .base_url(server.url())
-        .backoff(Backoff { base: Duration::from_millis(40), max: Duration::from_millis(80) })
+        .backoff(Backoff {
+            base: Duration::from_millis(40),
+            max: Duration::from_millis(80),
+        })
         .build()
         .unwrap();
     let started = Instant::now();
@@ -87,7 +100,10 @@ async fn retrying_never_exceeds_the_deadline() {
     let elapsed = started.elapsed();
     // `down` allows 50 retries but has a 300 ms timeout.
     assert!(elapsed < Duration::from_millis(450), "took {elapsed:?}");
-    assert!(matches!(err.code(), Code::Unavailable | Code::DeadlineExceeded), "{err}");
+    assert!(
+        matches!(err.code(), Code::Unavailable | Code::DeadlineExceeded),
+        "{err}"
+    );
     let attempts = probe.attempts("f");
     assert!((2..50).contains(&attempts), "{attempts} attempts");
 }
@@ -95,8 +111,12 @@ async fn retrying_never_exceeds_the_deadline() {
 #[tokio::test]
 async fn builder_override_disables_retries() {
     let probe = std::sync::Arc::new(Probe::default());
-    let server = start(Server::default().add_shared(probe.clone())).await;
-    let client = ProbeClient::builder().base_url(server.url()).retries(0).build().unwrap();
+    let server = start(Server::default().add_shared_service(probe.clone())).await;
+    let client = ProbeClient::builder()
+        .base_url(server.url())
+        .retries(0)
+        .build()
+        .unwrap();
     assert!(client.flaky("g".into(), 1).await.is_err());
     assert_eq!(probe.attempts("g"), 1);
 }

@@ -13,7 +13,7 @@ use kit_tests::{start, workspace_bin};
 #[tokio::test]
 async fn shutdown_drains_every_in_flight_request() {
     let probe = Arc::new(Probe::default());
-    let mut server = start(Server::default().add_shared(probe.clone())).await;
+    let mut server = start(Server::default().add_shared_service(probe.clone())).await;
     let client = ProbeClient::connect(server.url()).await.unwrap();
     let calls: Vec<_> = (0..20)
         .map(|_| {
@@ -40,7 +40,12 @@ async fn shutdown_drains_every_in_flight_request() {
 
 #[tokio::test]
 async fn the_grace_period_bounds_the_drain() {
-    let mut server = start(Server::default().grace_period(Duration::from_millis(200)).add(Probe::default())).await;
+    let mut server = start(
+        Server::default()
+            .grace_period(Duration::from_millis(200))
+            .add_service(Probe::default()),
+    )
+    .await;
     let client = ProbeClient::connect(server.url()).await.unwrap();
     let call = tokio::spawn(async move { client.sleep(10_000).await });
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -89,5 +94,8 @@ fn sigterm_drains_and_exits_zero() {
     let status = child.wait().unwrap();
     assert!(status.success(), "exit status {status}");
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    assert!(rest.iter().any(|l| l.contains("shut down cleanly")), "{rest:?}");
+    assert!(
+        rest.iter().any(|l| l.contains("shut down cleanly")),
+        "{rest:?}"
+    );
 }

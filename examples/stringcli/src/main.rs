@@ -15,7 +15,8 @@ const USAGE: &str = "usage: stringcli [--addr URL] (uppercase|count) STRING";
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let mut addr = std::env::var("STRINGSVC_ADDR").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
+    let mut addr =
+        std::env::var("STRINGSVC_ADDR").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
     if args.first().map(String::as_str) == Some("--addr") {
         if args.len() < 2 {
             eprintln!("{USAGE}");

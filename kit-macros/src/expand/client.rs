@@ -2,9 +2,9 @@
 //! encoding its arguments and handing the call to the runtime's client.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
+use quote::{format_ident, quote};
 
+use super::http::{url_param, wire};
 use crate::model::{Endpoint, Service, Source};
 use crate::route::Segment;
 
@@ -74,8 +74,8 @@ fn method(index: usize, e: &Endpoint) -> TokenStream {
             Segment::Param(p) => {
                 let arg = e.args.iter().find(|a| a.ident == p.as_str());
                 if let Some(arg) = arg {
-                    let (i, t) = (&arg.ident, &arg.ty);
-                    path.push(quote_spanned!(t.span()=> ::kit::__private::push_path_param(&mut __path, &#i);));
+                    let (i, t) = (&arg.ident, url_param(&arg.ty));
+                    path.push(quote!(::kit::__private::push_path_param::<#t>(&mut __path, &#i);));
                 }
             }
         }
@@ -85,10 +85,12 @@ fn method(index: usize, e: &Endpoint) -> TokenStream {
         let (i, name) = (&arg.ident, arg.ident.to_string());
         match arg.source {
             Source::Query { optional: false } => {
-                query.push(quote_spanned!(arg.ty.span()=> __query.push(#name, &#i);));
+                let t = url_param(&arg.ty);
+                query.push(quote!(__query.push::<#t>(#name, &#i);));
             }
             Source::Query { optional: true } => {
-                query.push(quote!(if let ::core::option::Option::Some(__v) = &#i { __query.push(#name, __v); }));
+                let t = url_param(crate::parse::option_inner(&arg.ty).unwrap_or(&arg.ty));
+                query.push(quote!(if let ::core::option::Option::Some(__v) = &#i { __query.push::<#t>(#name, __v); }));
             }
             _ => {}
         }
@@ -102,29 +104,30 @@ fn method(index: usize, e: &Endpoint) -> TokenStream {
         }}
     };
 
-    let fields: Vec<_> = e.args.iter().filter(|a| a.source == Source::BodyField).collect();
+    let fields: Vec<_> = e
+        .args
+        .iter()
+        .filter(|a| a.source == Source::BodyField)
+        .collect();
     let whole = e.args.iter().find(|a| a.source == Source::Body);
     let body = if let Some(arg) = whole {
-        let i = &arg.ident;
-        quote!(::core::option::Option::Some(::kit::__private::json_body(&#i)?))
+        let (i, codec) = (&arg.ident, wire(&arg.ty));
+        quote!(::core::option::Option::Some(#codec.body(&#i)?))
     } else if !fields.is_empty() {
-        let decls = fields.iter().map(|a| {
-            let (i, t) = (&a.ident, &a.ty);
-            quote_spanned!(t.span()=> #i: &'__kit #t)
+        let adds = fields.iter().map(|a| {
+            let (i, name, codec) = (&a.ident, a.ident.to_string(), wire(&a.ty));
+            quote!(.field(#name, #codec, &#i)?)
         });
-        let inits = fields.iter().map(|a| &a.ident);
-        quote! {{
-            #[derive(::kit::__private::serde::Serialize)]
-            #[serde(crate = "::kit::__private::serde")]
-            struct __KitBody<'__kit> { #(#decls),* }
-            ::core::option::Option::Some(::kit::__private::json_body(&__KitBody { #(#inits: &#inits),* })?)
-        }}
+        quote!(::core::option::Option::Some(::kit::__private::JsonObject::new() #(#adds)* .finish()))
     } else if route.method.has_body() {
-        quote!(::core::option::Option::Some(::kit::__private::Bytes::from_static(b"{}")))
+        quote!(::core::option::Option::Some(
+            ::kit::__private::Bytes::from_static(b"{}")
+        ))
     } else {
         quote!(::core::option::Option::None)
     };
     let ok = &e.output.ok;
+    let codec = wire(ok);
     quote! {
         #[doc = #docs]
         pub async fn #ident(&self, #(#params),*) -> ::core::result::Result<#ok, ::kit::Error> {
@@ -133,7 +136,7 @@ fn method(index: usize, e: &Endpoint) -> TokenStream {
             #query
             let __body = #body;
             self.inner
-                .call::<#ok>(#index, ::kit::__private::HttpCall { path_and_query: __path, body: __body })
+                .call(#index, ::kit::__private::HttpCall { path_and_query: __path, body: __body }, #codec)
                 .await
         }
     }

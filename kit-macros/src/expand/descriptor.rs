@@ -57,7 +57,10 @@ fn endpoint(service: &Service, e: &Endpoint) -> TokenStream {
     let args = e.args.iter().map(|a| {
         let name = a.ident.to_string();
         let ty = a.ty.to_token_stream().to_string();
-        let source = syn::Ident::new(a.source.descriptor_variant(), proc_macro2::Span::call_site());
+        let source = syn::Ident::new(
+            a.source.descriptor_variant(),
+            proc_macro2::Span::call_site(),
+        );
         quote!(::kit::__private::ArgDescriptor {
             name: #name,
             rust_type: #ty,

@@ -4,7 +4,7 @@
 //! the runtime's server stack.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
 use crate::model::{Endpoint, Service, Source};
@@ -30,77 +30,92 @@ pub fn expand(service: &Service) -> TokenStream {
     }
 }
 
+/// `wire::<T>()`, spanned at the user's type: the one place where a type
+/// that cannot cross the wire is reported.
+pub fn wire(ty: &syn::Type) -> TokenStream {
+    quote_spanned!(ty.span()=> ::kit::__private::wire::<#ty>())
+}
+
+/// `<T as UrlParam>::Type`, spanned at the user's type.
+pub fn url_param(ty: &syn::Type) -> TokenStream {
+    quote_spanned!(ty.span()=> <#ty as ::kit::__private::UrlParam>::Type)
+}
+
+/// The names of the arguments that are fields of the JSON body.
+pub fn body_field_names(e: &Endpoint) -> Vec<String> {
+    e.args
+        .iter()
+        .filter(|a| a.source == Source::BodyField)
+        .map(|a| a.ident.to_string())
+        .collect()
+}
+
 fn mount(index: usize, e: &Endpoint) -> TokenStream {
     let method = &e.ident;
+    let names = body_field_names(e);
     let mut decode = Vec::new();
-    let mut body_fields = Vec::new();
+    if !names.is_empty() {
+        decode.push(quote!(let __fields = __req.body_fields(&[#(#names),*]).await?;));
+    }
     let mut call_args = Vec::new();
+    let mut field_index = 0usize;
     for arg in &e.args {
         let ident = &arg.ident;
         let name = ident.to_string();
         let ty = &arg.ty;
-        match arg.source {
+        decode.push(match arg.source {
             Source::Path => {
-                decode.push(quote_spanned!(ty.span()=> let #ident: #ty = __req.path::<#ty>(#name)?;));
-                call_args.push(quote!(#ident));
+                let checked = url_param(ty);
+                quote!(let #ident: #checked = __req.path::<#checked>(#name)?;)
             }
             Source::Query { optional: true } => {
-                let inner = option_inner(ty).unwrap_or(ty);
-                decode.push(quote_spanned!(inner.span()=> let #ident: #ty = __req.query_opt::<#inner>(#name)?;));
-                call_args.push(quote!(#ident));
+                let checked = url_param(option_inner(ty).unwrap_or(ty));
+                quote!(let #ident: ::core::option::Option<#checked> = __req.query_opt::<#checked>(#name)?;)
             }
             Source::Query { optional: false } => {
-                decode.push(quote_spanned!(ty.span()=> let #ident: #ty = __req.query::<#ty>(#name)?;));
-                call_args.push(quote!(#ident));
+                let checked = url_param(ty);
+                quote!(let #ident: #checked = __req.query::<#checked>(#name)?;)
             }
             Source::Body => {
-                decode.push(quote_spanned!(ty.span()=> let #ident: #ty = __req.json::<#ty>().await?;));
-                call_args.push(quote!(#ident));
+                let codec = wire(ty);
+                quote!(let #ident: #ty = __req.json_with(#codec).await?;)
             }
             Source::BodyField => {
-                body_fields.push(quote_spanned!(ty.span()=> #ident: #ty));
-                call_args.push(quote!(#ident));
+                let codec = wire(ty);
+                let i = field_index;
+                field_index += 1;
+                quote!(let #ident: #ty = __fields.field(#i, #codec)?;)
             }
-            Source::Context => {
-                decode.push(quote!(let #ident = ::kit::Context::current();));
-                call_args.push(quote!(&#ident));
-            }
-        }
-    }
-    if !body_fields.is_empty() {
-        let names: Vec<_> = e
-            .args
-            .iter()
-            .filter(|a| a.source == Source::BodyField)
-            .map(|a| &a.ident)
-            .collect();
-        decode.push(quote! {
-            #[derive(::kit::__private::serde::Deserialize)]
-            #[serde(crate = "::kit::__private::serde")]
-            struct __KitBody { #(#body_fields),* }
-            let __KitBody { #(#names),* } = __req.json::<__KitBody>().await?;
+            Source::Context => quote!(let #ident = ::kit::Context::current();),
+        });
+        call_args.push(match arg.source {
+            Source::Context => quote!(&#ident),
+            _ => quote!(#ident),
         });
     }
-    let ok_ty = &e.output.ok;
+    let codec = wire(&e.output.ok);
     let reply = if e.output.fallible {
-        quote_spanned!(ok_ty.span()=> ::kit::__private::reply(__out))
+        quote!(::kit::__private::reply(#codec, __out))
     } else {
-        quote_spanned!(ok_ty.span()=> ::kit::__private::json_response(&__out))
+        quote!(::kit::__private::respond(#codec, &__out))
     };
-    let mut_req = if e.args.iter().any(|a| matches!(a.source, Source::Body | Source::BodyField)) {
+    let mut_req = if e
+        .args
+        .iter()
+        .any(|a| matches!(a.source, Source::Body | Source::BodyField))
+    {
         quote!(mut)
     } else {
         quote!()
     };
-    let svc = format_ident!("__svc");
     quote! {
         {
-            let #svc = ::std::sync::Arc::clone(&self);
+            let __svc = ::std::sync::Arc::clone(&self);
             routes.endpoint(&endpoints[#index], move |#mut_req __req: ::kit::__private::HttpRequest| {
-                let #svc = ::std::sync::Arc::clone(&#svc);
+                let __svc = ::std::sync::Arc::clone(&__svc);
                 async move {
                     #(#decode)*
-                    let __out = #svc.#method(#(#call_args),*).await;
+                    let __out = __svc.#method(#(#call_args),*).await;
                     #reply
                 }
             });

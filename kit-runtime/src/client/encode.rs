@@ -1,13 +1,15 @@
 //! Encoding a call's arguments: path segments, query parameters, JSON body.
 
-use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use serde::Serialize;
 
-use crate::{Error, ParamValue};
+use crate::ParamValue;
 
 /// Everything but the RFC 3986 unreserved characters is escaped.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Appends `value` to `path` as one percent-encoded segment.
 ///
@@ -46,13 +48,7 @@ impl<'a> QueryWriter<'a> {
         self.first = false;
         self.path.extend(utf8_percent_encode(name, COMPONENT));
         self.path.push('=');
-        self.path.extend(utf8_percent_encode(&value.to_param(), COMPONENT));
+        self.path
+            .extend(utf8_percent_encode(&value.to_param(), COMPONENT));
     }
-}
-
-/// Serializes a request body as JSON.
-pub fn json_body<T: Serialize + ?Sized>(value: &T) -> Result<Bytes, Error> {
-    serde_json::to_vec(value)
-        .map(Bytes::from)
-        .map_err(|e| Error::invalid_argument(format!("cannot encode the request as JSON: {e}")))
 }

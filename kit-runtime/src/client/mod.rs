@@ -17,7 +17,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
 pub use call::HttpCall;
-pub use encode::{json_body, push_path_param, QueryWriter};
+pub use encode::{push_path_param, QueryWriter};
 
 use crate::descriptor::ServiceDescriptor;
 use crate::metrics::EndpointMetrics;
@@ -173,7 +173,9 @@ impl<C: From<Client>> ClientBuilder<C> {
     /// Builds the client. Connections are made on first use.
     pub fn build(self) -> Result<C, Error> {
         if self.urls.is_empty() {
-            return Err(Error::invalid_argument("client needs at least one base URL"));
+            return Err(Error::invalid_argument(
+                "client needs at least one base URL",
+            ));
         }
         let bases = self
             .urls

@@ -53,7 +53,7 @@ pub fn router<S: Service>(service: S) -> Router {
 /// # }
 /// ```
 pub async fn serve<S: Service>(service: S) -> Result<(), Error> {
-    Server::from_env()?.add(service).serve().await
+    Server::from_env()?.add_service(service).serve().await
 }
 
 type Mount = Box<dyn FnOnce(&mut HttpRoutes) + Send>;
@@ -96,14 +96,16 @@ impl Server {
     }
 
     /// Adds a service.
-    pub fn add<S: Service>(self, service: S) -> Server {
-        self.add_shared(Arc::new(service))
+    pub fn add_service<S: Service>(self, service: S) -> Server {
+        self.add_shared_service(Arc::new(service))
     }
 
     /// Adds a service that is shared with other code.
-    pub fn add_shared<S: Service>(mut self, service: Arc<S>) -> Server {
-        self.services
-            .push((S::DESCRIPTOR, Box::new(move |routes| service.mount_http(routes))));
+    pub fn add_shared_service<S: Service>(mut self, service: Arc<S>) -> Server {
+        self.services.push((
+            S::DESCRIPTOR,
+            Box::new(move |routes| service.mount_http(routes)),
+        ));
         self
     }
 
@@ -137,9 +139,11 @@ impl Server {
 
     /// Binds the listener; the server runs when [`Listening::run_until`] is awaited.
     pub async fn bind(self) -> Result<Listening, Error> {
-        let listener = TcpListener::bind(self.config.http_addr).await.map_err(|e| {
-            Error::unavailable(format!("cannot listen on {}: {e}", self.config.http_addr))
-        })?;
+        let listener = TcpListener::bind(self.config.http_addr)
+            .await
+            .map_err(|e| {
+                Error::unavailable(format!("cannot listen on {}: {e}", self.config.http_addr))
+            })?;
         let local_addr = listener
             .local_addr()
             .map_err(|e| Error::internal(format!("listener has no address: {e}")))?;

@@ -101,7 +101,9 @@ pub fn json_errors(router: Router) -> Router {
 }
 
 async fn method_not_allowed_as_json(response: Response) -> Response {
-    if response.status() != StatusCode::METHOD_NOT_ALLOWED || response.headers().contains_key(CONTENT_TYPE) {
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED
+        || response.headers().contains_key(CONTENT_TYPE)
+    {
         return response;
     }
     let (parts, _) = response.into_parts();
@@ -109,7 +111,8 @@ async fn method_not_allowed_as_json(response: Response) -> Response {
         .with_http_status(StatusCode::METHOD_NOT_ALLOWED);
     let mut json = error_response(&err);
     if let Some(allow) = parts.headers.get(http::header::ALLOW) {
-        json.headers_mut().insert(http::header::ALLOW, allow.clone());
+        json.headers_mut()
+            .insert(http::header::ALLOW, allow.clone());
     }
     json
 }

@@ -186,7 +186,10 @@ mod tests {
     #[test]
     fn parses_and_formats_the_spec_example() {
         let tc = TraceContext::parse(SAMPLE).unwrap();
-        assert_eq!(tc.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            tc.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
         assert_eq!(tc.span_id(), 0x00f0_67aa_0ba9_02b7);
         assert!(tc.sampled());
         assert_eq!(tc.to_traceparent(), SAMPLE);
@@ -221,7 +224,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(TRACEPARENT, HeaderValue::from_static(SAMPLE));
         let child = TraceContext::from_headers(&headers);
-        assert_eq!(child.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(
+            child.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
         assert_eq!(child.parent_span_id(), Some(0x00f0_67aa_0ba9_02b7));
 
         let root = TraceContext::from_headers(&HeaderMap::new());

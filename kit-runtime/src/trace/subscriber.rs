@@ -16,7 +16,9 @@ impl std::str::FromStr for LogFormat {
         match s {
             "pretty" => Ok(LogFormat::Pretty),
             "json" => Ok(LogFormat::Json),
-            other => Err(format!("unknown log format `{other}` (expected json or pretty)")),
+            other => Err(format!(
+                "unknown log format `{other}` (expected json or pretty)"
+            )),
         }
     }
 }

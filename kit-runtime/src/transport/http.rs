@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::{Protocol, ResponseCode};
+use crate::wire::{BodyFields, WireCodec};
 use crate::{Code, Error, ParamValue};
 
 /// Default limit on request bodies: 4 MiB.
@@ -39,7 +40,9 @@ pub fn error_response(err: &Error) -> Response {
         .unwrap_or_else(|| err.code().http_status());
     let mut response = Response::new(Body::from(err.to_json()));
     *response.status_mut() = status;
-    response.headers_mut().insert(CONTENT_TYPE, APPLICATION_JSON);
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, APPLICATION_JSON);
     response.extensions_mut().insert(ResponseCode(err.code()));
     response
 }
@@ -54,16 +57,30 @@ impl IntoResponse for Error {
 pub fn json_response<T: Serialize + ?Sized>(value: &T) -> Result<Response, Error> {
     let body = serde_json::to_vec(value)
         .map_err(|e| Error::internal(format!("cannot encode the response as JSON: {e}")))?;
-    let mut response = Response::new(Body::from(body));
-    response.headers_mut().insert(CONTENT_TYPE, APPLICATION_JSON);
-    response.extensions_mut().insert(ResponseCode(Code::Ok));
-    Ok(response)
+    Ok(ok_response(body))
 }
 
-/// Encodes what a handler returned (`Result<T, E>`).
-pub fn reply<T: Serialize, E: Into<Error>>(out: Result<T, E>) -> Result<Response, Error> {
+fn ok_response(body: Vec<u8>) -> Response {
+    let mut response = Response::new(Body::from(body));
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, APPLICATION_JSON);
+    response.extensions_mut().insert(ResponseCode(Code::Ok));
+    response
+}
+
+/// Encodes what an infallible handler returned.
+pub fn respond<T>(codec: WireCodec<T>, value: &T) -> Result<Response, Error> {
+    let body = codec
+        .encode(value)
+        .map_err(|e| Error::internal(format!("cannot encode the response as JSON: {e}")))?;
+    Ok(ok_response(body))
+}
+
+/// Encodes what a fallible handler returned (`Result<T, E>`).
+pub fn reply<T, E: Into<Error>>(codec: WireCodec<T>, out: Result<T, E>) -> Result<Response, Error> {
     match out {
-        Ok(value) => json_response(&value),
+        Ok(value) => respond(codec, &value),
         Err(e) => Err(e.into()),
     }
 }
@@ -129,9 +146,8 @@ impl HttpRequest {
 
     /// The query parameter `name`, parsed; INVALID_ARGUMENT when absent.
     pub fn query<T: ParamValue>(&self, name: &str) -> Result<T, Error> {
-        self.query_opt(name)?.ok_or_else(|| {
-            Error::invalid_argument(format!("missing query parameter `{name}`"))
-        })
+        self.query_opt(name)?
+            .ok_or_else(|| Error::invalid_argument(format!("missing query parameter `{name}`")))
     }
 
     /// Reads the body (at most the limit) and parses it as JSON.
@@ -139,10 +155,35 @@ impl HttpRequest {
     /// An empty body without a content type reads as `{}`, so endpoints whose
     /// body arguments are all optional can be called with no body.
     pub async fn json<T: DeserializeOwned>(&mut self) -> Result<T, Error> {
+        let bytes = self.json_bytes().await?;
+        parse_json(&bytes)
+    }
+
+    /// Reads the body as a JSON value of the codec's type (a `#[body]` argument).
+    pub async fn json_with<T>(&mut self, codec: WireCodec<T>) -> Result<T, Error> {
+        let bytes = self.json_bytes().await?;
+        codec
+            .decode(&bytes)
+            .map_err(|e| Error::invalid_argument(format!("invalid JSON body: {e}")))
+    }
+
+    /// Reads the body as a JSON object whose fields `names` are the
+    /// endpoint's body arguments.
+    pub async fn body_fields(
+        &mut self,
+        names: &'static [&'static str],
+    ) -> Result<BodyFields, Error> {
+        let bytes = self.json_bytes().await?;
+        BodyFields::parse(bytes, names)
+    }
+
+    /// The body after checking it is JSON; an empty body without a content
+    /// type reads as `{}`.
+    async fn json_bytes(&mut self) -> Result<Bytes, Error> {
         let content_type = self.parts.headers.get(CONTENT_TYPE).cloned();
         let bytes = self.bytes().await?;
         match content_type {
-            None if bytes.is_empty() => return parse_json(b"{}"),
+            None if bytes.is_empty() => return Ok(Bytes::from_static(b"{}")),
             Some(ct) if is_json(&ct) => {}
             other => {
                 let got = other
@@ -155,7 +196,7 @@ impl HttpRequest {
                 .with_http_status(StatusCode::UNSUPPORTED_MEDIA_TYPE));
             }
         }
-        parse_json(&bytes)
+        Ok(bytes)
     }
 
     /// Reads the whole body, at most the configured limit.
@@ -182,7 +223,9 @@ impl HttpRequest {
         match Limited::new(body, self.body_limit).collect().await {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-            Err(e) => Err(Error::invalid_argument(format!("cannot read request body: {e}"))),
+            Err(e) => Err(Error::invalid_argument(format!(
+                "cannot read request body: {e}"
+            ))),
         }
     }
 }
@@ -191,7 +234,12 @@ fn is_json(content_type: &HeaderValue) -> bool {
     let Ok(ct) = content_type.to_str() else {
         return false;
     };
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
@@ -207,10 +255,19 @@ mod tests {
 
     #[test]
     fn json_content_types() {
-        for ok in ["application/json", "application/json; charset=utf-8", "Application/JSON", "application/problem+json"] {
+        for ok in [
+            "application/json",
+            "application/json; charset=utf-8",
+            "Application/JSON",
+            "application/problem+json",
+        ] {
             assert!(is_json(&HeaderValue::from_static(ok)), "{ok}");
         }
-        for bad in ["text/plain", "application/x-www-form-urlencoded", "application/jsonx"] {
+        for bad in [
+            "text/plain",
+            "application/x-www-form-urlencoded",
+            "application/jsonx",
+        ] {
             assert!(!is_json(&HeaderValue::from_static(bad)), "{bad}");
         }
     }
@@ -237,6 +294,9 @@ mod tests {
         assert_eq!(req.query::<u32>("n").unwrap(), 5);
         assert_eq!(req.query::<String>("s").unwrap(), "a b");
         assert_eq!(req.query_opt::<u32>("missing").unwrap(), None);
-        assert_eq!(req.query::<u32>("bad").unwrap_err().code(), Code::InvalidArgument);
+        assert_eq!(
+            req.query::<u32>("bad").unwrap_err().code(),
+            Code::InvalidArgument
+        );
     }
 }

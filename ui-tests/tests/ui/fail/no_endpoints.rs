@@ -1,0 +1,8 @@
+pub struct Svc;
+
+#[kit::service]
+impl Svc {
+    pub async fn x(&self) -> u8 { 1 }
+}
+
+fn main() {}

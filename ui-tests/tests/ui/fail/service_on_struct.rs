@@ -1,0 +1,4 @@
+#[kit::service]
+pub struct Svc;
+
+fn main() {}
