@@ -56,7 +56,12 @@ async fn wrong_content_type_is_415() {
 
 #[tokio::test]
 async fn bodies_over_the_limit_are_413() {
-    let server = start(Server::default().body_limit(1024).add_service(Probe::default())).await;
+    let server = start(
+        Server::default()
+            .body_limit(1024)
+            .add_service(Probe::default()),
+    )
+    .await;
     let big = format!(r#"{{"pad":"{}"}}"#, "x".repeat(4096));
     let r = post_json(server.addr, "/echo", &big).await;
     assert_eq!(r.status, 413);
