@@ -15,6 +15,7 @@ pub mod deadline;
 pub mod descriptor;
 pub mod error;
 pub mod metrics;
+pub mod proto;
 mod param;
 pub mod retry;
 pub mod server;
@@ -27,3 +28,6 @@ pub use context::Context;
 pub use error::{Error, Result};
 pub use param::ParamValue;
 pub use server::{router, serve, Server, Service};
+
+#[doc(hidden)]
+pub use bytes as __bytes;

@@ -1,0 +1,62 @@
+//! Messages as values: whole-message encode and decode, and the
+//! length-delimited encoding of a message inside another.
+
+use bytes::{Buf, BufMut};
+use prost::encoding::{decode_key, decode_varint, encode_varint, encoded_len_varint, skip_field, DecodeContext};
+
+use super::{DecodeError, Depth, ProtoMessage};
+
+/// Encodes `msg` as a top-level message.
+pub fn encode_to_vec<M: ProtoMessage>(msg: &M) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(msg.fields_len());
+    msg.encode_fields(&mut buf);
+    buf
+}
+
+/// Decodes a top-level message from all of `buf`.
+pub fn decode<M: ProtoMessage>(mut buf: impl Buf) -> Result<M, DecodeError> {
+    let mut msg = M::proto_new();
+    merge_fields(&mut msg, &mut buf, Depth::default())?;
+    Ok(msg)
+}
+
+/// Merges fields from `buf` until it is empty.
+pub fn merge_fields<M: ProtoMessage>(msg: &mut M, buf: &mut impl Buf, depth: Depth) -> Result<(), DecodeError> {
+    while buf.has_remaining() {
+        let (tag, wire_type) = decode_key(buf)?;
+        msg.merge_field(tag, wire_type, buf, depth)?;
+    }
+    Ok(())
+}
+
+/// Skips a field this message does not know (forward compatibility).
+pub fn skip_unknown(tag: u32, wire_type: prost::encoding::WireType, buf: &mut impl Buf) -> Result<(), DecodeError> {
+    skip_field(wire_type, tag, buf, DecodeContext::default()).map_err(Into::into)
+}
+
+/// Writes `msg` as a length-delimited value.
+pub fn encode_value<M: ProtoMessage>(msg: &M, buf: &mut impl BufMut) {
+    encode_varint(msg.fields_len() as u64, buf);
+    msg.encode_fields(buf);
+}
+
+/// The length of [`encode_value`]'s output.
+pub fn value_len<M: ProtoMessage>(msg: &M) -> usize {
+    let len = msg.fields_len();
+    encoded_len_varint(len as u64) + len
+}
+
+/// Merges a length-delimited message value into `msg`.
+pub fn merge_value<M: ProtoMessage>(msg: &mut M, buf: &mut impl Buf, depth: Depth) -> Result<(), DecodeError> {
+    let depth = depth.enter()?;
+    let len = decode_varint(buf)?;
+    let len = usize::try_from(len).map_err(|_| DecodeError::new("message length overflows"))?;
+    if len > buf.remaining() {
+        return Err(DecodeError::new("buffer underflow"));
+    }
+    let mut sub = buf.take(len);
+    merge_fields(msg, &mut sub, depth)?;
+    // Whatever the fields left unread is consumed with the message.
+    sub.advance(sub.remaining());
+    Ok(())
+}

@@ -1,0 +1,122 @@
+//! Protobuf encoding from Rust types: what `#[derive(kit::Message)]` and
+//! the gRPC transport build on.
+//!
+//! A type is a protobuf *field* through [`ProtoField`] (scalars, strings,
+//! bytes, enums, messages, well-known types) and a *message* through
+//! [`ProtoMessage`]. Containers are chosen by the field's Rust shape:
+//! `Option<T>` is a proto3 `optional` field, `Vec<T>` a `repeated` one
+//! (packed for numeric `T`), `HashMap`/`BTreeMap` a `map`, `Vec<u8>` and
+//! `bytes::Bytes` are `bytes`. The encoding is protobuf's, byte for byte
+//! what prost (the reference for Rust) produces.
+//!
+//! Field numbers are the wire contract. Unless a field says
+//! `#[kit(tag = N)]`, its number is its position (1-based): append new
+//! fields at the end, never reorder or remove; the example's checked-in
+//! .proto fails a test when the schema drifts.
+
+mod codec;
+pub mod descriptor;
+pub mod field;
+mod message;
+mod scalar;
+pub mod schema;
+
+use std::fmt;
+
+use bytes::{Buf, BufMut};
+pub use prost::encoding::WireType;
+
+pub use codec::ProtoCodec;
+pub use message::{decode, encode_to_vec};
+pub use scalar::{Fixed32, Fixed64, Sfixed32, Sfixed64, Sint32, Sint64};
+pub use schema::{FieldType, Label, Schema};
+
+/// Why a protobuf message could not be decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeError(String);
+
+impl DecodeError {
+    /// An error with this description.
+    pub fn new(what: impl Into<String>) -> DecodeError {
+        DecodeError(what.into())
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid protobuf: {}", self.0)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+impl From<prost::DecodeError> for DecodeError {
+    fn from(e: prost::DecodeError) -> DecodeError {
+        DecodeError(e.to_string())
+    }
+}
+
+/// How deep nested messages may go before decoding gives up (protobuf's
+/// usual limit), so a hostile message cannot exhaust the stack.
+#[derive(Clone, Copy, Debug)]
+pub struct Depth(u32);
+
+impl Default for Depth {
+    fn default() -> Self {
+        Depth(100)
+    }
+}
+
+impl Depth {
+    /// One level deeper; an error past the limit.
+    pub fn enter(self) -> Result<Depth, DecodeError> {
+        self.0
+            .checked_sub(1)
+            .map(Depth)
+            .ok_or_else(|| DecodeError::new("recursion limit reached"))
+    }
+}
+
+/// A Rust type that can be the value of a protobuf field.
+pub trait ProtoField: Sized {
+    /// The wire type of one value.
+    const WIRE_TYPE: WireType;
+    /// Whether repeated fields of this type are packed (numeric scalars).
+    const PACKED: bool = false;
+    /// The field's type in a schema; registers messages and enums it needs.
+    fn proto_type(schema: &mut Schema) -> FieldType;
+    /// The protobuf default value (zero, empty, the first enum variant).
+    fn proto_default() -> Self;
+    /// Whether a singular field with this value is left off the wire.
+    fn is_proto_default(&self) -> bool;
+    /// Writes the value alone: a varint, fixed bytes, or length and bytes.
+    fn encode_value(&self, buf: &mut impl BufMut);
+    /// The length of [`ProtoField::encode_value`]'s output.
+    fn value_len(&self) -> usize;
+    /// Reads one value (its wire type already checked) into `self`.
+    fn merge_value(&mut self, buf: &mut impl Buf, depth: Depth) -> Result<(), DecodeError>;
+}
+
+/// A protobuf message: a Rust struct whose fields are [`ProtoField`]s.
+/// Implemented by `#[derive(kit::Message)]`.
+pub trait ProtoMessage: Sized {
+    /// The message name, without package (`UppercaseRequest`), or the full
+    /// name of a well-known type (`google.protobuf.Duration`).
+    const NAME: &'static str;
+    /// Registers the message (and what its fields need) in `schema`.
+    fn describe(schema: &mut Schema);
+    /// The message with every field at its default.
+    fn proto_new() -> Self;
+    /// Writes every field that is not at its default.
+    fn encode_fields(&self, buf: &mut impl BufMut);
+    /// The length of [`ProtoMessage::encode_fields`]'s output.
+    fn fields_len(&self) -> usize;
+    /// Merges one field; unknown fields are skipped.
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        depth: Depth,
+    ) -> Result<(), DecodeError>;
+}
