@@ -12,6 +12,7 @@ use crate::transport::http::DEFAULT_BODY_LIMIT;
 /// | flag | env | default |
 /// | --- | --- | --- |
 /// | `--http-addr ADDR` | `KIT_HTTP_ADDR` | `127.0.0.1:8080` |
+/// | `--grpc-addr ADDR` | `KIT_GRPC_ADDR` | none (gRPC shares the HTTP port) |
 /// | `--log-format json\|pretty` | `KIT_LOG_FORMAT` | `pretty` |
 /// | `--grace-period DURATION` | `KIT_GRACE_PERIOD` | `10s` |
 /// | `--body-limit BYTES` | `KIT_BODY_LIMIT` | `4194304` (4 MiB) |
@@ -24,8 +25,10 @@ use crate::transport::http::DEFAULT_BODY_LIMIT;
 /// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Config {
-    /// Where HTTP is served.
+    /// Where HTTP is served (and gRPC too, told apart by content type).
     pub http_addr: SocketAddr,
+    /// An extra address serving only gRPC.
+    pub grpc_addr: Option<SocketAddr>,
     /// Log output format.
     pub log_format: LogFormat,
     /// How long shutdown waits for in-flight requests.
@@ -38,6 +41,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            grpc_addr: None,
             log_format: LogFormat::Pretty,
             grace_period: Duration::from_secs(10),
             body_limit: DEFAULT_BODY_LIMIT,
@@ -52,15 +56,19 @@ pub enum Parsed {
     Run(Config),
     /// Print [`USAGE`] and exit.
     Help,
+    /// Print the `.proto` of the services and exit.
+    EmitProto,
 }
 
 /// The usage text printed by `--help`.
 pub const USAGE: &str = "\
 Options (each also read from the environment variable in brackets):
-  --http-addr ADDR          listen address for HTTP [KIT_HTTP_ADDR] (default 127.0.0.1:8080)
+  --http-addr ADDR          listen address for HTTP and gRPC [KIT_HTTP_ADDR] (default 127.0.0.1:8080)
+  --grpc-addr ADDR          an extra listen address for gRPC only [KIT_GRPC_ADDR]
   --log-format json|pretty  log output format [KIT_LOG_FORMAT] (default pretty); filter with RUST_LOG
   --grace-period DURATION   time to drain in-flight requests on SIGINT/SIGTERM [KIT_GRACE_PERIOD] (default 10s)
   --body-limit BYTES        largest accepted request body [KIT_BODY_LIMIT] (default 4194304)
+  --emit-proto              print the generated .proto of the services and exit
   -h, --help                print this help
 ";
 
@@ -87,6 +95,9 @@ impl Config {
             if arg == "-h" || arg == "--help" {
                 return Ok(Parsed::Help);
             }
+            if arg == "--emit-proto" {
+                return Ok(Parsed::EmitProto);
+            }
             let (flag, inline) = match arg.split_once('=') {
                 Some((f, v)) => (f.to_string(), Some(v.to_string())),
                 None => (arg.clone(), None),
@@ -110,6 +121,13 @@ impl Config {
                     .parse()
                     .map_err(|e| format!("invalid address `{value}`: {e}"))?;
             }
+            "--grpc-addr" => {
+                self.grpc_addr = Some(
+                    value
+                        .parse()
+                        .map_err(|e| format!("invalid address `{value}`: {e}"))?,
+                );
+            }
             "--log-format" => self.log_format = value.parse()?,
             "--grace-period" => {
                 self.grace_period = humantime::parse_duration(value)
@@ -126,8 +144,9 @@ impl Config {
     }
 }
 
-const KEYS: [(&str, &str); 4] = [
+const KEYS: [(&str, &str); 5] = [
     ("KIT_HTTP_ADDR", "--http-addr"),
+    ("KIT_GRPC_ADDR", "--grpc-addr"),
     ("KIT_LOG_FORMAT", "--log-format"),
     ("KIT_GRACE_PERIOD", "--grace-period"),
     ("KIT_BODY_LIMIT", "--body-limit"),
@@ -186,5 +205,8 @@ mod tests {
             .unwrap_err()
             .starts_with("KIT_HTTP_ADDR"));
         assert_eq!(parse(&["-h"], &[]), Ok(Parsed::Help));
+        assert_eq!(parse(&["--emit-proto"], &[]), Ok(Parsed::EmitProto));
+        let Ok(Parsed::Run(cfg)) = parse(&[], &[("KIT_GRPC_ADDR", "127.0.0.1:9")]) else { panic!() };
+        assert_eq!(cfg.grpc_addr.map(|a| a.port()), Some(9));
     }
 }

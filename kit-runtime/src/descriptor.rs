@@ -7,6 +7,9 @@ use std::time::Duration;
 use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
+use crate::proto::schema::{MethodSchema, ServiceSchema};
+use crate::proto::{FieldType, Schema};
+
 /// An HTTP method an endpoint can be routed on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -83,6 +86,37 @@ pub struct HttpRoute {
     pub path: &'static str,
 }
 
+/// A gRPC method.
+#[derive(Clone, Copy, Debug)]
+pub struct GrpcMethod {
+    /// Method name (`Uppercase`).
+    pub name: &'static str,
+    /// HTTP/2 path (`/strings.StringService/Uppercase`).
+    pub path: &'static str,
+    /// Registers the request message in a schema and names it.
+    pub request: fn(&mut Schema) -> FieldType,
+    /// Registers the response message in a schema and names it.
+    pub response: fn(&mut Schema) -> FieldType,
+}
+
+impl Serialize for GrpcMethod {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut s = serializer.serialize_struct("GrpcMethod", 2)?;
+        s.serialize_field("name", self.name)?;
+        s.serialize_field("path", self.path)?;
+        s.end()
+    }
+}
+
+/// The gRPC identity of a service.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct GrpcService {
+    /// Protobuf package (`#[kit::service(package = "...")]`, default: the service name).
+    pub package: &'static str,
+    /// Protobuf service name (the Rust type name).
+    pub name: &'static str,
+}
+
 /// One endpoint of a service, as annotated.
 #[derive(Clone, Copy, Debug)]
 pub struct EndpointDescriptor {
@@ -94,6 +128,8 @@ pub struct EndpointDescriptor {
     pub docs: &'static str,
     /// Its HTTP route, if served over HTTP.
     pub http: Option<HttpRoute>,
+    /// Its gRPC method, if served over gRPC.
+    pub grpc: Option<GrpcMethod>,
     /// `timeout = "..."`: the server-side deadline and the client's per-call timeout.
     pub timeout: Option<Duration>,
     /// `retry = N`: how often the generated client may retry.
@@ -108,10 +144,11 @@ pub struct EndpointDescriptor {
 
 impl Serialize for EndpointDescriptor {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("EndpointDescriptor", 8)?;
+        let mut s = serializer.serialize_struct("EndpointDescriptor", 9)?;
         s.serialize_field("name", self.name)?;
         s.serialize_field("docs", self.docs)?;
         s.serialize_field("http", &self.http)?;
+        s.serialize_field("grpc", &self.grpc)?;
         s.serialize_field("timeout_ms", &self.timeout.map(|d| d.as_millis() as u64))?;
         s.serialize_field("retry", &self.retry)?;
         s.serialize_field("idempotent", &self.idempotent)?;
@@ -132,6 +169,8 @@ pub struct ServiceDescriptor {
     pub version: &'static str,
     /// The impl block's doc comment.
     pub docs: &'static str,
+    /// Its gRPC identity, if any endpoint is served over gRPC.
+    pub grpc: Option<GrpcService>,
     /// The endpoints, in source order.
     pub endpoints: &'static [EndpointDescriptor],
 }
@@ -159,15 +198,48 @@ impl ServiceDescriptor {
                 .timeout
                 .map(|d| humantime::format_duration(d).to_string())
                 .unwrap_or_else(|| "-".into());
+            let grpc = e.grpc.map(|g| g.name).unwrap_or("-");
             let _ = writeln!(
                 out,
-                "{method:<8} {path:<28} {:<20} {timeout:>8} {:>5} {}",
+                "{method:<8} {path:<28} {grpc:<24} {:<20} {timeout:>8} {:>5} {}",
                 format!("{}.{}", self.name, e.name),
                 e.retry,
                 if e.idempotent { "yes" } else { "no" },
             );
         }
         out
+    }
+}
+
+impl ServiceDescriptor {
+    /// The protobuf schema of the service's gRPC methods, or `None` if it
+    /// has none.
+    pub fn proto_schema(&self) -> Option<Schema> {
+        let grpc = self.grpc?;
+        let mut schema = Schema::new(grpc.package);
+        let mut methods = Vec::new();
+        for e in self.endpoints {
+            let Some(m) = e.grpc else { continue };
+            let name_of = |t: FieldType| match t {
+                FieldType::Message(full) => full,
+                other => format!("{other:?}"),
+            };
+            let request = name_of((m.request)(&mut schema));
+            let response = name_of((m.response)(&mut schema));
+            methods.push(MethodSchema { name: m.name.to_string(), request, response, doc: e.docs.to_string() });
+        }
+        schema.add_service(ServiceSchema { name: grpc.name.to_string(), doc: self.docs.to_string(), methods });
+        Some(schema)
+    }
+
+    /// The `.proto` file of the service's gRPC methods.
+    pub fn proto(&self) -> Option<String> {
+        self.proto_schema().map(|s| s.to_proto())
+    }
+
+    /// The file name the `.proto` is published as: the package path.
+    pub fn proto_file_name(&self) -> Option<String> {
+        self.grpc.map(|g| format!("{}.proto", g.package.replace('.', "/")))
     }
 }
 

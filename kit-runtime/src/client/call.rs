@@ -1,24 +1,30 @@
-//! One call: deadline, attempts with retries, metrics and span.
+//! One call: deadline, attempts with retries, metrics and span; one
+//! attempt over HTTP/JSON or over gRPC.
 
 use std::error::Error as _;
+use std::future::Future;
 use std::time::Instant as StdInstant;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderValue, Request};
 use http_body_util::{BodyExt, Full};
 use tokio::time::Instant;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tracing::Instrument;
 
 use super::Client;
 use crate::deadline::{timeout_header_value, TIMEOUT_HEADER};
+use crate::descriptor::EndpointDescriptor;
+use crate::proto::ProtoMessage;
 use crate::retry::is_retryable;
 use crate::trace::TRACEPARENT;
+use crate::transport::grpc::from_status;
 use crate::wire::WireCodec;
 use crate::{Code, Context, Error};
 
-/// What the generated client sends: the path with parameters filled in and
-/// the query string, and the JSON body if the route has one.
+/// What the generated client sends over HTTP: the path with parameters
+/// filled in and the query string, and the JSON body if the route has one.
 #[derive(Clone, Debug)]
 pub struct HttpCall {
     /// Path and query, already percent-encoded.
@@ -33,102 +39,95 @@ struct Failure {
     maybe_processed: bool,
 }
 
+impl Failure {
+    fn before_sending(error: Error) -> Failure {
+        Failure { error, maybe_processed: false }
+    }
+}
+
 impl Client {
-    /// Calls endpoint number `endpoint` of the service and decodes a `T`
-    /// from the JSON answer, retrying as the endpoint and client allow.
-    pub async fn call<T>(
-        &self,
-        endpoint: usize,
-        call: HttpCall,
-        codec: WireCodec<T>,
-    ) -> Result<T, Error> {
+    /// Calls endpoint number `endpoint` over HTTP/JSON and decodes the
+    /// answer with `codec`, retrying as the endpoint and client allow.
+    pub async fn call<T>(&self, endpoint: usize, call: HttpCall, codec: WireCodec<T>) -> Result<T, Error> {
         let desc = &self.inner.service.endpoints[endpoint];
-        let span = tracing::debug_span!(
-            "client",
-            service = desc.service,
-            endpoint = desc.name,
-            transport = "http"
-        );
-        let metrics = self.metrics(endpoint);
-        let started = StdInstant::now();
-        let result = self
-            .call_with_retries(endpoint, call, codec)
-            .instrument(span)
-            .await;
-        let code = result.as_ref().err().map(Error::code).unwrap_or(Code::Ok);
-        metrics.finish(code, started.elapsed());
-        result
+        let bytes = self.run(endpoint, |ctx| self.http_attempt(ctx, desc, &call)).await?;
+        codec
+            .decode(&bytes)
+            .map_err(|e| Error::internal(format!("cannot decode the response: {e}")))
     }
 
-    async fn call_with_retries<T>(
-        &self,
-        endpoint: usize,
-        call: HttpCall,
-        codec: WireCodec<T>,
-    ) -> Result<T, Error> {
+    /// Calls endpoint number `endpoint` over gRPC with an encoded request
+    /// message, retrying as the endpoint and client allow.
+    pub async fn call_grpc<Resp: ProtoMessage>(&self, endpoint: usize, request: Bytes) -> Result<Resp, Error> {
+        let desc = &self.inner.service.endpoints[endpoint];
+        let bytes = self
+            .run(endpoint, |ctx| self.grpc_attempt(ctx, desc, request.clone()))
+            .await?;
+        crate::proto::decode(bytes).map_err(|e| Error::internal(format!("cannot decode the response: {e}")))
+    }
+
+    /// The deadline, the retry loop, the span and the metrics around attempts.
+    async fn run<'a, F, Fut>(&'a self, endpoint: usize, attempt: F) -> Result<Bytes, Error>
+    where
+        F: Fn(Context) -> Fut + 'a,
+        Fut: Future<Output = Result<Bytes, Failure>> + 'a,
+    {
         let inner = &*self.inner;
         let desc = &inner.service.endpoints[endpoint];
-        let mut ctx = Context::current();
-        if let Some(timeout) = desc.timeout.or(inner.timeout) {
-            ctx = ctx.with_timeout(timeout);
-        }
-        let max_retries = inner.retries.unwrap_or(desc.retry);
-        inner.budget.deposit();
-        let mut attempt = 0u32;
-        loop {
-            let outcome = match ctx.deadline() {
-                Some(deadline) => {
-                    tokio::time::timeout_at(deadline, self.attempt(&ctx, desc.name, &call))
+        let transport = if self.is_grpc() { "grpc" } else { "http" };
+        let span = tracing::debug_span!("client", service = desc.service, endpoint = desc.name, transport);
+        let started = StdInstant::now();
+        let result = async {
+            let mut ctx = Context::current();
+            if let Some(timeout) = desc.timeout.or(inner.timeout) {
+                ctx = ctx.with_timeout(timeout);
+            }
+            let max_retries = inner.retries.unwrap_or(desc.retry);
+            inner.budget.deposit();
+            let mut retries = 0u32;
+            loop {
+                let outcome = match ctx.deadline() {
+                    Some(deadline) => tokio::time::timeout_at(deadline, attempt(ctx.clone()))
                         .await
                         .unwrap_or_else(|_| {
                             Err(Failure {
-                                error: Error::deadline_exceeded(format!(
-                                    "{}.{}: deadline exceeded",
-                                    desc.service, desc.name
-                                )),
+                                error: Error::deadline_exceeded(format!("{}.{}: deadline exceeded", desc.service, desc.name)),
                                 maybe_processed: true,
                             })
-                        })
+                        }),
+                    None => attempt(ctx.clone()).await,
+                };
+                let failure = match outcome {
+                    Ok(bytes) => return Ok(bytes),
+                    Err(f) => f,
+                };
+                let may_retry = retries < max_retries
+                    && is_retryable(failure.error.code(), failure.maybe_processed, desc.idempotent);
+                if !may_retry {
+                    return Err(failure.error);
                 }
-                None => self.attempt(&ctx, desc.name, &call).await,
-            };
-            let failure = match outcome {
-                Ok(bytes) => return decode(codec, &bytes),
-                Err(f) => f,
-            };
-            let may_retry = attempt < max_retries
-                && is_retryable(
-                    failure.error.code(),
-                    failure.maybe_processed,
-                    desc.idempotent,
-                );
-            if !may_retry {
-                return Err(failure.error);
+                let delay = inner.backoff.delay(retries);
+                let fits = ctx.deadline().is_none_or(|d| Instant::now() + delay < d);
+                if !fits || !inner.budget.withdraw() {
+                    return Err(failure.error);
+                }
+                tracing::debug!(retries, error = %failure.error, ?delay, "retrying");
+                self.metrics(endpoint).retry();
+                tokio::time::sleep(delay).await;
+                retries += 1;
             }
-            let delay = inner.backoff.delay(attempt);
-            let fits = ctx.deadline().is_none_or(|d| Instant::now() + delay < d);
-            if !fits || !inner.budget.withdraw() {
-                return Err(failure.error);
-            }
-            tracing::debug!(attempt, error = %failure.error, ?delay, "retrying");
-            self.metrics(endpoint).retry();
-            tokio::time::sleep(delay).await;
-            attempt += 1;
         }
+        .instrument(span)
+        .await;
+        let code = result.as_ref().err().map(Error::code).unwrap_or(Code::Ok);
+        self.metrics(endpoint).finish(code, started.elapsed());
+        result
     }
 
-    async fn attempt(&self, ctx: &Context, name: &str, call: &HttpCall) -> Result<Bytes, Failure> {
+    async fn http_attempt(&self, ctx: Context, desc: &EndpointDescriptor, call: &HttpCall) -> Result<Bytes, Failure> {
         let inner = &*self.inner;
-        let desc = inner.service.endpoint(name).ok_or_else(|| Failure {
-            error: Error::internal("unknown endpoint"),
-            maybe_processed: false,
-        })?;
-        let route = desc.http.ok_or_else(|| Failure {
-            error: Error::unimplemented(format!(
-                "{}.{} has no HTTP route",
-                desc.service, desc.name
-            )),
-            maybe_processed: false,
+        let route = desc.http.ok_or_else(|| {
+            Failure::before_sending(Error::unimplemented(format!("{}.{} has no HTTP route", desc.service, desc.name)))
         })?;
         let base = self.next_base();
         let uri = http::Uri::builder()
@@ -136,18 +135,12 @@ impl Client {
             .authority(base.authority.clone())
             .path_and_query(call.path_and_query.as_str())
             .build()
-            .map_err(|e| Failure {
-                error: Error::invalid_argument(format!("cannot build request URI: {e}")),
-                maybe_processed: false,
-            })?;
+            .map_err(|e| Failure::before_sending(Error::invalid_argument(format!("cannot build request URI: {e}"))))?;
         let mut req = Request::builder()
             .method(route.method.as_http())
             .uri(uri)
             .body(Full::new(call.body.clone().unwrap_or_default()))
-            .map_err(|e| Failure {
-                error: Error::internal(format!("cannot build request: {e}")),
-                maybe_processed: false,
-            })?;
+            .map_err(|e| Failure::before_sending(Error::internal(format!("cannot build request: {e}"))))?;
         let headers = req.headers_mut();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         if call.body.is_some() {
@@ -157,24 +150,13 @@ impl Client {
         if let Some(remaining) = ctx.remaining() {
             headers.insert(TIMEOUT_HEADER, timeout_header_value(remaining));
         }
-        let response = inner.http.request(req).await.map_err(|e| {
-            let maybe_processed = !(e.is_connect() || refused_stream(&e));
-            Failure {
-                error: Error::unavailable(format!(
-                    "{}.{}: {}",
-                    desc.service,
-                    desc.name,
-                    error_chain(&e)
-                )),
-                maybe_processed,
-            }
+        let response = inner.http.request(req).await.map_err(|e| Failure {
+            error: Error::unavailable(format!("{}.{}: {}", desc.service, desc.name, error_chain(&e))),
+            maybe_processed: !(e.is_connect() || refused_stream(&e)),
         })?;
         let status = response.status();
         let body = response.into_body().collect().await.map_err(|e| Failure {
-            error: Error::unavailable(format!(
-                "{}.{}: reading the response: {e}",
-                desc.service, desc.name
-            )),
+            error: Error::unavailable(format!("{}.{}: reading the response: {e}", desc.service, desc.name)),
             maybe_processed: true,
         })?;
         let bytes = body.to_bytes();
@@ -183,22 +165,93 @@ impl Client {
         }
         let error = Error::from_json(&bytes).unwrap_or_else(|| {
             let text = String::from_utf8_lossy(&bytes);
-            Error::new(
-                Code::from_http_status(status),
-                format!("HTTP {status}: {}", text.trim()),
-            )
+            Error::new(Code::from_http_status(status), format!("HTTP {status}: {}", text.trim()))
         });
-        Err(Failure {
-            error,
-            maybe_processed: true,
-        })
+        Err(Failure { error, maybe_processed: true })
+    }
+
+    async fn grpc_attempt(&self, ctx: Context, desc: &EndpointDescriptor, request: Bytes) -> Result<Bytes, Failure> {
+        let method = desc.grpc.ok_or_else(|| {
+            Failure::before_sending(Error::unimplemented(format!("{}.{} has no gRPC method", desc.service, desc.name)))
+        })?;
+        let mut grpc = tonic::client::Grpc::new(self.next_channel());
+        grpc.ready().await.map_err(|e| {
+            Failure::before_sending(Error::unavailable(format!("{}.{}: {}", desc.service, desc.name, error_chain(&e))))
+        })?;
+        let mut req = tonic::Request::new(request);
+        if let Some(remaining) = ctx.remaining() {
+            req.set_timeout(remaining);
+        }
+        if let Ok(v) = ctx.trace().to_traceparent().parse() {
+            req.metadata_mut().insert(TRACEPARENT, v);
+        }
+        let path = http::uri::PathAndQuery::from_static(method.path);
+        match grpc.unary(req, path, RawCodec).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(status) => {
+                let never_sent = status.code() == tonic::Code::Unavailable && connect_failure(&status);
+                let mut error = from_status(&status);
+                if never_sent {
+                    error = Error::unavailable(format!("{}.{}: {}", desc.service, desc.name, error_chain(&status)));
+                }
+                Err(Failure { error, maybe_processed: !never_sent })
+            }
+        }
     }
 }
 
-fn decode<T>(codec: WireCodec<T>, bytes: &[u8]) -> Result<T, Error> {
-    codec
-        .decode(bytes)
-        .map_err(|e| Error::internal(format!("cannot decode the response: {e}")))
+/// A tonic codec that sends and receives already-encoded messages, so a
+/// request is encoded once however often it is retried.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+}
+
+impl Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        bytes::BufMut::put(dst, item);
+        Ok(())
+    }
+}
+
+impl Decoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, tonic::Status> {
+        let len = src.remaining();
+        Ok(Some(src.copy_to_bytes(len)))
+    }
+}
+
+/// Whether a gRPC failure happened while connecting (so nothing was sent).
+fn connect_failure(status: &tonic::Status) -> bool {
+    let mut source = status.source();
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return matches!(
+                io.kind(),
+                std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::AddrNotAvailable
+            );
+        }
+        if err.downcast_ref::<tonic::transport::Error>().is_some() && err.to_string().contains("connect") {
+            return true;
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// Whether an HTTP/2 peer refused the stream before processing it.

@@ -16,7 +16,7 @@ use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 
-pub use call::HttpCall;
+pub use call::{HttpCall, RawCodec};
 pub use encode::{push_path_param, QueryWriter};
 
 use crate::descriptor::ServiceDescriptor;
@@ -33,9 +33,21 @@ pub struct Client {
     inner: Arc<ClientInner>,
 }
 
+/// The transport a client speaks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Transport {
+    /// HTTP/JSON (the default).
+    #[default]
+    Http,
+    /// gRPC: protobuf over HTTP/2.
+    Grpc,
+}
+
 struct ClientInner {
     service: &'static ServiceDescriptor,
+    transport: Transport,
     bases: Vec<Base>,
+    channels: Vec<tonic::transport::Channel>,
     next: AtomicUsize,
     http: HyperClient,
     timeout: Option<Duration>,
@@ -72,14 +84,33 @@ impl Client {
         self.inner.service
     }
 
+    /// The transport this client speaks.
+    pub fn transport(&self) -> Transport {
+        self.inner.transport
+    }
+
+    /// Whether calls go over gRPC.
+    pub fn is_grpc(&self) -> bool {
+        self.inner.transport == Transport::Grpc
+    }
+
+    fn next_channel(&self) -> tonic::transport::Channel {
+        let i = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        self.inner.channels[i % self.inner.channels.len()].clone()
+    }
+
     fn next_base(&self) -> &Base {
         let i = self.inner.next.fetch_add(1, Ordering::Relaxed);
         &self.inner.bases[i % self.inner.bases.len()]
     }
 
     fn metrics(&self, endpoint: usize) -> &EndpointMetrics {
+        let transport = match self.inner.transport {
+            Transport::Http => "http",
+            Transport::Grpc => "grpc",
+        };
         self.inner.metrics[endpoint].get_or_init(|| {
-            EndpointMetrics::client(&self.inner.service.endpoints[endpoint], "http")
+            EndpointMetrics::client(&self.inner.service.endpoints[endpoint], transport)
         })
     }
 }
@@ -100,6 +131,7 @@ impl Client {
 /// ```
 pub struct ClientBuilder<C = Client> {
     service: &'static ServiceDescriptor,
+    transport: Transport,
     urls: Vec<String>,
     timeout: Option<Duration>,
     retries: Option<u32>,
@@ -116,6 +148,7 @@ impl<C: From<Client>> ClientBuilder<C> {
     pub fn new(service: &'static ServiceDescriptor) -> ClientBuilder<C> {
         ClientBuilder {
             service,
+            transport: Transport::Http,
             urls: Vec::new(),
             timeout: None,
             retries: None,
@@ -131,6 +164,12 @@ impl<C: From<Client>> ClientBuilder<C> {
     /// Adds a server (`http://host:port`); calls go round-robin over all.
     pub fn base_url(mut self, url: impl Into<String>) -> ClientBuilder<C> {
         self.urls.push(url.into());
+        self
+    }
+
+    /// The transport: HTTP/JSON (default) or gRPC.
+    pub fn transport(mut self, transport: Transport) -> ClientBuilder<C> {
+        self.transport = transport;
         self
     }
 
@@ -189,13 +228,31 @@ impl<C: From<Client>> ClientBuilder<C> {
             .http2_only(self.http2_only)
             .pool_idle_timeout(self.pool_idle_timeout)
             .build(connector);
+        let channels = match self.transport {
+            Transport::Http => Vec::new(),
+            Transport::Grpc => bases
+                .iter()
+                .map(|b| {
+                    let url = format!("{}://{}", b.scheme, b.authority);
+                    tonic::transport::Endpoint::from_shared(url)
+                        .map(|e| {
+                            e.connect_timeout(self.connect_timeout)
+                                .tcp_nodelay(true)
+                                .connect_lazy()
+                        })
+                        .map_err(|e| Error::invalid_argument(format!("invalid base URL: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        };
         let metrics = (0..self.service.endpoints.len())
             .map(|_| OnceLock::new())
             .collect();
         Ok(C::from(Client {
             inner: Arc::new(ClientInner {
                 service: self.service,
+                transport: self.transport,
                 bases,
+                channels,
                 next: AtomicUsize::new(0),
                 http,
                 timeout: self.timeout,

@@ -1,10 +1,12 @@
 //! Serving kit services: [`serve`] for the common case, [`Server`] to
 //! combine services or configure, [`Listening`] to control a bound server.
 
+mod dispatch;
+mod grpc_routes;
 mod health;
 mod routes;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +15,8 @@ use axum::routing::get;
 use axum::Router;
 use tokio::net::TcpListener;
 
+pub use dispatch::Dispatch;
+pub use grpc_routes::{GrpcHandler, GrpcRoutes};
 pub use health::Health;
 pub use routes::{json_errors, panic_message, HttpHandler, HttpRoutes};
 
@@ -27,6 +31,10 @@ pub trait Service: Send + Sync + 'static {
     const DESCRIPTOR: &'static ServiceDescriptor;
     /// Mounts every HTTP endpoint of the service on `routes`.
     fn mount_http(self: Arc<Self>, routes: &mut HttpRoutes);
+    /// Mounts every gRPC endpoint of the service on `routes`.
+    fn mount_grpc(self: Arc<Self>, routes: &mut GrpcRoutes) {
+        let _ = routes;
+    }
 }
 
 /// The axum router of one service's endpoints (JSON 404/405 included), to
@@ -56,7 +64,7 @@ pub async fn serve<S: Service>(service: S) -> Result<(), Error> {
     Server::from_env()?.add_service(service).serve().await
 }
 
-type Mount = Box<dyn FnOnce(&mut HttpRoutes) + Send>;
+type Mount = Box<dyn FnOnce(&mut HttpRoutes, &mut GrpcRoutes) + Send>;
 
 /// A server for one or more services, with `/health`, `/metrics` and
 /// `/kit/describe` beside their endpoints.
@@ -64,6 +72,7 @@ pub struct Server {
     config: Config,
     services: Vec<(&'static ServiceDescriptor, Mount)>,
     health: Health,
+    emit_proto: bool,
 }
 
 impl Default for Server {
@@ -79,6 +88,7 @@ impl Server {
             config,
             services: Vec::new(),
             health: Health::new(),
+            emit_proto: false,
         }
     }
 
@@ -91,6 +101,10 @@ impl Server {
                 println!("{USAGE}");
                 std::process::exit(0);
             }
+            Ok(Parsed::EmitProto) => Ok(Server {
+                emit_proto: true,
+                ..Server::new(Config::default())
+            }),
             Err(e) => Err(Error::invalid_argument(e)),
         }
     }
@@ -104,7 +118,10 @@ impl Server {
     pub fn add_shared_service<S: Service>(mut self, service: Arc<S>) -> Server {
         self.services.push((
             S::DESCRIPTOR,
-            Box::new(move |routes| service.mount_http(routes)),
+            Box::new(move |http, grpc| {
+                service.clone().mount_http(http);
+                service.mount_grpc(grpc);
+            }),
         ));
         self
     }
@@ -147,36 +164,84 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .map_err(|e| Error::internal(format!("listener has no address: {e}")))?;
+        let grpc_listener = match self.config.grpc_addr {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+                Error::unavailable(format!("cannot listen on {addr}: {e}"))
+            })?),
+            None => None,
+        };
         let descriptors = self.services.iter().map(|(d, _)| *d).collect();
         let grace = self.config.grace_period;
         let health = self.health.clone();
-        let router = self.into_router();
+        let routers = self.into_routers()?;
+        let grpc = match grpc_listener {
+            Some(l) => {
+                let addr = l
+                    .local_addr()
+                    .map_err(|e| Error::internal(format!("listener has no address: {e}")))?;
+                Some((l, addr, routers.grpc.clone()))
+            }
+            None => None,
+        };
         Ok(Listening {
             listener,
             local_addr,
-            router,
+            router: routers.combined,
+            grpc,
             health,
             grace,
             descriptors,
         })
     }
 
-    /// The full router: every service's endpoints, `/health`, `/metrics`
-    /// (when kit's Prometheus recorder is installed) and `/kit/describe`.
-    pub fn into_router(self) -> Router {
+    /// The full router: every service's endpoints over HTTP and gRPC,
+    /// `/health`, gRPC health and reflection, `/metrics` (when kit's
+    /// Prometheus recorder is installed) and `/kit/describe`.
+    pub fn into_router(self) -> Result<Router, Error> {
+        Ok(self.into_routers()?.combined)
+    }
+
+    fn into_routers(self) -> Result<Routers, Error> {
         let prometheus = crate::metrics::install_prometheus();
         let descriptors: Vec<&'static ServiceDescriptor> =
             self.services.iter().map(|(d, _)| *d).collect();
-        let mut routes = HttpRoutes::new(self.config.body_limit);
+        let mut http = HttpRoutes::new(self.config.body_limit);
+        let mut grpc = GrpcRoutes::new(self.config.body_limit);
         for (_, mount) in self.services {
-            mount(&mut routes);
+            mount(&mut http, &mut grpc);
         }
-        let mut router = routes.into_router().merge(self.health.router()).route(
+        let has_grpc = !grpc.is_empty();
+        if has_grpc {
+            let names = descriptors
+                .iter()
+                .filter_map(|d| d.grpc.map(|g| format!("{}.{}", g.package, g.name)))
+                .collect();
+            grpc.add_tonic("grpc.health.v1.Health", self.health.grpc_service(names));
+            let mut sets = Vec::new();
+            for d in &descriptors {
+                let (Some(schema), Some(file)) = (d.proto_schema(), d.proto_file_name()) else {
+                    continue;
+                };
+                if let Some(problem) = schema.errors().first() {
+                    return Err(Error::invalid_argument(format!("service {}: {problem}", d.name)));
+                }
+                sets.push(crate::proto::descriptor::file_descriptor_set(&schema, &file));
+            }
+            let mut reflection = tonic_reflection::server::Builder::configure();
+            for set in &sets {
+                reflection = reflection.register_encoded_file_descriptor_set(set);
+            }
+            let v1 = reflection
+                .build_v1()
+                .map_err(|e| Error::internal(format!("gRPC reflection: {e}")))?;
+            grpc.add_tonic("grpc.reflection.v1.ServerReflection", v1);
+        }
+        let mut http_router = http.into_router().merge(self.health.router()).route(
             "/kit/describe",
             get(move || async move { axum::Json(descriptors.clone()) }),
         );
         if let Some(handle) = prometheus {
-            router = router.route(
+            http_router = http_router.route(
                 "/metrics",
                 get(move || async move {
                     (
@@ -186,13 +251,33 @@ impl Server {
                 }),
             );
         }
-        router
+        let grpc_router = grpc.into_router();
+        let combined = if has_grpc {
+            Dispatch::new(http_router, grpc_router.clone()).into_router()
+        } else {
+            http_router
+        };
+        Ok(Routers { combined, grpc: grpc_router })
+    }
+
+    /// The `.proto` files of the services added, by file name.
+    pub fn protos(&self) -> Vec<(String, String)> {
+        self.services
+            .iter()
+            .filter_map(|(d, _)| Some((d.proto_file_name()?, d.proto()?)))
+            .collect()
     }
 
     /// Binds, logs the address and the endpoint table, and serves until
     /// SIGINT or SIGTERM; then drains in-flight requests for up to the grace
     /// period and returns.
     pub async fn serve(self) -> Result<(), Error> {
+        if self.emit_proto {
+            for (_, proto) in self.protos() {
+                println!("{proto}");
+            }
+            return Ok(());
+        }
         crate::trace::init_subscriber(self.config.log_format);
         let listening = self.bind().await?;
         listening.log_banner();
@@ -200,11 +285,17 @@ impl Server {
     }
 }
 
+struct Routers {
+    combined: Router,
+    grpc: Router,
+}
+
 /// A bound server, not yet serving.
 pub struct Listening {
     listener: TcpListener,
     local_addr: SocketAddr,
     router: Router,
+    grpc: Option<(TcpListener, SocketAddr, Router)>,
     health: Health,
     grace: Duration,
     descriptors: Vec<&'static ServiceDescriptor>,
@@ -216,6 +307,11 @@ impl Listening {
         self.local_addr
     }
 
+    /// The gRPC-only address, when `--grpc-addr` was given.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc.as_ref().map(|(_, addr, _)| *addr)
+    }
+
     /// The server's health state.
     pub fn health(&self) -> Health {
         self.health.clone()
@@ -223,7 +319,10 @@ impl Listening {
 
     /// Logs the listen address and a table of every endpoint.
     pub fn log_banner(&self) {
-        tracing::info!(addr = %self.local_addr, "listening for HTTP on http://{}", self.local_addr);
+        tracing::info!(addr = %self.local_addr, "listening for HTTP and gRPC on http://{}", self.local_addr);
+        if let Some(addr) = self.grpc_addr() {
+            tracing::info!(grpc_addr = %addr, "listening for gRPC on http://{addr}");
+        }
         for d in &self.descriptors {
             tracing::info!(
                 service = d.name,
@@ -244,16 +343,38 @@ impl Listening {
     {
         use axum::serve::ListenerExt;
         let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let health = self.health.clone();
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = axum::serve(listener, self.router).with_graceful_shutdown(async move {
+        health.publish();
+        tokio::spawn(async move {
             signal.await;
             health.set_draining();
             tracing::info!("shutting down: draining in-flight requests");
+            let _ = stop_tx.send(true);
             let _ = fired_tx.send(());
         });
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let main = axum::serve(listener, self.router).with_graceful_shutdown(stopped(stop_rx.clone()));
+        let grpc = self.grpc.map(|(l, _, router)| {
+            let l = l.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            axum::serve(l, router).with_graceful_shutdown(stopped(stop_rx.clone()))
+        });
+        let server = async move {
+            match grpc {
+                Some(grpc) => {
+                    let (a, b) = tokio::join!(main.into_future(), grpc.into_future());
+                    a.and(b)
+                }
+                None => main.await,
+            }
+        };
         let grace = self.grace;
         let deadline = async move {
             if fired_rx.await.is_ok() {

@@ -1,5 +1,6 @@
 //! Transports: how requests and errors look on the wire.
 
+pub mod grpc;
 pub mod http;
 
 use crate::{Code, Error};

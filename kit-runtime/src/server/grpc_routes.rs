@@ -1,0 +1,182 @@
+//! The gRPC methods of kit services: each unary method wrapped in the same
+//! server stack as HTTP (trace and context, metrics with
+//! `transport="grpc"`, deadline from `grpc-timeout`, panic catching) and
+//! served by tonic.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use axum::body::Body;
+use axum::response::Response;
+use axum::Router;
+use futures_util::FutureExt;
+use http::Request;
+use tower::{Layer, Service};
+
+use super::routes::panic_message;
+use crate::deadline::DeadlineLayer;
+use crate::descriptor::EndpointDescriptor;
+use crate::metrics::MetricsLayer;
+use crate::proto::{ProtoCodec, ProtoMessage};
+use crate::trace::TraceLayer;
+use crate::transport::grpc::{response_code, timeout_from_headers, to_status, Grpc};
+use crate::transport::http::DEFAULT_BODY_LIMIT;
+use crate::transport::{Protocol, ResponseCode};
+use crate::Error;
+
+/// Collects gRPC methods; the generated `kit::Service::mount_grpc` calls
+/// [`GrpcRoutes::unary`] once per `grpc` endpoint.
+pub struct GrpcRoutes {
+    router: Router,
+    message_limit: usize,
+    count: usize,
+}
+
+impl Default for GrpcRoutes {
+    fn default() -> Self {
+        GrpcRoutes::new(DEFAULT_BODY_LIMIT)
+    }
+}
+
+impl GrpcRoutes {
+    /// No methods yet; messages are limited to `message_limit` bytes.
+    pub fn new(message_limit: usize) -> GrpcRoutes {
+        GrpcRoutes { router: Router::new(), message_limit, count: 0 }
+    }
+
+    /// How many methods are mounted.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether no method is mounted.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Mounts `handler` as the unary method of `endpoint`.
+    pub fn unary<Req, Resp, F, Fut>(&mut self, endpoint: &'static EndpointDescriptor, handler: F)
+    where
+        Req: ProtoMessage + Send + 'static,
+        Resp: ProtoMessage + Send + 'static,
+        F: Fn(Req) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Resp, Error>> + Send + 'static,
+    {
+        let Some(method) = endpoint.grpc else {
+            return;
+        };
+        let handler = GrpcHandler {
+            handler: Arc::new(handler),
+            message_limit: self.message_limit,
+            endpoint,
+            _types: std::marker::PhantomData,
+        };
+        let stack = TraceLayer::new(endpoint, "grpc", timeout_from_headers).layer(
+            MetricsLayer::new(endpoint, "grpc").layer(DeadlineLayer::<Grpc>::new().layer(handler)),
+        );
+        let router = std::mem::take(&mut self.router);
+        self.router = router.route_service(method.path, stack);
+        self.count += 1;
+    }
+
+    /// Adds a tonic service (health, reflection) under `/{name}/`.
+    pub fn add_tonic<S>(&mut self, name: &str, service: S)
+    where
+        S: Service<Request<Body>, Error = Infallible> + Clone + Send + Sync + 'static,
+        S::Response: axum::response::IntoResponse,
+        S::Future: Send + 'static,
+    {
+        let router = std::mem::take(&mut self.router);
+        self.router = router.route_service(&format!("/{name}/{{*method}}"), service);
+    }
+
+    /// The router; unknown methods answer UNIMPLEMENTED.
+    pub fn into_router(self) -> Router {
+        self.router.fallback(|| async {
+            Grpc::error_response(&Error::unimplemented("unknown gRPC service or method"))
+        })
+    }
+}
+
+/// The innermost gRPC service: tonic decodes, the generated handler calls
+/// the user's method, tonic encodes; a panic becomes INTERNAL.
+pub struct GrpcHandler<Req, Resp, F> {
+    handler: Arc<F>,
+    message_limit: usize,
+    endpoint: &'static EndpointDescriptor,
+    _types: std::marker::PhantomData<fn(Req) -> Resp>,
+}
+
+impl<Req, Resp, F> Clone for GrpcHandler<Req, Resp, F> {
+    fn clone(&self) -> Self {
+        GrpcHandler {
+            handler: self.handler.clone(),
+            message_limit: self.message_limit,
+            endpoint: self.endpoint,
+            _types: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<Req, Resp, F, Fut> Service<Request<Body>> for GrpcHandler<Req, Resp, F>
+where
+    Req: ProtoMessage + Send + 'static,
+    Resp: ProtoMessage + Send + 'static,
+    F: Fn(Req) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Resp, Error>> + Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        let handler = self.handler.clone();
+        let limit = self.message_limit;
+        let endpoint = self.endpoint;
+        Box::pin(async move {
+            if let Some(err) = unsupported_content_type(&req) {
+                return Ok(Grpc::error_response(&err));
+            }
+            let mut grpc = tonic::server::Grpc::new(ProtoCodec::<Resp, Req>::default())
+                .max_decoding_message_size(limit);
+            let unary = tower::service_fn(move |request: tonic::Request<Req>| {
+                let call = handler(request.into_inner());
+                async move {
+                    match AssertUnwindSafe(call).catch_unwind().await {
+                        Ok(Ok(resp)) => Ok(tonic::Response::new(resp)),
+                        Ok(Err(err)) => Err(to_status(&err)),
+                        Err(panic) => {
+                            tracing::error!(endpoint = endpoint.name, panic = %panic_message(&*panic), "handler panicked");
+                            Err(tonic::Status::internal("the handler panicked"))
+                        }
+                    }
+                }
+            });
+            let response = grpc.unary(unary, req).await;
+            let code = response_code(&response);
+            let mut response = response.map(Body::new);
+            response.extensions_mut().insert(ResponseCode(code));
+            Ok(response)
+        })
+    }
+}
+
+/// gRPC with a codec other than protobuf (`application/grpc+json`, ...).
+fn unsupported_content_type(req: &Request<Body>) -> Option<Error> {
+    let ct = req.headers().get(http::header::CONTENT_TYPE)?.to_str().ok()?;
+    let ct = ct.split(';').next().unwrap_or("").trim();
+    match ct {
+        "application/grpc" | "application/grpc+proto" => None,
+        other => Some(Error::unimplemented(format!(
+            "content-type {other} is not supported; use application/grpc or application/grpc+proto"
+        ))),
+    }
+}

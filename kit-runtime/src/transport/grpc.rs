@@ -1,0 +1,97 @@
+//! gRPC: status mapping, the trailers-only error response, and reading
+//! `grpc-timeout`.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use http::HeaderMap;
+
+use super::{Protocol, ResponseCode};
+use crate::deadline::parse_grpc_timeout;
+use crate::{Code, Error};
+
+/// The gRPC protocol (HTTP/2, protobuf bodies, status in trailers).
+pub struct Grpc;
+
+impl Protocol for Grpc {
+    type Body = Body;
+    const NAME: &'static str = "grpc";
+
+    fn error_response(err: &Error) -> http::Response<Body> {
+        let mut response = to_status(err).into_http::<tonic::body::Body>().map(Body::new);
+        response.extensions_mut().insert(ResponseCode(err.code()));
+        response
+    }
+}
+
+/// `kit::Error` as a `tonic::Status` with the same code and message.
+pub fn to_status(err: &Error) -> tonic::Status {
+    tonic::Status::new(tonic::Code::from_i32(err.code().as_i32()), err.message())
+}
+
+/// A `tonic::Status` as a `kit::Error` with the same code and message.
+pub fn from_status(status: &tonic::Status) -> Error {
+    Error::new(Code::from_i32(status.code() as i32), status.message())
+}
+
+impl From<Error> for tonic::Status {
+    fn from(err: Error) -> tonic::Status {
+        to_status(&err)
+    }
+}
+
+impl From<tonic::Status> for Error {
+    fn from(status: tonic::Status) -> Error {
+        from_status(&status)
+    }
+}
+
+/// Reads `grpc-timeout`.
+pub fn timeout_from_headers(headers: &HeaderMap) -> Option<Duration> {
+    headers
+        .get("grpc-timeout")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_grpc_timeout)
+}
+
+/// Whether a request is gRPC: its content type starts with `application/grpc`.
+pub fn is_grpc<B>(req: &http::Request<B>) -> bool {
+    req.headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// The code of a gRPC response: `grpc-status` in the headers for a
+/// trailers-only (error) response, OK otherwise.
+pub fn response_code<B>(response: &http::Response<B>) -> Code {
+    response
+        .headers()
+        .get("grpc-status")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<i32>().ok())
+        .map(Code::from_i32)
+        .unwrap_or(Code::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_round_trips_every_code() {
+        for code in Code::ALL {
+            let err = Error::new(code, "m");
+            let status = to_status(&err);
+            assert_eq!(status.code() as i32, code.as_i32());
+            assert_eq!(from_status(&status), err);
+        }
+    }
+
+    #[test]
+    fn error_responses_are_trailers_only() {
+        let resp = Grpc::error_response(&Error::deadline_exceeded("late"));
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["grpc-status"], "4");
+        assert_eq!(response_code(&resp), Code::DeadlineExceeded);
+    }
+}
