@@ -8,6 +8,7 @@ use syn::LitStr;
 #[derive(Debug, Default, FromMeta)]
 pub struct ServiceArgs {
     pub name: Option<LitStr>,
+    pub package: Option<LitStr>,
     #[darling(flatten)]
     pub defaults: EndpointKeys,
 }
@@ -18,7 +19,7 @@ pub struct EndpointKeys {
     pub timeout: Option<LitStr>,
     pub retry: Option<SpannedValue<u32>>,
     pub idempotent: Flag,
-    /// Accepted by the parser so that using it gets a precise "not built yet" error.
+    /// `grpc` or `grpc = "MethodName"`.
     pub grpc: Option<SpannedValue<Override<LitStr>>>,
 }
 

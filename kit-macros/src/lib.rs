@@ -8,6 +8,7 @@
 //! user sees the one error that matters rather than fifty.
 
 mod attr;
+mod derive;
 mod duration;
 mod expand;
 mod model;
@@ -21,6 +22,15 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::service(args.into(), item.into()).into()
+}
+
+/// Protobuf encoding for a struct with named fields or a fieldless enum,
+/// alongside its serde derives. Field numbers are positions (1-based)
+/// unless a field says `#[kit(tag = N)]`; `#[kit(name = "...")]` renames
+/// the protobuf message or enum.
+#[proc_macro_derive(Message, attributes(kit))]
+pub fn message(input: TokenStream) -> TokenStream {
+    derive::message(input.into()).into()
 }
 
 /// Marks a method of a `#[kit::service]` impl block as an endpoint. Only

@@ -14,14 +14,24 @@ pub struct Service {
     pub type_ident: Ident,
     /// `name = "..."` or the type name in snake_case.
     pub name: String,
+    /// Protobuf package: `package = "..."` or the service name.
+    pub package: String,
     pub docs: String,
     pub endpoints: Vec<Endpoint>,
+}
+
+impl Service {
+    pub fn has_grpc(&self) -> bool {
+        self.endpoints.iter().any(|e| e.grpc.is_some())
+    }
 }
 
 pub struct Endpoint {
     pub ident: Ident,
     pub docs: String,
     pub route: Option<Route>,
+    /// The gRPC method name, if served over gRPC.
+    pub grpc: Option<String>,
     pub timeout: Option<Duration>,
     pub retry: u32,
     pub idempotent: bool,

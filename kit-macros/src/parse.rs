@@ -29,7 +29,11 @@ pub fn service(args: TokenStream, item: &mut ItemImpl) -> darling::Result<Servic
                 .and_then(|list| ServiceArgs::from_list(&list)),
         )
         .unwrap_or_default();
-    check_keys_built(&service_args.defaults, &mut errors);
+    if let Some(grpc) = &service_args.defaults.grpc {
+        if grpc.is_explicit() {
+            errors.push(Error::custom("`grpc = \"...\"` names one method; on the service write plain `grpc`").with_span(&grpc.span()));
+        }
+    }
 
     if let Some((_, path, _)) = &item.trait_ {
         errors.push(
@@ -71,6 +75,7 @@ pub fn service(args: TokenStream, item: &mut ItemImpl) -> darling::Result<Servic
     let mut endpoints = Vec::new();
     let mut saw_endpoint = false;
     let mut routes: HashMap<(String, String), ()> = HashMap::new();
+    let mut grpc_names: HashMap<String, ()> = HashMap::new();
     for impl_item in &mut item.items {
         let ImplItem::Fn(method) = impl_item else {
             continue;
@@ -101,14 +106,34 @@ pub fn service(args: TokenStream, item: &mut ItemImpl) -> darling::Result<Servic
                 );
             }
         }
+        if let Some(method) = &endpoint.grpc {
+            if grpc_names.insert(method.clone(), ()).is_some() {
+                errors.push(
+                    Error::custom(format!("two endpoints are gRPC method `{method}`; name one with grpc = \"OtherName\""))
+                        .with_span(&endpoint.ident),
+                );
+            }
+        }
         endpoints.push(endpoint);
     }
     if !saw_endpoint {
         errors.push(Error::custom("this service has no endpoints: mark methods with #[endpoint(http = \"POST /path\")]").with_span(&item.self_ty));
     }
+    let package = service_args.package.as_ref().map(|p| p.value()).unwrap_or_else(|| name.clone());
+    if let Some(p) = &service_args.package {
+        let valid = !p.value().is_empty()
+            && p.value().split('.').all(|part| {
+                part.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                    && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+        if !valid {
+            errors.push(Error::custom("package must be dot-separated identifiers, like \"strings.v1\"").with_span(p));
+        }
+    }
     errors.finish_with(Service {
         self_ty: (*item.self_ty).clone(),
         type_ident,
+        package,
         name,
         docs: docs(&item.attrs),
         endpoints,
@@ -158,7 +183,6 @@ fn endpoint(
         syn::Meta::Path(_) => EndpointArgs::default(),
         meta => errors.handle(EndpointArgs::from_meta(meta))?,
     };
-    check_keys_built(&args.keys, errors);
     let sig = &method.sig;
     let ident = sig.ident.clone();
     if RESERVED.contains(&ident.to_string().as_str()) {
@@ -194,9 +218,21 @@ fn endpoint(
     let route = args.http.as_ref().and_then(|lit| {
         errors.handle(parse_route(&lit.value()).map_err(|e| Error::custom(e).with_span(lit)))
     });
-    if args.http.is_none() {
+    let grpc = args.keys.grpc.as_ref().or(defaults.grpc.as_ref()).map(|g| match g.as_ref() {
+        darling::util::Override::Explicit(name) => name.value(),
+        darling::util::Override::Inherit => pascal_case(&ident.to_string()),
+    });
+    if let Some(name) = &grpc {
+        let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !ok {
+            let span = args.keys.grpc.as_ref().map(|g| g.span()).unwrap_or_else(|| attr.span());
+            errors.push(Error::custom(format!("`{name}` is not a valid gRPC method name")).with_span(&span));
+        }
+    }
+    if args.http.is_none() && grpc.is_none() {
         errors.push(
-            Error::custom("this endpoint has no transport: add `http = \"METHOD /path\"`")
+            Error::custom("this endpoint has no transport: add `http = \"METHOD /path\"`, `grpc`, or both")
                 .with_span(&attr.path()),
         );
     }
@@ -314,25 +350,13 @@ fn endpoint(
         ident,
         docs: docs(&method.attrs),
         route,
+        grpc,
         timeout,
         retry,
         idempotent,
         args: arg_list,
         output: output(&sig.output),
     })
-}
-
-/// Keys the parser knows but that are not built yet: a precise error
-/// instead of silence.
-fn check_keys_built(keys: &EndpointKeys, errors: &mut darling::error::Accumulator) {
-    if let Some(grpc) = &keys.grpc {
-        errors.push(
-            Error::custom(
-                "`grpc` is not built yet: kit serves HTTP/JSON only for now; remove `grpc`",
-            )
-            .with_span(&grpc.span()),
-        );
-    }
 }
 
 fn output(ret: &ReturnType) -> Output {
@@ -394,7 +418,7 @@ pub fn option_inner(ty: &Type) -> Option<&Type> {
     }
 }
 
-fn docs(attrs: &[Attribute]) -> String {
+pub fn docs(attrs: &[Attribute]) -> String {
     let lines: Vec<String> = attrs
         .iter()
         .filter(|a| a.path().is_ident("doc"))
@@ -447,6 +471,17 @@ fn route_text(attr: &Attribute) -> String {
         }) => lit.value(),
         _ => String::new(),
     }
+}
+
+/// `get_item` -> `GetItem`.
+pub fn pascal_case(name: &str) -> String {
+    name.split('_')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut c = p.chars();
+            c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+        })
+        .collect()
 }
 
 pub fn snake_case(name: &str) -> String {

@@ -37,10 +37,10 @@
 //!
 //! See the README for the annotation keys and what each one does.
 
-pub use kit_macros::{endpoint, service};
+pub use kit_macros::{endpoint, service, Message};
 pub use kit_runtime::{
-    client, config, context, deadline, descriptor, metrics, retry, router, serve, server, trace,
-    transport, Code, Context, Error, ParamValue, Result, Server, Service,
+    client, config, context, deadline, descriptor, metrics, proto, retry, router, serve, server,
+    trace, transport, Code, Context, Error, ParamValue, Result, Server, Service,
 };
 
 /// `use kit::prelude::*;` brings what a service author needs.
@@ -55,11 +55,22 @@ pub mod __private {
     pub use inventory;
     pub use kit_runtime::client::{push_path_param, Client, HttpCall, QueryWriter};
     pub use kit_runtime::descriptor::{
-        ArgDescriptor, ArgSource, EndpointDescriptor, HttpMethod, HttpRoute, ServiceDescriptor,
-        ServiceRegistration,
+        ArgDescriptor, ArgSource, EndpointDescriptor, GrpcMethod, GrpcService, HttpMethod,
+        HttpRoute, ServiceDescriptor, ServiceRegistration,
     };
     pub use kit_runtime::server::HttpRoutes;
     pub use kit_runtime::transport::http::{reply, respond, HttpRequest};
     pub use kit_runtime::wire::{wire, BodyFields, JsonObject, UrlParam, WireCodec};
+    pub use kit_runtime::__proto_message_field as proto_message_field;
+    pub use kit_runtime::client::Transport;
+    pub use kit_runtime::server::GrpcRoutes;
     pub use serde;
+
+    /// Protobuf support for generated message code.
+    pub mod proto {
+        pub use bytes::{Buf, BufMut};
+        pub use kit_runtime::proto::*;
+    }
 }
+
+pub use kit_runtime::client::Transport;

@@ -8,10 +8,10 @@
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StringService;
 
-#[kit::service(name = "strings")]
+#[kit::service(name = "strings", package = "strings.v1")]
 impl StringService {
     /// Uppercases `s`. Fails with INVALID_ARGUMENT on an empty string.
-    #[endpoint(http = "POST /uppercase", timeout = "2s", retry = 3, idempotent)]
+    #[endpoint(http = "POST /uppercase", grpc, timeout = "2s", retry = 3, idempotent)]
     pub async fn uppercase(&self, s: String) -> Result<String, kit::Error> {
         if s.is_empty() {
             return Err(kit::Error::invalid_argument("empty string"));
@@ -20,7 +20,7 @@ impl StringService {
     }
 
     /// Counts the bytes of `s`.
-    #[endpoint(http = "POST /count")]
+    #[endpoint(http = "POST /count", grpc)]
     pub async fn count(&self, s: String) -> u64 {
         s.len() as u64
     }

@@ -19,8 +19,7 @@ pub fn expand(service: &Service) -> TokenStream {
         .endpoints
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.route.is_some())
-        .map(|(i, e)| method(i, e));
+        .map(|(i, e)| method(service, i, e));
     quote! {
         #[doc = #doc]
         #[derive(Clone)]
@@ -51,12 +50,18 @@ pub fn expand(service: &Service) -> TokenStream {
     }
 }
 
-fn method(index: usize, e: &Endpoint) -> TokenStream {
-    let Some(route) = &e.route else {
-        return quote!();
-    };
+fn method(service: &Service, index: usize, e: &Endpoint) -> TokenStream {
     let ident = &e.ident;
+    let grpc = grpc_call(service, index, e);
+    let http = match &e.route {
+        Some(_) => http_call(index, e),
+        None => {
+            let msg = format!("{}.{} is served over gRPC only; build the client with .transport(kit::Transport::Grpc)", service.name, e.ident);
+            quote!(::core::result::Result::Err(::kit::Error::unimplemented(#msg)))
+        }
+    };
     let docs = &e.docs;
+    let ok = &e.output.ok;
     let params: Vec<_> = e
         .args
         .iter()
@@ -67,6 +72,53 @@ fn method(index: usize, e: &Endpoint) -> TokenStream {
         })
         .collect();
 
+    quote! {
+        #[doc = #docs]
+        pub async fn #ident(&self, #(#params),*) -> ::core::result::Result<#ok, ::kit::Error> {
+            if self.inner.is_grpc() {
+                #grpc
+            } else {
+                #http
+            }
+        }
+    }
+}
+
+fn grpc_call(service: &Service, index: usize, e: &Endpoint) -> TokenStream {
+    let Some(t) = super::grpc::types(service, e) else {
+        let msg = format!("{}.{} is served over HTTP only", service.name, e.ident);
+        return quote!(::core::result::Result::Err(::kit::Error::unimplemented(#msg)));
+    };
+    let build = match &t.request_struct {
+        Some(ident) => {
+            let names = super::grpc::wire_args(e).map(|a| &a.ident);
+            quote!(#ident { #(#names),* })
+        }
+        None => {
+            let name = super::grpc::wire_args(e).map(|a| &a.ident);
+            quote!(#(#name)*)
+        }
+    };
+    let response = &t.response;
+    let unwrap = if t.unit {
+        quote!(::core::result::Result::Ok(()))
+    } else if t.wrapped {
+        quote!(::core::result::Result::Ok(__resp.value))
+    } else {
+        quote!(::core::result::Result::Ok(__resp))
+    };
+    quote! {
+        let __req = #build;
+        let __bytes = ::kit::__private::Bytes::from(::kit::__private::proto::encode_to_vec(&__req));
+        let __resp: #response = self.inner.call_grpc(#index, __bytes).await?;
+        #unwrap
+    }
+}
+
+fn http_call(index: usize, e: &Endpoint) -> TokenStream {
+    let Some(route) = &e.route else {
+        return quote!();
+    };
     let mut path = Vec::new();
     for seg in &route.segments {
         match seg {
@@ -129,15 +181,12 @@ fn method(index: usize, e: &Endpoint) -> TokenStream {
     let ok = &e.output.ok;
     let codec = wire(ok);
     quote! {
-        #[doc = #docs]
-        pub async fn #ident(&self, #(#params),*) -> ::core::result::Result<#ok, ::kit::Error> {
-            let mut __path = ::std::string::String::new();
-            #(#path)*
-            #query
-            let __body = #body;
-            self.inner
-                .call(#index, ::kit::__private::HttpCall { path_and_query: __path, body: __body }, #codec)
-                .await
-        }
+        let mut __path = ::std::string::String::new();
+        #(#path)*
+        #query
+        let __body = #body;
+        self.inner
+            .call(#index, ::kit::__private::HttpCall { path_and_query: __path, body: __body }, #codec)
+            .await
     }
 }

@@ -12,6 +12,13 @@ pub fn expand(service: &Service) -> TokenStream {
     let rust_type = self_ty.to_token_stream().to_string();
     let docs = &service.docs;
     let endpoints = service.endpoints.iter().map(|e| endpoint(service, e));
+    let grpc_service = if service.has_grpc() {
+        let package = &service.package;
+        let name = service.type_ident.to_string();
+        quote!(::core::option::Option::Some(::kit::__private::GrpcService { package: #package, name: #name }))
+    } else {
+        quote!(::core::option::Option::None)
+    };
     quote! {
         impl #self_ty {
             #[doc(hidden)]
@@ -20,6 +27,7 @@ pub fn expand(service: &Service) -> TokenStream {
                 rust_type: #rust_type,
                 version: ::core::env!("CARGO_PKG_VERSION"),
                 docs: #docs,
+                grpc: #grpc_service,
                 endpoints: &[#(#endpoints),*],
             };
         }
@@ -41,6 +49,20 @@ fn endpoint(service: &Service, e: &Endpoint) -> TokenStream {
             quote!(::core::option::Option::Some(::kit::__private::HttpRoute {
                 method: ::kit::__private::HttpMethod::#method,
                 path: #path,
+            }))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let grpc = match super::grpc::types(service, e) {
+        Some(t) => {
+            let name = e.grpc.clone().unwrap_or_default();
+            let path = format!("/{}.{}/{}", service.package, service.type_ident, name);
+            let (req, resp) = (&t.request, &t.response);
+            quote!(::core::option::Option::Some(::kit::__private::GrpcMethod {
+                name: #name,
+                path: #path,
+                request: ::kit::__private::proto::message_type::<#req>,
+                response: ::kit::__private::proto::message_type::<#resp>,
             }))
         }
         None => quote!(::core::option::Option::None),
@@ -74,6 +96,7 @@ fn endpoint(service: &Service, e: &Endpoint) -> TokenStream {
             name: #name,
             docs: #docs,
             http: #http,
+            grpc: #grpc,
             timeout: #timeout,
             retry: #retry,
             idempotent: #idempotent,

@@ -10,8 +10,8 @@ use syn::spanned::Spanned;
 use crate::model::{Endpoint, Service, Source};
 use crate::parse::option_inner;
 
-pub fn expand(service: &Service) -> TokenStream {
-    let self_ty = &service.self_ty;
+/// The body of `mount_http`.
+pub fn mount_body(service: &Service) -> TokenStream {
     let mounts = service
         .endpoints
         .iter()
@@ -19,14 +19,9 @@ pub fn expand(service: &Service) -> TokenStream {
         .filter(|(_, e)| e.route.is_some())
         .map(|(i, e)| mount(i, e));
     quote! {
-        impl ::kit::Service for #self_ty {
-            const DESCRIPTOR: &'static ::kit::__private::ServiceDescriptor = <#self_ty>::__KIT_DESCRIPTOR;
-
-            fn mount_http(self: ::std::sync::Arc<Self>, routes: &mut ::kit::__private::HttpRoutes) {
-                let endpoints = <Self as ::kit::Service>::DESCRIPTOR.endpoints;
-                #(#mounts)*
-            }
-        }
+        let endpoints = <Self as ::kit::Service>::DESCRIPTOR.endpoints;
+        let _ = (&endpoints, &routes, &self);
+        #(#mounts)*
     }
 }
 

@@ -2,7 +2,9 @@
 
 mod client;
 mod descriptor;
+mod grpc;
 mod http;
+pub mod message;
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -27,12 +29,27 @@ pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
     match crate::parse::service(args, &mut item_impl) {
         Ok(service) => {
             let descriptor = descriptor::expand(&service);
-            let http = http::expand(&service);
+            let self_ty = &service.self_ty;
+            let http = http::mount_body(&service);
+            let (messages, grpc) = grpc::expand(&service);
             let client = client::expand(&service);
             quote! {
                 #item_impl
                 #descriptor
-                #http
+                #messages
+
+                impl ::kit::Service for #self_ty {
+                    const DESCRIPTOR: &'static ::kit::__private::ServiceDescriptor = <#self_ty>::__KIT_DESCRIPTOR;
+
+                    fn mount_http(self: ::std::sync::Arc<Self>, routes: &mut ::kit::__private::HttpRoutes) {
+                        #http
+                    }
+
+                    fn mount_grpc(self: ::std::sync::Arc<Self>, routes: &mut ::kit::__private::GrpcRoutes) {
+                        #grpc
+                    }
+                }
+
                 #client
             }
         }

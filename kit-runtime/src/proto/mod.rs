@@ -27,7 +27,8 @@ use bytes::{Buf, BufMut};
 pub use prost::encoding::WireType;
 
 pub use codec::ProtoCodec;
-pub use message::{decode, encode_to_vec};
+pub use message::{decode, encode_to_vec, skip_unknown};
+
 pub use scalar::{Fixed32, Fixed64, Sfixed32, Sfixed64, Sint32, Sint64};
 pub use schema::{FieldType, Label, Schema};
 
@@ -119,4 +120,40 @@ pub trait ProtoMessage: Sized {
         buf: &mut impl Buf,
         depth: Depth,
     ) -> Result<(), DecodeError>;
+}
+
+/// The check generated message code puts on each field's element type, so
+/// an unsupported type is reported once, at the field.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a protobuf field",
+    label = "not a protobuf type",
+    note = "supported: bool, i32, i64, u32, u64, f32, f64, String, Vec<u8>, bytes::Bytes, kit::proto::{{Sint32, Sint64, Fixed32, Fixed64, Sfixed32, Sfixed64}}, std::time::{{Duration, SystemTime}}, types with #[derive(kit::Message)], and Option, Vec, HashMap or BTreeMap of those"
+)]
+pub trait FieldCheck {
+    /// `Self`, once checked.
+    type Type: ProtoField;
+}
+
+impl<T: ProtoField> FieldCheck for T {
+    type Type = T;
+}
+
+/// The same check for map fields.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a protobuf map",
+    label = "map keys must be integers, bool or String, values any protobuf field type"
+)]
+pub trait MapCheck {
+    /// `Self`, once checked.
+    type Type: field::ProtoMap;
+}
+
+impl<T: field::ProtoMap> MapCheck for T {
+    type Type = T;
+}
+
+/// Registers message `M` in `schema` and names it (a fn pointer the
+/// generated descriptors store).
+pub fn message_type<M: ProtoMessage>(schema: &mut Schema) -> FieldType {
+    schema.message::<M>()
 }
