@@ -60,7 +60,9 @@ fn kit_attr(attrs: &[syn::Attribute], errors: &mut darling::error::Accumulator) 
 fn model(input: &DeriveInput) -> darling::Result<Model> {
     let mut errors = Error::accumulator();
     if !input.generics.params.is_empty() {
-        errors.push(Error::custom("kit::Message does not support generic types").with_span(&input.generics));
+        errors.push(
+            Error::custom("kit::Message does not support generic types").with_span(&input.generics),
+        );
     }
     let attr = kit_attr(&input.attrs, &mut errors);
     let proto_name = attr.name.unwrap_or_else(|| input.ident.to_string());
@@ -68,23 +70,40 @@ fn model(input: &DeriveInput) -> darling::Result<Model> {
     let model = match &input.data {
         Data::Struct(s) => {
             let Fields::Named(named) = &s.fields else {
-                return Err(Error::custom("kit::Message needs a struct with named fields (they name the protobuf fields)").with_span(&input.ident));
+                return Err(Error::custom(
+                    "kit::Message needs a struct with named fields (they name the protobuf fields)",
+                )
+                .with_span(&input.ident));
             };
             let mut fields = Vec::new();
             let mut seen: BTreeMap<u32, String> = BTreeMap::new();
             for (i, f) in named.named.iter().enumerate() {
-                let Some(ident) = f.ident.clone() else { continue };
+                let Some(ident) = f.ident.clone() else {
+                    continue;
+                };
                 let fa = kit_attr(&f.attrs, &mut errors);
                 let (tag, span) = fa.tag.unwrap_or((i as u32 + 1, ident.span()));
                 if tag == 0 || tag > 536_870_911 || (19_000..=19_999).contains(&tag) {
                     errors.push(Error::custom(format!("field number {tag} is not allowed: use 1 to 536870911, except 19000 to 19999")).with_span(&span));
                 }
                 if let Some(other) = seen.insert(tag, ident.to_string()) {
-                    errors.push(Error::custom(format!("field number {tag} is already used by `{other}`")).with_span(&span));
+                    errors.push(
+                        Error::custom(format!("field number {tag} is already used by `{other}`"))
+                            .with_span(&span),
+                    );
                 }
-                fields.push(MessageField { ident, ty: f.ty.clone(), tag });
+                fields.push(MessageField {
+                    ident,
+                    ty: f.ty.clone(),
+                    tag,
+                });
             }
-            Model::Message(MessageModel { ident: input.ident.clone(), proto_name, doc, fields })
+            Model::Message(MessageModel {
+                ident: input.ident.clone(),
+                proto_name,
+                doc,
+                fields,
+            })
         }
         Data::Enum(e) => {
             let prefix = screaming(&proto_name);
@@ -99,22 +118,40 @@ fn model(input: &DeriveInput) -> darling::Result<Model> {
                     Some((_, expr)) => match discriminant(expr) {
                         Some(n) => n,
                         None => {
-                            errors.push(Error::custom("enum discriminants must be integer literals").with_span(expr));
+                            errors.push(
+                                Error::custom("enum discriminants must be integer literals")
+                                    .with_span(expr),
+                            );
                             next
                         }
                     },
                     None => next,
                 };
                 next = number.wrapping_add(1);
-                variants.push((v.ident.clone(), format!("{prefix}_{}", screaming(&v.ident.to_string())), number));
+                variants.push((
+                    v.ident.clone(),
+                    format!("{prefix}_{}", screaming(&v.ident.to_string())),
+                    number,
+                ));
             }
             if !variants.iter().any(|(_, _, n)| *n == 0) {
-                errors.push(Error::custom("a protobuf enum needs a variant numbered 0 (its default)").with_span(&input.ident));
+                errors.push(
+                    Error::custom("a protobuf enum needs a variant numbered 0 (its default)")
+                        .with_span(&input.ident),
+                );
             }
-            Model::Enum(EnumModel { ident: input.ident.clone(), proto_name, doc, variants })
+            Model::Enum(EnumModel {
+                ident: input.ident.clone(),
+                proto_name,
+                doc,
+                variants,
+            })
         }
         Data::Union(_) => {
-            return Err(Error::custom("kit::Message works on structs and enums, not unions").with_span(&input.ident));
+            return Err(
+                Error::custom("kit::Message works on structs and enums, not unions")
+                    .with_span(&input.ident),
+            );
         }
     };
     errors.finish_with(model)

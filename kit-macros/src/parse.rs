@@ -31,7 +31,12 @@ pub fn service(args: TokenStream, item: &mut ItemImpl) -> darling::Result<Servic
         .unwrap_or_default();
     if let Some(grpc) = &service_args.defaults.grpc {
         if grpc.is_explicit() {
-            errors.push(Error::custom("`grpc = \"...\"` names one method; on the service write plain `grpc`").with_span(&grpc.span()));
+            errors.push(
+                Error::custom(
+                    "`grpc = \"...\"` names one method; on the service write plain `grpc`",
+                )
+                .with_span(&grpc.span()),
+            );
         }
     }
 
@@ -119,7 +124,11 @@ pub fn service(args: TokenStream, item: &mut ItemImpl) -> darling::Result<Servic
     if !saw_endpoint {
         errors.push(Error::custom("this service has no endpoints: mark methods with #[endpoint(http = \"POST /path\")]").with_span(&item.self_ty));
     }
-    let package = service_args.package.as_ref().map(|p| p.value()).unwrap_or_else(|| name.clone());
+    let package = service_args
+        .package
+        .as_ref()
+        .map(|p| p.value())
+        .unwrap_or_else(|| name.clone());
     if let Some(p) = &service_args.package {
         let valid = !p.value().is_empty()
             && p.value().split('.').all(|part| {
@@ -127,7 +136,10 @@ pub fn service(args: TokenStream, item: &mut ItemImpl) -> darling::Result<Servic
                     && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
             });
         if !valid {
-            errors.push(Error::custom("package must be dot-separated identifiers, like \"strings.v1\"").with_span(p));
+            errors.push(
+                Error::custom("package must be dot-separated identifiers, like \"strings.v1\"")
+                    .with_span(p),
+            );
         }
     }
     errors.finish_with(Service {
@@ -218,22 +230,36 @@ fn endpoint(
     let route = args.http.as_ref().and_then(|lit| {
         errors.handle(parse_route(&lit.value()).map_err(|e| Error::custom(e).with_span(lit)))
     });
-    let grpc = args.keys.grpc.as_ref().or(defaults.grpc.as_ref()).map(|g| match g.as_ref() {
-        darling::util::Override::Explicit(name) => name.value(),
-        darling::util::Override::Inherit => pascal_case(&ident.to_string()),
-    });
+    let grpc = args
+        .keys
+        .grpc
+        .as_ref()
+        .or(defaults.grpc.as_ref())
+        .map(|g| match g.as_ref() {
+            darling::util::Override::Explicit(name) => name.value(),
+            darling::util::Override::Inherit => pascal_case(&ident.to_string()),
+        });
     if let Some(name) = &grpc {
         let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if !ok {
-            let span = args.keys.grpc.as_ref().map(|g| g.span()).unwrap_or_else(|| attr.span());
-            errors.push(Error::custom(format!("`{name}` is not a valid gRPC method name")).with_span(&span));
+            let span = args
+                .keys
+                .grpc
+                .as_ref()
+                .map(|g| g.span())
+                .unwrap_or_else(|| attr.span());
+            errors.push(
+                Error::custom(format!("`{name}` is not a valid gRPC method name")).with_span(&span),
+            );
         }
     }
     if args.http.is_none() && grpc.is_none() {
         errors.push(
-            Error::custom("this endpoint has no transport: add `http = \"METHOD /path\"`, `grpc`, or both")
-                .with_span(&attr.path()),
+            Error::custom(
+                "this endpoint has no transport: add `http = \"METHOD /path\"`, `grpc`, or both",
+            )
+            .with_span(&attr.path()),
         );
     }
     let timeout = match &args.keys.timeout {
@@ -479,7 +505,9 @@ pub fn pascal_case(name: &str) -> String {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let mut c = p.chars();
-            c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
         })
         .collect()
 }

@@ -206,7 +206,9 @@ mod tests {
             .starts_with("KIT_HTTP_ADDR"));
         assert_eq!(parse(&["-h"], &[]), Ok(Parsed::Help));
         assert_eq!(parse(&["--emit-proto"], &[]), Ok(Parsed::EmitProto));
-        let Ok(Parsed::Run(cfg)) = parse(&[], &[("KIT_GRPC_ADDR", "127.0.0.1:9")]) else { panic!() };
+        let Ok(Parsed::Run(cfg)) = parse(&[], &[("KIT_GRPC_ADDR", "127.0.0.1:9")]) else {
+            panic!()
+        };
         assert_eq!(cfg.grpc_addr.map(|a| a.port()), Some(9));
     }
 }

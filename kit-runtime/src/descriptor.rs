@@ -226,9 +226,18 @@ impl ServiceDescriptor {
             };
             let request = name_of((m.request)(&mut schema));
             let response = name_of((m.response)(&mut schema));
-            methods.push(MethodSchema { name: m.name.to_string(), request, response, doc: e.docs.to_string() });
+            methods.push(MethodSchema {
+                name: m.name.to_string(),
+                request,
+                response,
+                doc: e.docs.to_string(),
+            });
         }
-        schema.add_service(ServiceSchema { name: grpc.name.to_string(), doc: self.docs.to_string(), methods });
+        schema.add_service(ServiceSchema {
+            name: grpc.name.to_string(),
+            doc: self.docs.to_string(),
+            methods,
+        });
         Some(schema)
     }
 
@@ -239,7 +248,8 @@ impl ServiceDescriptor {
 
     /// The file name the `.proto` is published as: the package path.
     pub fn proto_file_name(&self) -> Option<String> {
-        self.grpc.map(|g| format!("{}.proto", g.package.replace('.', "/")))
+        self.grpc
+            .map(|g| format!("{}.proto", g.package.replace('.', "/")))
     }
 }
 

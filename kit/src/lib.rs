@@ -53,17 +53,17 @@ pub mod prelude {
 pub mod __private {
     pub use bytes::Bytes;
     pub use inventory;
+    pub use kit_runtime::__proto_message_field as proto_message_field;
+    pub use kit_runtime::client::Transport;
     pub use kit_runtime::client::{push_path_param, Client, HttpCall, QueryWriter};
     pub use kit_runtime::descriptor::{
         ArgDescriptor, ArgSource, EndpointDescriptor, GrpcMethod, GrpcService, HttpMethod,
         HttpRoute, ServiceDescriptor, ServiceRegistration,
     };
+    pub use kit_runtime::server::GrpcRoutes;
     pub use kit_runtime::server::HttpRoutes;
     pub use kit_runtime::transport::http::{reply, respond, HttpRequest};
     pub use kit_runtime::wire::{wire, BodyFields, JsonObject, UrlParam, WireCodec};
-    pub use kit_runtime::__proto_message_field as proto_message_field;
-    pub use kit_runtime::client::Transport;
-    pub use kit_runtime::server::GrpcRoutes;
     pub use serde;
 
     /// Protobuf support for generated message code.

@@ -9,14 +9,14 @@ use std::time::Duration;
 use kit::prelude::*;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, kit::Message)]
 pub struct Item {
     pub id: u32,
     pub name: String,
     pub tags: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, kit::Message)]
 pub struct ContextView {
     pub trace_id: String,
     pub parent_span: Option<String>,
@@ -79,10 +79,10 @@ impl Probe {
     }
 }
 
-#[kit::service(name = "probe")]
+#[kit::service(name = "probe", package = "kit.probe.v1")]
 impl Probe {
     /// Reads an item.
-    #[endpoint(http = "GET /items/{id}")]
+    #[endpoint(http = "GET /items/{id}", grpc)]
     pub async fn get_item(&self, id: u32, verbose: Option<bool>) -> Item {
         Item {
             id,
@@ -96,7 +96,7 @@ impl Probe {
     }
 
     /// Replaces an item with the whole body.
-    #[endpoint(http = "PUT /items/{id}")]
+    #[endpoint(http = "PUT /items/{id}", grpc)]
     pub async fn put_item(&self, id: u32, #[body] item: Item) -> Result<Item, kit::Error> {
         if item.id != id {
             return Err(kit::Error::invalid_argument("id in path and body differ"));
@@ -105,13 +105,13 @@ impl Probe {
     }
 
     /// Renames an item: `name` and `tags` are fields of the JSON body.
-    #[endpoint(http = "PATCH /items/{id}")]
+    #[endpoint(http = "PATCH /items/{id}", grpc)]
     pub async fn rename(&self, id: u32, name: String, tags: Vec<String>) -> Item {
         Item { id, name, tags }
     }
 
     /// Deletes an item; answers null.
-    #[endpoint(http = "DELETE /items/{id}", idempotent)]
+    #[endpoint(http = "DELETE /items/{id}", idempotent, grpc)]
     pub async fn delete_item(&self, id: u32) -> Result<(), ProbeError> {
         if id == 0 {
             return Err(ProbeError::Locked);
@@ -120,7 +120,7 @@ impl Probe {
     }
 
     /// Query-string arguments.
-    #[endpoint(http = "GET /search")]
+    #[endpoint(http = "GET /search", grpc)]
     pub async fn search(&self, q: String, limit: Option<u32>) -> Vec<String> {
         (0..limit.unwrap_or(2))
             .map(|i| format!("{q}-{i}"))
@@ -128,26 +128,26 @@ impl Probe {
     }
 
     /// Fails with the given code, message and one detail.
-    #[endpoint(http = "POST /fail")]
+    #[endpoint(http = "POST /fail", grpc)]
     pub async fn fail(&self, code: i32, message: String) -> Result<(), kit::Error> {
         Err(kit::Error::new(Code::from_i32(code), message)
             .with_detail(serde_json::json!({"code": code})))
     }
 
     /// A user error type converted with `From`.
-    #[endpoint(http = "POST /lookup")]
+    #[endpoint(http = "POST /lookup", grpc)]
     pub async fn lookup(&self, key: String) -> Result<String, ProbeError> {
         Err(ProbeError::Missing(key))
     }
 
     /// Panics.
-    #[endpoint(http = "POST /panic")]
+    #[endpoint(http = "POST /panic", grpc)]
     pub async fn panic(&self) -> u32 {
         panic!("probe panicked on purpose")
     }
 
     /// Sleeps `millis` under a 200 ms timeout; records whether it was cut short.
-    #[endpoint(http = "POST /slow", timeout = "200ms")]
+    #[endpoint(http = "POST /slow", timeout = "200ms", grpc)]
     pub async fn slow(&self, millis: u64) -> u64 {
         let flag = DropFlag(self.slow_dropped.clone());
         tokio::time::sleep(Duration::from_millis(millis)).await;
@@ -157,7 +157,7 @@ impl Probe {
     }
 
     /// Sleeps `millis` with no timeout of its own.
-    #[endpoint(http = "POST /sleep")]
+    #[endpoint(http = "POST /sleep", grpc)]
     pub async fn sleep(&self, millis: u64) -> u64 {
         tokio::time::sleep(Duration::from_millis(millis)).await;
         self.completed_sleeps.fetch_add(1, Ordering::SeqCst);
@@ -165,7 +165,7 @@ impl Probe {
     }
 
     /// Fails with UNAVAILABLE until it has been called `failures` times for `key`; retried.
-    #[endpoint(http = "POST /flaky", retry = 3, idempotent)]
+    #[endpoint(http = "POST /flaky", retry = 3, idempotent, grpc)]
     pub async fn flaky(&self, key: String, failures: u32) -> Result<u32, kit::Error> {
         let n = self.attempt(&key);
         if n <= failures {
@@ -175,7 +175,7 @@ impl Probe {
     }
 
     /// Like `flaky`, but not idempotent: the client must not retry it.
-    #[endpoint(http = "POST /flaky-unsafe", retry = 3)]
+    #[endpoint(http = "POST /flaky-unsafe", retry = 3, grpc)]
     pub async fn flaky_unsafe(&self, key: String, failures: u32) -> Result<u32, kit::Error> {
         let n = self.attempt(&key);
         if n <= failures {
@@ -185,14 +185,14 @@ impl Probe {
     }
 
     /// Always UNAVAILABLE, many retries allowed, 300 ms timeout.
-    #[endpoint(http = "POST /down", retry = 50, idempotent, timeout = "300ms")]
+    #[endpoint(http = "POST /down", retry = 50, idempotent, timeout = "300ms", grpc)]
     pub async fn down(&self, key: String) -> Result<u32, kit::Error> {
         let n = self.attempt(&key);
         Err(kit::Error::unavailable(format!("attempt {n}: still down")))
     }
 
     /// What the server knows of the request context.
-    #[endpoint(http = "GET /context")]
+    #[endpoint(http = "GET /context", grpc)]
     pub async fn context(&self, ctx: &Context) -> ContextView {
         ContextView::of(ctx)
     }
@@ -205,7 +205,7 @@ impl Probe {
 }
 
 /// What `Front` saw and what `Probe` saw, one hop later.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize, kit::Message)]
 pub struct Chain {
     pub front: ContextView,
     pub back: ContextView,
@@ -216,10 +216,10 @@ pub struct Front {
     pub probe: ProbeClient,
 }
 
-#[kit::service(name = "front")]
+#[kit::service(name = "front", package = "kit.front.v1")]
 impl Front {
     /// Calls `probe.context` and reports both contexts.
-    #[endpoint(http = "GET /chain", timeout = "1500ms")]
+    #[endpoint(http = "GET /chain", timeout = "1500ms", grpc)]
     pub async fn chain(&self, ctx: &Context) -> Result<Chain, kit::Error> {
         let front = ContextView::of(ctx);
         let back = self.probe.context().await?;

@@ -16,9 +16,40 @@ use crate::model::{Endpoint, Service, Source};
 /// The Rust types that are protobuf fields, not messages: a return or body
 /// of one of these is wrapped in a synthesized message.
 const NOT_MESSAGES: &[&str] = &[
-    "bool", "i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
-    "f32", "f64", "char", "String", "str", "Vec", "Option", "HashMap", "BTreeMap", "Bytes", "Duration",
-    "SystemTime", "Sint32", "Sint64", "Fixed32", "Fixed64", "Sfixed32", "Sfixed64", "Box", "Arc", "Value",
+    "bool",
+    "i8",
+    "i16",
+    "i32",
+    "i64",
+    "i128",
+    "isize",
+    "u8",
+    "u16",
+    "u32",
+    "u64",
+    "u128",
+    "usize",
+    "f32",
+    "f64",
+    "char",
+    "String",
+    "str",
+    "Vec",
+    "Option",
+    "HashMap",
+    "BTreeMap",
+    "Bytes",
+    "Duration",
+    "SystemTime",
+    "Sint32",
+    "Sint64",
+    "Fixed32",
+    "Fixed64",
+    "Sfixed32",
+    "Sfixed64",
+    "Box",
+    "Arc",
+    "Value",
 ];
 
 /// Whether `ty` is (by its shape) a user message used directly on the wire.
@@ -71,7 +102,13 @@ pub fn types(service: &Service, e: &Endpoint) -> Option<GrpcTypes> {
         let ident = format_ident!("{}Response", base);
         (quote!(#ident), !unit)
     };
-    Some(GrpcTypes { request, request_struct, response, wrapped, unit })
+    Some(GrpcTypes {
+        request,
+        request_struct,
+        response,
+        wrapped,
+        unit,
+    })
 }
 
 /// The synthesized messages (module-level items) and the body of `mount_grpc`.
@@ -85,7 +122,11 @@ pub fn expand(service: &Service) -> (TokenStream, TokenStream) {
         if let Some(ident) = &t.request_struct {
             let fields: Vec<_> = wire_args(e)
                 .enumerate()
-                .map(|(i, a)| MessageField { ident: a.ident.clone(), ty: a.ty.clone(), tag: i as u32 + 1 })
+                .map(|(i, a)| MessageField {
+                    ident: a.ident.clone(),
+                    ty: a.ty.clone(),
+                    tag: i as u32 + 1,
+                })
                 .collect();
             let decls = fields.iter().map(|f| {
                 let (i, ty) = (&f.ident, &f.ty);
@@ -110,7 +151,11 @@ pub fn expand(service: &Service) -> (TokenStream, TokenStream) {
             let fields = if t.unit {
                 vec![]
             } else {
-                vec![MessageField { ident: format_ident!("value"), ty: ok.clone(), tag: 1 }]
+                vec![MessageField {
+                    ident: format_ident!("value"),
+                    ty: ok.clone(),
+                    tag: 1,
+                }]
             };
             let decls = fields.iter().map(|f| {
                 let (i, ty) = (&f.ident, &f.ty);
@@ -151,10 +196,14 @@ fn mount(index: usize, e: &Endpoint, t: &GrpcTypes) -> TokenStream {
             quote!(#(let #name = __req;)*)
         }
     };
-    let context = e.args.iter().filter(|a| a.source == Source::Context).map(|a| {
-        let i = &a.ident;
-        quote!(let #i = ::kit::Context::current();)
-    });
+    let context = e
+        .args
+        .iter()
+        .filter(|a| a.source == Source::Context)
+        .map(|a| {
+            let i = &a.ident;
+            quote!(let #i = ::kit::Context::current();)
+        });
     let call_args = e.args.iter().map(|a| {
         let i = &a.ident;
         if a.source == Source::Context {

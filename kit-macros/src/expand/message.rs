@@ -36,7 +36,9 @@ fn generic_arg<'a>(ty: &'a Type, name: &str) -> Option<&'a Type> {
     if last.ident != name {
         return None;
     }
-    let syn::PathArguments::AngleBracketed(a) = &last.arguments else { return None };
+    let syn::PathArguments::AngleBracketed(a) = &last.arguments else {
+        return None;
+    };
     match a.args.first()? {
         syn::GenericArgument::Type(t) => Some(t),
         _ => None,
@@ -57,7 +59,11 @@ fn shape(ty: &Type) -> Shape<'_> {
         }
     }
     if let Type::Path(p) = ty {
-        if p.path.segments.last().is_some_and(|s| s.ident == "HashMap" || s.ident == "BTreeMap") {
+        if p.path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "HashMap" || s.ident == "BTreeMap")
+        {
             return Shape::Map(ty);
         }
     }
@@ -90,11 +96,23 @@ pub fn expand_message(m: &MessageModel) -> TokenStream {
         let (module, elem, default) = match shape(&f.ty) {
             Shape::Singular(t) => {
                 let c = checked(t);
-                (quote!(singular), c.clone(), quote!(<#c as #p::ProtoField>::proto_default()))
+                (
+                    quote!(singular),
+                    c.clone(),
+                    quote!(<#c as #p::ProtoField>::proto_default()),
+                )
             }
-            Shape::Optional(t) => (quote!(optional), checked(t), quote!(::core::option::Option::None)),
+            Shape::Optional(t) => (
+                quote!(optional),
+                checked(t),
+                quote!(::core::option::Option::None),
+            ),
             Shape::Repeated(t) => (quote!(repeated), checked(t), quote!(::std::vec::Vec::new())),
-            Shape::Map(t) => (quote!(map), checked_map(t), quote!(::core::default::Default::default())),
+            Shape::Map(t) => (
+                quote!(map),
+                checked_map(t),
+                quote!(::core::default::Default::default()),
+            ),
         };
         describe.push(quote! {{
             let (ty, label) = #p::field::#module::schema::<#elem>(schema);
@@ -161,7 +179,11 @@ pub fn expand_enum(e: &EnumModel) -> TokenStream {
     let doc = &e.doc;
     let p = quote!(::kit::__private::proto);
     let Some((first, _, _)) = e.variants.iter().find(|(_, _, n)| *n == 0) else {
-        return syn::Error::new(Span::call_site(), "a protobuf enum needs a variant numbered 0 (its default)").to_compile_error();
+        return syn::Error::new(
+            Span::call_site(),
+            "a protobuf enum needs a variant numbered 0 (its default)",
+        )
+        .to_compile_error();
     };
     let values = e.variants.iter().map(|(_, n, v)| quote!((#n, #v)));
     let to_number = e.variants.iter().map(|(v, _, n)| quote!(#ident::#v => #n));

@@ -41,16 +41,26 @@ struct Failure {
 
 impl Failure {
     fn before_sending(error: Error) -> Failure {
-        Failure { error, maybe_processed: false }
+        Failure {
+            error,
+            maybe_processed: false,
+        }
     }
 }
 
 impl Client {
     /// Calls endpoint number `endpoint` over HTTP/JSON and decodes the
     /// answer with `codec`, retrying as the endpoint and client allow.
-    pub async fn call<T>(&self, endpoint: usize, call: HttpCall, codec: WireCodec<T>) -> Result<T, Error> {
+    pub async fn call<T>(
+        &self,
+        endpoint: usize,
+        call: HttpCall,
+        codec: WireCodec<T>,
+    ) -> Result<T, Error> {
         let desc = &self.inner.service.endpoints[endpoint];
-        let bytes = self.run(endpoint, |ctx| self.http_attempt(ctx, desc, &call)).await?;
+        let bytes = self
+            .run(endpoint, |ctx| self.http_attempt(ctx, desc, &call))
+            .await?;
         codec
             .decode(&bytes)
             .map_err(|e| Error::internal(format!("cannot decode the response: {e}")))
@@ -58,12 +68,19 @@ impl Client {
 
     /// Calls endpoint number `endpoint` over gRPC with an encoded request
     /// message, retrying as the endpoint and client allow.
-    pub async fn call_grpc<Resp: ProtoMessage>(&self, endpoint: usize, request: Bytes) -> Result<Resp, Error> {
+    pub async fn call_grpc<Resp: ProtoMessage>(
+        &self,
+        endpoint: usize,
+        request: Bytes,
+    ) -> Result<Resp, Error> {
         let desc = &self.inner.service.endpoints[endpoint];
         let bytes = self
-            .run(endpoint, |ctx| self.grpc_attempt(ctx, desc, request.clone()))
+            .run(endpoint, |ctx| {
+                self.grpc_attempt(ctx, desc, request.clone())
+            })
             .await?;
-        crate::proto::decode(bytes).map_err(|e| Error::internal(format!("cannot decode the response: {e}")))
+        crate::proto::decode(bytes)
+            .map_err(|e| Error::internal(format!("cannot decode the response: {e}")))
     }
 
     /// The deadline, the retry loop, the span and the metrics around attempts.
@@ -75,7 +92,12 @@ impl Client {
         let inner = &*self.inner;
         let desc = &inner.service.endpoints[endpoint];
         let transport = if self.is_grpc() { "grpc" } else { "http" };
-        let span = tracing::debug_span!("client", service = desc.service, endpoint = desc.name, transport);
+        let span = tracing::debug_span!(
+            "client",
+            service = desc.service,
+            endpoint = desc.name,
+            transport
+        );
         let started = StdInstant::now();
         let result = async {
             let mut ctx = Context::current();
@@ -91,7 +113,10 @@ impl Client {
                         .await
                         .unwrap_or_else(|_| {
                             Err(Failure {
-                                error: Error::deadline_exceeded(format!("{}.{}: deadline exceeded", desc.service, desc.name)),
+                                error: Error::deadline_exceeded(format!(
+                                    "{}.{}: deadline exceeded",
+                                    desc.service, desc.name
+                                )),
                                 maybe_processed: true,
                             })
                         }),
@@ -102,7 +127,11 @@ impl Client {
                     Err(f) => f,
                 };
                 let may_retry = retries < max_retries
-                    && is_retryable(failure.error.code(), failure.maybe_processed, desc.idempotent);
+                    && is_retryable(
+                        failure.error.code(),
+                        failure.maybe_processed,
+                        desc.idempotent,
+                    );
                 if !may_retry {
                     return Err(failure.error);
                 }
@@ -124,10 +153,18 @@ impl Client {
         result
     }
 
-    async fn http_attempt(&self, ctx: Context, desc: &EndpointDescriptor, call: &HttpCall) -> Result<Bytes, Failure> {
+    async fn http_attempt(
+        &self,
+        ctx: Context,
+        desc: &EndpointDescriptor,
+        call: &HttpCall,
+    ) -> Result<Bytes, Failure> {
         let inner = &*self.inner;
         let route = desc.http.ok_or_else(|| {
-            Failure::before_sending(Error::unimplemented(format!("{}.{} has no HTTP route", desc.service, desc.name)))
+            Failure::before_sending(Error::unimplemented(format!(
+                "{}.{} has no HTTP route",
+                desc.service, desc.name
+            )))
         })?;
         let base = self.next_base();
         let uri = http::Uri::builder()
@@ -135,12 +172,18 @@ impl Client {
             .authority(base.authority.clone())
             .path_and_query(call.path_and_query.as_str())
             .build()
-            .map_err(|e| Failure::before_sending(Error::invalid_argument(format!("cannot build request URI: {e}"))))?;
+            .map_err(|e| {
+                Failure::before_sending(Error::invalid_argument(format!(
+                    "cannot build request URI: {e}"
+                )))
+            })?;
         let mut req = Request::builder()
             .method(route.method.as_http())
             .uri(uri)
             .body(Full::new(call.body.clone().unwrap_or_default()))
-            .map_err(|e| Failure::before_sending(Error::internal(format!("cannot build request: {e}"))))?;
+            .map_err(|e| {
+                Failure::before_sending(Error::internal(format!("cannot build request: {e}")))
+            })?;
         let headers = req.headers_mut();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         if call.body.is_some() {
@@ -151,12 +194,20 @@ impl Client {
             headers.insert(TIMEOUT_HEADER, timeout_header_value(remaining));
         }
         let response = inner.http.request(req).await.map_err(|e| Failure {
-            error: Error::unavailable(format!("{}.{}: {}", desc.service, desc.name, error_chain(&e))),
+            error: Error::unavailable(format!(
+                "{}.{}: {}",
+                desc.service,
+                desc.name,
+                error_chain(&e)
+            )),
             maybe_processed: !(e.is_connect() || refused_stream(&e)),
         })?;
         let status = response.status();
         let body = response.into_body().collect().await.map_err(|e| Failure {
-            error: Error::unavailable(format!("{}.{}: reading the response: {e}", desc.service, desc.name)),
+            error: Error::unavailable(format!(
+                "{}.{}: reading the response: {e}",
+                desc.service, desc.name
+            )),
             maybe_processed: true,
         })?;
         let bytes = body.to_bytes();
@@ -165,18 +216,37 @@ impl Client {
         }
         let error = Error::from_json(&bytes).unwrap_or_else(|| {
             let text = String::from_utf8_lossy(&bytes);
-            Error::new(Code::from_http_status(status), format!("HTTP {status}: {}", text.trim()))
+            Error::new(
+                Code::from_http_status(status),
+                format!("HTTP {status}: {}", text.trim()),
+            )
         });
-        Err(Failure { error, maybe_processed: true })
+        Err(Failure {
+            error,
+            maybe_processed: true,
+        })
     }
 
-    async fn grpc_attempt(&self, ctx: Context, desc: &EndpointDescriptor, request: Bytes) -> Result<Bytes, Failure> {
+    async fn grpc_attempt(
+        &self,
+        ctx: Context,
+        desc: &EndpointDescriptor,
+        request: Bytes,
+    ) -> Result<Bytes, Failure> {
         let method = desc.grpc.ok_or_else(|| {
-            Failure::before_sending(Error::unimplemented(format!("{}.{} has no gRPC method", desc.service, desc.name)))
+            Failure::before_sending(Error::unimplemented(format!(
+                "{}.{} has no gRPC method",
+                desc.service, desc.name
+            )))
         })?;
         let mut grpc = tonic::client::Grpc::new(self.next_channel());
         grpc.ready().await.map_err(|e| {
-            Failure::before_sending(Error::unavailable(format!("{}.{}: {}", desc.service, desc.name, error_chain(&e))))
+            Failure::before_sending(Error::unavailable(format!(
+                "{}.{}: {}",
+                desc.service,
+                desc.name,
+                error_chain(&e)
+            )))
         })?;
         let mut req = tonic::Request::new(request);
         if let Some(remaining) = ctx.remaining() {
@@ -189,12 +259,30 @@ impl Client {
         match grpc.unary(req, path, RawCodec).await {
             Ok(response) => Ok(response.into_inner()),
             Err(status) => {
-                let never_sent = status.code() == tonic::Code::Unavailable && connect_failure(&status);
+                let never_sent =
+                    status.code() == tonic::Code::Unavailable && connect_failure(&status);
                 let mut error = from_status(&status);
-                if never_sent {
-                    error = Error::unavailable(format!("{}.{}: {}", desc.service, desc.name, error_chain(&status)));
+                // tonic's channel enforces grpc-timeout itself and reports
+                // CANCELLED "Timeout expired"; to the caller it is the deadline.
+                let expired = ctx.remaining().is_some_and(|r| r.is_zero());
+                if status.code() == tonic::Code::Cancelled && expired {
+                    error = Error::deadline_exceeded(format!(
+                        "{}.{}: deadline exceeded",
+                        desc.service, desc.name
+                    ));
                 }
-                Err(Failure { error, maybe_processed: !never_sent })
+                if never_sent {
+                    error = Error::unavailable(format!(
+                        "{}.{}: {}",
+                        desc.service,
+                        desc.name,
+                        error_chain(&status)
+                    ));
+                }
+                Err(Failure {
+                    error,
+                    maybe_processed: !never_sent,
+                })
             }
         }
     }
@@ -246,7 +334,9 @@ fn connect_failure(status: &tonic::Status) -> bool {
                 std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::AddrNotAvailable
             );
         }
-        if err.downcast_ref::<tonic::transport::Error>().is_some() && err.to_string().contains("connect") {
+        if err.downcast_ref::<tonic::transport::Error>().is_some()
+            && err.to_string().contains("connect")
+        {
             return true;
         }
         source = err.source();

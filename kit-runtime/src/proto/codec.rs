@@ -15,7 +15,9 @@ pub struct ProtoCodec<E, D> {
 
 impl<E, D> Default for ProtoCodec<E, D> {
     fn default() -> Self {
-        ProtoCodec { _types: PhantomData }
+        ProtoCodec {
+            _types: PhantomData,
+        }
     }
 }
 

@@ -54,21 +54,37 @@ pub fn file_descriptor_set(schema: &Schema, file_name: &str) -> Vec<u8> {
                     let entry = format!("{}Entry", camel(&f.name));
                     msg.nested_type.push(DescriptorProto {
                         name: Some(entry.clone()),
-                        field: vec![typed_field("key", 1, k, Label::Singular), typed_field("value", 2, v, Label::Singular)],
-                        options: Some(MessageOptions { map_entry: Some(true), ..Default::default() }),
+                        field: vec![
+                            typed_field("key", 1, k, Label::Singular),
+                            typed_field("value", 2, v, Label::Singular),
+                        ],
+                        options: Some(MessageOptions {
+                            map_entry: Some(true),
+                            ..Default::default()
+                        }),
                         ..Default::default()
                     });
-                    let mut fd = typed_field(&f.name, f.number, &FieldType::Message(format!("{}.{entry}", m.full_name)), Label::Repeated);
+                    let mut fd = typed_field(
+                        &f.name,
+                        f.number,
+                        &FieldType::Message(format!("{}.{entry}", m.full_name)),
+                        Label::Repeated,
+                    );
                     fd.type_name = Some(format!(".{}.{entry}", m.full_name));
                     fd
                 }
                 ty => typed_field(&f.name, f.number, ty, f.label),
             };
-            if f.label == Label::Optional && !matches!(f.ty, FieldType::Message(_) | FieldType::Map(..)) {
+            if f.label == Label::Optional
+                && !matches!(f.ty, FieldType::Message(_) | FieldType::Map(..))
+            {
                 // proto3 optional is a synthetic one-field oneof.
                 fd.oneof_index = Some(msg.oneof_decl.len() as i32);
                 fd.proto3_optional = Some(true);
-                msg.oneof_decl.push(OneofDescriptorProto { name: Some(format!("_{}", f.name)), options: None });
+                msg.oneof_decl.push(OneofDescriptorProto {
+                    name: Some(format!("_{}", f.name)),
+                    options: None,
+                });
             }
             msg.field.push(fd);
         }
@@ -80,7 +96,11 @@ pub fn file_descriptor_set(schema: &Schema, file_name: &str) -> Vec<u8> {
             value: e
                 .values
                 .iter()
-                .map(|(n, v)| EnumValueDescriptorProto { name: Some(n.clone()), number: Some(*v), options: None })
+                .map(|(n, v)| EnumValueDescriptorProto {
+                    name: Some(n.clone()),
+                    number: Some(*v),
+                    options: None,
+                })
                 .collect(),
             ..Default::default()
         });
@@ -113,7 +133,9 @@ fn camel(name: &str) -> String {
     name.split('_')
         .map(|p| {
             let mut c = p.chars();
-            c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
         })
         .collect()
 }
@@ -140,7 +162,12 @@ fn scalar_type(name: &str) -> PType {
 }
 
 fn scalar_field(name: &str, number: u32, ty: &str) -> FieldDescriptorProto {
-    typed_field(name, number, &FieldType::Scalar(scalar_type_name(ty)), Label::Singular)
+    typed_field(
+        name,
+        number,
+        &FieldType::Scalar(scalar_type_name(ty)),
+        Label::Singular,
+    )
 }
 
 fn scalar_type_name(ty: &str) -> &'static str {
@@ -175,5 +202,8 @@ fn typed_field(name: &str, number: u32, ty: &FieldType, label: Label) -> FieldDe
 fn lower_camel(name: &str) -> String {
     let c = camel(name);
     let mut chars = c.chars();
-    chars.next().map(|f| f.to_lowercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|f| f.to_lowercase().chain(chars).collect())
+        .unwrap_or_default()
 }

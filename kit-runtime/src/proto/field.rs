@@ -3,13 +3,17 @@
 //! Rust shape; the element type supplies the encoding via [`ProtoField`].
 
 use bytes::{Buf, BufMut};
-use prost::encoding::{check_wire_type, decode_varint, encode_key, encode_varint, encoded_len_varint, key_len, WireType};
+use prost::encoding::{
+    check_wire_type, decode_varint, encode_key, encode_varint, encoded_len_varint, key_len,
+    WireType,
+};
 
 use super::schema::{FieldType, Label, Schema};
 use super::{DecodeError, Depth, ProtoField, ProtoMessage};
 
 fn len_prefixed(buf: &mut impl Buf) -> Result<usize, DecodeError> {
-    let len = usize::try_from(decode_varint(buf)?).map_err(|_| DecodeError::new("length overflows"))?;
+    let len =
+        usize::try_from(decode_varint(buf)?).map_err(|_| DecodeError::new("length overflows"))?;
     if len > buf.remaining() {
         return Err(DecodeError::new("buffer underflow"));
     }
@@ -42,7 +46,12 @@ pub mod singular {
     }
 
     /// Merges one occurrence of the field.
-    pub fn merge<T: ProtoField>(wire_type: WireType, value: &mut T, buf: &mut impl Buf, depth: Depth) -> Result<(), DecodeError> {
+    pub fn merge<T: ProtoField>(
+        wire_type: WireType,
+        value: &mut T,
+        buf: &mut impl Buf,
+        depth: Depth,
+    ) -> Result<(), DecodeError> {
         check(T::WIRE_TYPE, wire_type)?;
         value.merge_value(buf, depth)
     }
@@ -72,15 +81,26 @@ pub mod optional {
     }
 
     /// Merges one occurrence of the field.
-    pub fn merge<T: ProtoField>(wire_type: WireType, value: &mut Option<T>, buf: &mut impl Buf, depth: Depth) -> Result<(), DecodeError> {
+    pub fn merge<T: ProtoField>(
+        wire_type: WireType,
+        value: &mut Option<T>,
+        buf: &mut impl Buf,
+        depth: Depth,
+    ) -> Result<(), DecodeError> {
         check(T::WIRE_TYPE, wire_type)?;
-        value.get_or_insert_with(T::proto_default).merge_value(buf, depth)
+        value
+            .get_or_insert_with(T::proto_default)
+            .merge_value(buf, depth)
     }
 
     /// The field's schema.
     pub fn schema<T: ProtoField>(schema: &mut Schema) -> (FieldType, Label) {
         let ty = T::proto_type(schema);
-        let label = if matches!(ty, FieldType::Message(_)) { Label::Singular } else { Label::Optional };
+        let label = if matches!(ty, FieldType::Message(_)) {
+            Label::Singular
+        } else {
+            Label::Optional
+        };
         (ty, label)
     }
 }
@@ -96,7 +116,10 @@ pub mod repeated {
         }
         if T::PACKED {
             encode_key(tag, WireType::LengthDelimited, buf);
-            encode_varint(values.iter().map(ProtoField::value_len).sum::<usize>() as u64, buf);
+            encode_varint(
+                values.iter().map(ProtoField::value_len).sum::<usize>() as u64,
+                buf,
+            );
             for v in values {
                 v.encode_value(buf);
             }
@@ -123,7 +146,12 @@ pub mod repeated {
 
     /// Merges one occurrence: a packed run or a single element (parsers
     /// must accept both).
-    pub fn merge<T: ProtoField>(wire_type: WireType, values: &mut Vec<T>, buf: &mut impl Buf, depth: Depth) -> Result<(), DecodeError> {
+    pub fn merge<T: ProtoField>(
+        wire_type: WireType,
+        values: &mut Vec<T>,
+        buf: &mut impl Buf,
+        depth: Depth,
+    ) -> Result<(), DecodeError> {
         if T::PACKED && wire_type == WireType::LengthDelimited {
             let len = len_prefixed(buf)?;
             let mut run = buf.take(len);
@@ -159,8 +187,8 @@ pub trait ProtoMap: Default {
     fn put(&mut self, key: Self::Key, value: Self::Value);
 }
 
-impl<K: ProtoField + Eq + std::hash::Hash, V: ProtoField, S: std::hash::BuildHasher + Default> ProtoMap
-    for std::collections::HashMap<K, V, S>
+impl<K: ProtoField + Eq + std::hash::Hash, V: ProtoField, S: std::hash::BuildHasher + Default>
+    ProtoMap for std::collections::HashMap<K, V, S>
 {
     type Key = K;
     type Value = V;
@@ -212,7 +240,12 @@ pub mod map {
     }
 
     /// Merges one entry.
-    pub fn merge<M: ProtoMap>(wire_type: WireType, map: &mut M, buf: &mut impl Buf, depth: Depth) -> Result<(), DecodeError> {
+    pub fn merge<M: ProtoMap>(
+        wire_type: WireType,
+        map: &mut M,
+        buf: &mut impl Buf,
+        depth: Depth,
+    ) -> Result<(), DecodeError> {
         check(WireType::LengthDelimited, wire_type)?;
         let depth = depth.enter()?;
         let len = len_prefixed(buf)?;
@@ -234,7 +267,10 @@ pub mod map {
     pub fn schema<M: ProtoMap>(schema: &mut Schema) -> (FieldType, Label) {
         let key = M::Key::proto_type(schema);
         let value = M::Value::proto_type(schema);
-        (FieldType::Map(Box::new(key), Box::new(value)), Label::Singular)
+        (
+            FieldType::Map(Box::new(key), Box::new(value)),
+            Label::Singular,
+        )
     }
 }
 
@@ -253,7 +289,11 @@ pub mod message_value {
     }
 
     /// Merges a length-delimited message.
-    pub fn merge<M: ProtoMessage>(msg: &mut M, buf: &mut impl Buf, depth: Depth) -> Result<(), DecodeError> {
+    pub fn merge<M: ProtoMessage>(
+        msg: &mut M,
+        buf: &mut impl Buf,
+        depth: Depth,
+    ) -> Result<(), DecodeError> {
         super::super::message::merge_value(msg, buf, depth)
     }
 }

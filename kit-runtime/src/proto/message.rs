@@ -2,7 +2,9 @@
 //! length-delimited encoding of a message inside another.
 
 use bytes::{Buf, BufMut};
-use prost::encoding::{decode_key, decode_varint, encode_varint, encoded_len_varint, skip_field, DecodeContext};
+use prost::encoding::{
+    decode_key, decode_varint, encode_varint, encoded_len_varint, skip_field, DecodeContext,
+};
 
 use super::{DecodeError, Depth, ProtoMessage};
 
@@ -21,7 +23,11 @@ pub fn decode<M: ProtoMessage>(mut buf: impl Buf) -> Result<M, DecodeError> {
 }
 
 /// Merges fields from `buf` until it is empty.
-pub fn merge_fields<M: ProtoMessage>(msg: &mut M, buf: &mut impl Buf, depth: Depth) -> Result<(), DecodeError> {
+pub fn merge_fields<M: ProtoMessage>(
+    msg: &mut M,
+    buf: &mut impl Buf,
+    depth: Depth,
+) -> Result<(), DecodeError> {
     while buf.has_remaining() {
         let (tag, wire_type) = decode_key(buf)?;
         msg.merge_field(tag, wire_type, buf, depth)?;
@@ -30,7 +36,11 @@ pub fn merge_fields<M: ProtoMessage>(msg: &mut M, buf: &mut impl Buf, depth: Dep
 }
 
 /// Skips a field this message does not know (forward compatibility).
-pub fn skip_unknown(tag: u32, wire_type: prost::encoding::WireType, buf: &mut impl Buf) -> Result<(), DecodeError> {
+pub fn skip_unknown(
+    tag: u32,
+    wire_type: prost::encoding::WireType,
+    buf: &mut impl Buf,
+) -> Result<(), DecodeError> {
     skip_field(wire_type, tag, buf, DecodeContext::default()).map_err(Into::into)
 }
 
@@ -47,7 +57,11 @@ pub fn value_len<M: ProtoMessage>(msg: &M) -> usize {
 }
 
 /// Merges a length-delimited message value into `msg`.
-pub fn merge_value<M: ProtoMessage>(msg: &mut M, buf: &mut impl Buf, depth: Depth) -> Result<(), DecodeError> {
+pub fn merge_value<M: ProtoMessage>(
+    msg: &mut M,
+    buf: &mut impl Buf,
+    depth: Depth,
+) -> Result<(), DecodeError> {
     let depth = depth.enter()?;
     let len = decode_varint(buf)?;
     let len = usize::try_from(len).map_err(|_| DecodeError::new("message length overflows"))?;

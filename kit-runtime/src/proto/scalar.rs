@@ -87,13 +87,21 @@ newtype!(
     Sfixed64(i64)
 );
 
-varint!(Sint32, "sint32", |v| ((v.0 << 1) ^ (v.0 >> 31)) as u32 as u64, |v| {
-    let v = v as u32;
-    Sint32(((v >> 1) as i32) ^ -((v & 1) as i32))
-});
-varint!(Sint64, "sint64", |v| ((v.0 << 1) ^ (v.0 >> 63)) as u64, |v| {
-    Sint64(((v >> 1) as i64) ^ -((v & 1) as i64))
-});
+varint!(
+    Sint32,
+    "sint32",
+    |v| ((v.0 << 1) ^ (v.0 >> 31)) as u32 as u64,
+    |v| {
+        let v = v as u32;
+        Sint32(((v >> 1) as i32) ^ -((v & 1) as i32))
+    }
+);
+varint!(
+    Sint64,
+    "sint64",
+    |v| ((v.0 << 1) ^ (v.0 >> 63)) as u64,
+    |v| { Sint64(((v >> 1) as i64) ^ -((v & 1) as i64)) }
+);
 
 macro_rules! fixed {
     ($ty:ty, $int:ty, $name:literal, $wire:ident, $size:literal, $put:ident, $get:ident, $to:expr, $from:expr) => {
@@ -129,16 +137,77 @@ macro_rules! fixed {
     };
 }
 
-fixed!(f32, u32, "float", ThirtyTwoBit, 4, put_u32_le, get_u32_le, |v: &f32| v.to_bits(), f32::from_bits);
-fixed!(f64, u64, "double", SixtyFourBit, 8, put_u64_le, get_u64_le, |v: &f64| v.to_bits(), f64::from_bits);
-fixed!(Fixed32, u32, "fixed32", ThirtyTwoBit, 4, put_u32_le, get_u32_le, |v: &Fixed32| v.0, Fixed32);
-fixed!(Fixed64, u64, "fixed64", SixtyFourBit, 8, put_u64_le, get_u64_le, |v: &Fixed64| v.0, Fixed64);
-fixed!(Sfixed32, i32, "sfixed32", ThirtyTwoBit, 4, put_i32_le, get_i32_le, |v: &Sfixed32| v.0, Sfixed32);
-fixed!(Sfixed64, i64, "sfixed64", SixtyFourBit, 8, put_i64_le, get_i64_le, |v: &Sfixed64| v.0, Sfixed64);
+fixed!(
+    f32,
+    u32,
+    "float",
+    ThirtyTwoBit,
+    4,
+    put_u32_le,
+    get_u32_le,
+    |v: &f32| v.to_bits(),
+    f32::from_bits
+);
+fixed!(
+    f64,
+    u64,
+    "double",
+    SixtyFourBit,
+    8,
+    put_u64_le,
+    get_u64_le,
+    |v: &f64| v.to_bits(),
+    f64::from_bits
+);
+fixed!(
+    Fixed32,
+    u32,
+    "fixed32",
+    ThirtyTwoBit,
+    4,
+    put_u32_le,
+    get_u32_le,
+    |v: &Fixed32| v.0,
+    Fixed32
+);
+fixed!(
+    Fixed64,
+    u64,
+    "fixed64",
+    SixtyFourBit,
+    8,
+    put_u64_le,
+    get_u64_le,
+    |v: &Fixed64| v.0,
+    Fixed64
+);
+fixed!(
+    Sfixed32,
+    i32,
+    "sfixed32",
+    ThirtyTwoBit,
+    4,
+    put_i32_le,
+    get_i32_le,
+    |v: &Sfixed32| v.0,
+    Sfixed32
+);
+fixed!(
+    Sfixed64,
+    i64,
+    "sfixed64",
+    SixtyFourBit,
+    8,
+    put_i64_le,
+    get_i64_le,
+    |v: &Sfixed64| v.0,
+    Sfixed64
+);
 
 /// Reads a length prefix and checks the bytes are there.
 fn read_len(buf: &mut impl Buf) -> Result<usize, DecodeError> {
-    let len = usize::try_from(decode_varint(buf)?).map_err(|_| DecodeError::new("length overflows"))?;
+    let len =
+        usize::try_from(decode_varint(buf)?).map_err(|_| DecodeError::new("length overflows"))?;
     if len > buf.remaining() {
         return Err(DecodeError::new("buffer underflow"));
     }
@@ -262,29 +331,51 @@ macro_rules! __proto_message_field {
 impl ProtoMessage for Duration {
     const NAME: &'static str = "google.protobuf.Duration";
     fn describe(schema: &mut Schema) {
-        schema.well_known(Self::NAME, "google/protobuf/duration.proto", &[("seconds", 1, "int64"), ("nanos", 2, "int32")]);
+        schema.well_known(
+            Self::NAME,
+            "google/protobuf/duration.proto",
+            &[("seconds", 1, "int64"), ("nanos", 2, "int32")],
+        );
     }
     fn proto_new() -> Self {
         Duration::ZERO
     }
     fn encode_fields(&self, buf: &mut impl BufMut) {
-        let (s, n) = (i64::try_from(self.as_secs()).unwrap_or(i64::MAX), self.subsec_nanos() as i32);
+        let (s, n) = (
+            i64::try_from(self.as_secs()).unwrap_or(i64::MAX),
+            self.subsec_nanos() as i32,
+        );
         super::field::singular::encode(1, &s, buf);
         super::field::singular::encode(2, &n, buf);
     }
     fn fields_len(&self) -> usize {
-        let (s, n) = (i64::try_from(self.as_secs()).unwrap_or(i64::MAX), self.subsec_nanos() as i32);
+        let (s, n) = (
+            i64::try_from(self.as_secs()).unwrap_or(i64::MAX),
+            self.subsec_nanos() as i32,
+        );
         super::field::singular::len(1, &s) + super::field::singular::len(2, &n)
     }
-    fn merge_field(&mut self, tag: u32, wire_type: WireType, buf: &mut impl Buf, depth: Depth) -> Result<(), DecodeError> {
-        let (mut s, mut n) = (i64::try_from(self.as_secs()).unwrap_or(i64::MAX), self.subsec_nanos() as i32);
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        depth: Depth,
+    ) -> Result<(), DecodeError> {
+        let (mut s, mut n) = (
+            i64::try_from(self.as_secs()).unwrap_or(i64::MAX),
+            self.subsec_nanos() as i32,
+        );
         match tag {
             1 => super::field::singular::merge(wire_type, &mut s, buf, depth)?,
             2 => super::field::singular::merge(wire_type, &mut n, buf, depth)?,
             _ => message::skip_unknown(tag, wire_type, buf)?,
         }
         // Negative durations have no std::time::Duration: they clamp to zero.
-        *self = Duration::new(u64::try_from(s).unwrap_or(0), u32::try_from(n).unwrap_or(0).min(999_999_999));
+        *self = Duration::new(
+            u64::try_from(s).unwrap_or(0),
+            u32::try_from(n).unwrap_or(0).min(999_999_999),
+        );
         Ok(())
     }
 }
@@ -293,7 +384,11 @@ impl ProtoMessage for Duration {
 impl ProtoMessage for SystemTime {
     const NAME: &'static str = "google.protobuf.Timestamp";
     fn describe(schema: &mut Schema) {
-        schema.well_known(Self::NAME, "google/protobuf/timestamp.proto", &[("seconds", 1, "int64"), ("nanos", 2, "int32")]);
+        schema.well_known(
+            Self::NAME,
+            "google/protobuf/timestamp.proto",
+            &[("seconds", 1, "int64"), ("nanos", 2, "int32")],
+        );
     }
     fn proto_new() -> Self {
         UNIX_EPOCH
@@ -307,7 +402,13 @@ impl ProtoMessage for SystemTime {
         let (s, n) = timestamp_parts(self);
         super::field::singular::len(1, &s) + super::field::singular::len(2, &n)
     }
-    fn merge_field(&mut self, tag: u32, wire_type: WireType, buf: &mut impl Buf, depth: Depth) -> Result<(), DecodeError> {
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        depth: Depth,
+    ) -> Result<(), DecodeError> {
         let (mut s, mut n) = timestamp_parts(self);
         match tag {
             1 => super::field::singular::merge(wire_type, &mut s, buf, depth)?,

@@ -116,7 +116,10 @@ pub struct Schema {
 impl Schema {
     /// An empty schema for `package`.
     pub fn new(package: impl Into<String>) -> Schema {
-        Schema { package: package.into(), ..Schema::default() }
+        Schema {
+            package: package.into(),
+            ..Schema::default()
+        }
     }
 
     /// The package.
@@ -136,7 +139,8 @@ impl Schema {
     /// Registers message `M` (once) and returns its field type.
     pub fn message<M: ProtoMessage>(&mut self) -> FieldType {
         let full = self.full_name(M::NAME);
-        let known = self.messages.iter().any(|m| m.full_name == full) || self.well_known.contains_key(M::NAME);
+        let known = self.messages.iter().any(|m| m.full_name == full)
+            || self.well_known.contains_key(M::NAME);
         if !known && self.in_progress.insert(full.clone()) {
             M::describe(self);
             self.in_progress.remove(&full);
@@ -147,7 +151,11 @@ impl Schema {
     /// Declares a message. A second, different message of the same name is
     /// recorded as an error (see [`Schema::errors`]).
     pub fn add_message(&mut self, name: &str, doc: &str, fields: Vec<FieldSchema>) {
-        let msg = MessageSchema { full_name: self.full_name(name), doc: doc.to_string(), fields };
+        let msg = MessageSchema {
+            full_name: self.full_name(name),
+            doc: doc.to_string(),
+            fields,
+        };
         match self.messages.iter().find(|m| m.full_name == msg.full_name) {
             Some(existing) if *existing != msg => self.errors.push(format!(
                 "two different messages are named `{}`; rename one (e.g. with a different Rust type name)",
@@ -167,7 +175,9 @@ impl Schema {
         };
         let full = e.full_name.clone();
         match self.enums.iter().find(|x| x.full_name == full) {
-            Some(existing) if *existing != e => self.errors.push(format!("two different enums are named `{full}`")),
+            Some(existing) if *existing != e => self
+                .errors
+                .push(format!("two different enums are named `{full}`")),
             Some(_) => {}
             None => self.enums.push(e),
         }
@@ -175,8 +185,20 @@ impl Schema {
     }
 
     /// Declares a well-known type (imported, not defined here).
-    pub fn well_known(&mut self, full_name: &'static str, file: &'static str, fields: &'static [(&'static str, u32, &'static str)]) {
-        self.well_known.insert(full_name, WellKnown { full_name, file, fields });
+    pub fn well_known(
+        &mut self,
+        full_name: &'static str,
+        file: &'static str,
+        fields: &'static [(&'static str, u32, &'static str)],
+    ) {
+        self.well_known.insert(
+            full_name,
+            WellKnown {
+                full_name,
+                file,
+                fields,
+            },
+        );
     }
 
     /// Declares a service.
@@ -184,7 +206,10 @@ impl Schema {
         let mut names = BTreeSet::new();
         for m in &service.methods {
             if !names.insert(&m.name) {
-                self.errors.push(format!("service `{}` has two methods named `{}`", service.name, m.name));
+                self.errors.push(format!(
+                    "service `{}` has two methods named `{}`",
+                    service.name, m.name
+                ));
             }
         }
         self.services.push(service);
@@ -271,7 +296,13 @@ impl Schema {
                     (Label::Repeated, _) => "repeated ",
                     (Label::Singular, _) => "",
                 };
-                let _ = writeln!(out, "  {label}{} {} = {};", self.type_name(&f.ty), f.name, f.number);
+                let _ = writeln!(
+                    out,
+                    "  {label}{} {} = {};",
+                    self.type_name(&f.ty),
+                    f.name,
+                    f.number
+                );
             }
             out.push_str("}\n\n");
         }

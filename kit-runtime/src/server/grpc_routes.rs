@@ -45,7 +45,11 @@ impl Default for GrpcRoutes {
 impl GrpcRoutes {
     /// No methods yet; messages are limited to `message_limit` bytes.
     pub fn new(message_limit: usize) -> GrpcRoutes {
-        GrpcRoutes { router: Router::new(), message_limit, count: 0 }
+        GrpcRoutes {
+            router: Router::new(),
+            message_limit,
+            count: 0,
+        }
     }
 
     /// How many methods are mounted.
@@ -160,7 +164,8 @@ where
                     }
                 }
             });
-            let response = grpc.unary(unary, req).await;
+            let mut response = grpc.unary(unary, req).await;
+            oversize_is_resource_exhausted(&mut response);
             let code = response_code(&response);
             let mut response = response.map(Body::new);
             response.extensions_mut().insert(ResponseCode(code));
@@ -171,12 +176,30 @@ where
 
 /// gRPC with a codec other than protobuf (`application/grpc+json`, ...).
 fn unsupported_content_type(req: &Request<Body>) -> Option<Error> {
-    let ct = req.headers().get(http::header::CONTENT_TYPE)?.to_str().ok()?;
+    let ct = req
+        .headers()
+        .get(http::header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?;
     let ct = ct.split(';').next().unwrap_or("").trim();
     match ct {
         "application/grpc" | "application/grpc+proto" => None,
         other => Some(Error::unimplemented(format!(
             "content-type {other} is not supported; use application/grpc or application/grpc+proto"
         ))),
+    }
+}
+
+/// tonic answers OUT_OF_RANGE for a message over the limit; gRPC's status
+/// code guide (and grpc-go, grpc-java) say RESOURCE_EXHAUSTED.
+fn oversize_is_resource_exhausted<B>(response: &mut http::Response<B>) {
+    let headers = response.headers_mut();
+    let too_large = headers.get("grpc-status").is_some_and(|v| v == "11")
+        && headers
+            .get("grpc-message")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|m| m.contains("too large") || m.contains("too%20large"));
+    if too_large {
+        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
     }
 }

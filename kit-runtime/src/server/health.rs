@@ -71,7 +71,11 @@ impl Health {
 
     /// The `grpc.health.v1.Health` service, reporting the same state as
     /// `/health` for the server as a whole (`""`) and for each of `services`.
-    pub fn grpc_service(&self, services: Vec<String>) -> tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health> {
+    pub fn grpc_service(
+        &self,
+        services: Vec<String>,
+    ) -> tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>
+    {
         let (reporter, server) = tonic_health::server::health_reporter();
         let mut names = services;
         names.push(String::new());
@@ -83,7 +87,8 @@ impl Health {
 
     /// Pushes the current state to the gRPC health service, if there is one.
     pub(crate) fn publish(&self) {
-        let (Some(reporter), Some(names)) = (self.inner.grpc.get(), self.inner.grpc_names.get()) else {
+        let (Some(reporter), Some(names)) = (self.inner.grpc.get(), self.inner.grpc_names.get())
+        else {
             return;
         };
         let status = if self.is_ready() {

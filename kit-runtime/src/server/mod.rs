@@ -132,6 +132,12 @@ impl Server {
         self
     }
 
+    /// Sets an extra address that serves gRPC only.
+    pub fn grpc_addr(mut self, addr: SocketAddr) -> Server {
+        self.config.grpc_addr = Some(addr);
+        self
+    }
+
     /// Sets how long shutdown waits for in-flight requests.
     pub fn grace_period(mut self, grace: Duration) -> Server {
         self.config.grace_period = grace;
@@ -165,9 +171,11 @@ impl Server {
             .local_addr()
             .map_err(|e| Error::internal(format!("listener has no address: {e}")))?;
         let grpc_listener = match self.config.grpc_addr {
-            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
-                Error::unavailable(format!("cannot listen on {addr}: {e}"))
-            })?),
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| Error::unavailable(format!("cannot listen on {addr}: {e}")))?,
+            ),
             None => None,
         };
         let descriptors = self.services.iter().map(|(d, _)| *d).collect();
@@ -223,9 +231,14 @@ impl Server {
                     continue;
                 };
                 if let Some(problem) = schema.errors().first() {
-                    return Err(Error::invalid_argument(format!("service {}: {problem}", d.name)));
+                    return Err(Error::invalid_argument(format!(
+                        "service {}: {problem}",
+                        d.name
+                    )));
                 }
-                sets.push(crate::proto::descriptor::file_descriptor_set(&schema, &file));
+                sets.push(crate::proto::descriptor::file_descriptor_set(
+                    &schema, &file,
+                ));
             }
             let mut reflection = tonic_reflection::server::Builder::configure();
             for set in &sets {
@@ -257,7 +270,10 @@ impl Server {
         } else {
             http_router
         };
-        Ok(Routers { combined, grpc: grpc_router })
+        Ok(Routers {
+            combined,
+            grpc: grpc_router,
+        })
     }
 
     /// The `.proto` files of the services added, by file name.
@@ -274,7 +290,7 @@ impl Server {
     pub async fn serve(self) -> Result<(), Error> {
         if self.emit_proto {
             for (_, proto) in self.protos() {
-                println!("{proto}");
+                print!("{proto}");
             }
             return Ok(());
         }
@@ -359,7 +375,8 @@ impl Listening {
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        let main = axum::serve(listener, self.router).with_graceful_shutdown(stopped(stop_rx.clone()));
+        let main =
+            axum::serve(listener, self.router).with_graceful_shutdown(stopped(stop_rx.clone()));
         let grpc = self.grpc.map(|(l, _, router)| {
             let l = l.tap_io(|tcp| {
                 let _ = tcp.set_nodelay(true);

@@ -18,7 +18,9 @@ impl Protocol for Grpc {
     const NAME: &'static str = "grpc";
 
     fn error_response(err: &Error) -> http::Response<Body> {
-        let mut response = to_status(err).into_http::<tonic::body::Body>().map(Body::new);
+        let mut response = to_status(err)
+            .into_http::<tonic::body::Body>()
+            .map(Body::new);
         response.extensions_mut().insert(ResponseCode(err.code()));
         response
     }
