@@ -70,10 +70,11 @@ fn model(input: &DeriveInput) -> darling::Result<Model> {
     let model = match &input.data {
         Data::Struct(s) => {
             let Fields::Named(named) = &s.fields else {
-                return Err(Error::custom(
-                    "kit::Message needs a struct with named fields (they name the protobuf fields)",
-                )
-                .with_span(&input.ident));
+                errors.push(
+                    Error::custom("kit::Message needs a struct with named fields (they name the protobuf fields)")
+                        .with_span(&input.ident),
+                );
+                return Err(fail(errors));
             };
             let mut fields = Vec::new();
             let mut seen: BTreeMap<u32, String> = BTreeMap::new();
@@ -148,13 +149,22 @@ fn model(input: &DeriveInput) -> darling::Result<Model> {
             })
         }
         Data::Union(_) => {
-            return Err(
+            errors.push(
                 Error::custom("kit::Message works on structs and enums, not unions")
                     .with_span(&input.ident),
             );
+            return Err(fail(errors));
         }
     };
     errors.finish_with(model)
+}
+
+/// Finishes an accumulator that holds at least one error.
+fn fail(errors: darling::error::Accumulator) -> Error {
+    match errors.finish() {
+        Err(e) => e,
+        Ok(()) => Error::custom("invalid kit::Message"),
+    }
 }
 
 fn discriminant(expr: &Expr) -> Option<i32> {

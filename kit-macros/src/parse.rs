@@ -130,6 +130,9 @@ pub fn service(args: TokenStream, item: &mut ItemImpl) -> darling::Result<Servic
         .map(|p| p.value())
         .unwrap_or_else(|| name.clone());
     if let Some(p) = &service_args.package {
+        if !endpoints.iter().any(|e: &Endpoint| e.grpc.is_some()) && !endpoints.is_empty() {
+            errors.push(Error::custom("`package` names the protobuf package, but no endpoint is served over gRPC: add `grpc` or remove `package`").with_span(p));
+        }
         let valid = !p.value().is_empty()
             && p.value().split('.').all(|part| {
                 part.chars().next().is_some_and(|c| c.is_ascii_alphabetic())

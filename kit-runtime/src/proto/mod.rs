@@ -79,6 +79,11 @@ impl Depth {
 }
 
 /// A Rust type that can be the value of a protobuf field.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a protobuf field",
+    label = "not a protobuf type",
+    note = "supported: bool, integers, f32, f64, String, Vec<u8>, bytes::Bytes, kit::proto::{{Sint32, Sint64, Fixed32, Fixed64, Sfixed32, Sfixed64}}, std::time::{{Duration, SystemTime}}, types with #[derive(kit::Message)], and Option, Vec, HashMap or BTreeMap of those"
+)]
 pub trait ProtoField: Sized {
     /// The wire type of one value.
     const WIRE_TYPE: WireType;

@@ -47,6 +47,45 @@ varint!(i64, "int64", |v| *v as u64, |v| v as i64);
 varint!(u32, "uint32", |v| u64::from(*v), |v| v as u32);
 varint!(u64, "uint64", |v| *v, |v| v);
 
+/// Rust integer types protobuf has no width for travel as the next wider
+/// protobuf type; a decoded value out of the Rust type's range is an error.
+macro_rules! narrow {
+    ($ty:ty, $name:literal, $wide:ty) => {
+        impl ProtoField for $ty {
+            const WIRE_TYPE: WireType = WireType::Varint;
+            const PACKED: bool = true;
+            fn proto_type(_: &mut Schema) -> FieldType {
+                FieldType::Scalar($name)
+            }
+            fn proto_default() -> Self {
+                0
+            }
+            fn is_proto_default(&self) -> bool {
+                *self == 0
+            }
+            fn encode_value(&self, buf: &mut impl BufMut) {
+                <$wide>::from(*self).encode_value(buf)
+            }
+            fn value_len(&self) -> usize {
+                <$wide>::from(*self).value_len()
+            }
+            fn merge_value(&mut self, buf: &mut impl Buf, depth: Depth) -> Result<(), DecodeError> {
+                let mut wide: $wide = 0;
+                wide.merge_value(buf, depth)?;
+                *self = <$ty>::try_from(wide).map_err(|_| {
+                    DecodeError::new(format!("{} is out of range for {}", wide, stringify!($ty)))
+                })?;
+                Ok(())
+            }
+        }
+    };
+}
+
+narrow!(u8, "uint32", u32);
+narrow!(u16, "uint32", u32);
+narrow!(i8, "int32", i32);
+narrow!(i16, "int32", i32);
+
 macro_rules! newtype {
     ($(#[$doc:meta])* $name:ident($inner:ty)) => {
         $(#[$doc])*

@@ -244,10 +244,20 @@ impl Server {
             for set in &sets {
                 reflection = reflection.register_encoded_file_descriptor_set(set);
             }
+            let mut reflection_alpha = tonic_reflection::server::Builder::configure();
+            for set in &sets {
+                reflection_alpha = reflection_alpha.register_encoded_file_descriptor_set(set);
+            }
             let v1 = reflection
                 .build_v1()
                 .map_err(|e| Error::internal(format!("gRPC reflection: {e}")))?;
+            let v1alpha = reflection_alpha
+                .build_v1alpha()
+                .map_err(|e| Error::internal(format!("gRPC reflection: {e}")))?;
+            // v1 is the standard; v1alpha is what many tools (and grpcio's
+            // Python reflection client) still speak.
             grpc.add_tonic("grpc.reflection.v1.ServerReflection", v1);
+            grpc.add_tonic("grpc.reflection.v1alpha.ServerReflection", v1alpha);
         }
         let mut http_router = http.into_router().merge(self.health.router()).route(
             "/kit/describe",

@@ -1,6 +1,6 @@
 pub struct Svc;
 
-#[kit::service(package = "x.v1")]
+#[kit::service(version = "2")]
 impl Svc {
     #[endpoint(http = "POST /x")]
     pub async fn x(&self) -> u8 { 1 }

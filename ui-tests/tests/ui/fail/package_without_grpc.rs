@@ -1,8 +1,8 @@
 pub struct Svc;
 
-#[kit::service]
+#[kit::service(package = "svc.v1")]
 impl Svc {
-    #[endpoint(http = "POST /x", grpc)]
+    #[endpoint(http = "POST /x")]
     pub async fn x(&self) -> u8 { 1 }
 }
 

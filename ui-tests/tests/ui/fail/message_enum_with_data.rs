@@ -1,0 +1,7 @@
+#[derive(kit::Message)]
+pub enum Shape {
+    Empty,
+    Circle(f64),
+}
+
+fn main() {}

@@ -1,0 +1,4 @@
+#[derive(kit::Message)]
+pub struct Point(i32, i32);
+
+fn main() {}
