@@ -62,14 +62,16 @@ fn free_addr() -> String {
 /// Starts a kit binary and waits until it accepts connections.
 fn serve(bin: &str) -> (Kill, String) {
     let addr = free_addr();
-    let child = Command::new(workspace_bin(bin))
-        .args(["--http-addr", &addr])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = Kill(
+        Command::new(workspace_bin(bin))
+            .args(["--http-addr", &addr])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     for _ in 0..200 {
         if std::net::TcpStream::connect(&addr).is_ok() {
-            return (Kill(child), addr);
+            return (child, addr);
         }
         std::thread::sleep(std::time::Duration::from_millis(25));
     }

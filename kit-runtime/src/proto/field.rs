@@ -8,17 +8,9 @@ use prost::encoding::{
     WireType,
 };
 
+use super::message::{check_end, delimited_end};
 use super::schema::{FieldType, Label, Schema};
 use super::{DecodeError, Depth, ProtoField, ProtoMessage};
-
-fn len_prefixed(buf: &mut impl Buf) -> Result<usize, DecodeError> {
-    let len =
-        usize::try_from(decode_varint(buf)?).map_err(|_| DecodeError::new("length overflows"))?;
-    if len > buf.remaining() {
-        return Err(DecodeError::new("buffer underflow"));
-    }
-    Ok(len)
-}
 
 fn check(expected: WireType, actual: WireType) -> Result<(), DecodeError> {
     check_wire_type(expected, actual).map_err(Into::into)
@@ -153,14 +145,13 @@ pub mod repeated {
         depth: Depth,
     ) -> Result<(), DecodeError> {
         if T::PACKED && wire_type == WireType::LengthDelimited {
-            let len = len_prefixed(buf)?;
-            let mut run = buf.take(len);
-            while run.has_remaining() {
+            let end = delimited_end(buf)?;
+            while buf.remaining() > end {
                 let mut v = T::proto_default();
-                v.merge_value(&mut run, depth)?;
+                v.merge_value(buf, depth)?;
                 values.push(v);
             }
-            return Ok(());
+            return check_end(buf, end);
         }
         check(T::WIRE_TYPE, wire_type)?;
         let mut v = T::proto_default();
@@ -248,17 +239,17 @@ pub mod map {
     ) -> Result<(), DecodeError> {
         check(WireType::LengthDelimited, wire_type)?;
         let depth = depth.enter()?;
-        let len = len_prefixed(buf)?;
-        let mut entry = buf.take(len);
+        let end = delimited_end(buf)?;
         let (mut key, mut value) = (M::Key::proto_default(), M::Value::proto_default());
-        while entry.has_remaining() {
-            let (tag, wt) = prost::encoding::decode_key(&mut entry)?;
+        while buf.remaining() > end {
+            let (tag, wt) = prost::encoding::decode_key(buf)?;
             match tag {
-                1 => super::singular::merge(wt, &mut key, &mut entry, depth)?,
-                2 => super::singular::merge(wt, &mut value, &mut entry, depth)?,
-                _ => super::super::message::skip_unknown(tag, wt, &mut entry)?,
+                1 => super::singular::merge(wt, &mut key, buf, depth)?,
+                2 => super::singular::merge(wt, &mut value, buf, depth)?,
+                _ => super::super::message::skip_unknown(tag, wt, buf)?,
             }
         }
+        check_end(buf, end)?;
         map.put(key, value);
         Ok(())
     }

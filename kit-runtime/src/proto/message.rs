@@ -57,20 +57,39 @@ pub fn value_len<M: ProtoMessage>(msg: &M) -> usize {
 }
 
 /// Merges a length-delimited message value into `msg`.
+///
+/// Reads from `buf` itself up to the end of the value (as prost does)
+/// rather than through a `Take`, so recursive message types do not make
+/// the compiler instantiate ever-deeper buffer types.
 pub fn merge_value<M: ProtoMessage>(
     msg: &mut M,
     buf: &mut impl Buf,
     depth: Depth,
 ) -> Result<(), DecodeError> {
     let depth = depth.enter()?;
-    let len = decode_varint(buf)?;
-    let len = usize::try_from(len).map_err(|_| DecodeError::new("message length overflows"))?;
-    if len > buf.remaining() {
-        return Err(DecodeError::new("buffer underflow"));
+    let end = delimited_end(buf)?;
+    while buf.remaining() > end {
+        let (tag, wire_type) = decode_key(buf)?;
+        msg.merge_field(tag, wire_type, buf, depth)?;
     }
-    let mut sub = buf.take(len);
-    merge_fields(msg, &mut sub, depth)?;
-    // Whatever the fields left unread is consumed with the message.
-    sub.advance(sub.remaining());
-    Ok(())
+    check_end(buf, end)
+}
+
+/// Reads a length prefix; returns what `buf.remaining()` will be at the
+/// end of the value.
+pub fn delimited_end(buf: &mut impl Buf) -> Result<usize, DecodeError> {
+    let len =
+        usize::try_from(decode_varint(buf)?).map_err(|_| DecodeError::new("length overflows"))?;
+    buf.remaining()
+        .checked_sub(len)
+        .ok_or_else(|| DecodeError::new("buffer underflow"))
+}
+
+/// Checks a delimited value ended exactly where its length said.
+pub fn check_end(buf: &impl Buf, end: usize) -> Result<(), DecodeError> {
+    if buf.remaining() == end {
+        Ok(())
+    } else {
+        Err(DecodeError::new("delimited length exceeded"))
+    }
 }

@@ -1,6 +1,9 @@
 //! [`ProtoField`] for the protobuf scalar types, strings, bytes and the
 //! well-known Duration and Timestamp.
 
+// The conversion macros take closures so each scalar is one readable line.
+#![allow(clippy::redundant_closure_call)]
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::{Buf, BufMut, Bytes};
