@@ -119,7 +119,7 @@ impl Client {
 ///
 /// ```
 /// # use kit_runtime::descriptor::ServiceDescriptor;
-/// # static SVC: ServiceDescriptor = ServiceDescriptor { name: "s", rust_type: "S", version: "0", docs: "", endpoints: &[] };
+/// # static SVC: ServiceDescriptor = ServiceDescriptor { name: "s", rust_type: "S", version: "0", docs: "", grpc: None, endpoints: &[] };
 /// use std::time::Duration;
 /// let client = kit_runtime::client::Client::builder(&SVC)
 ///     .base_url("http://127.0.0.1:8080")

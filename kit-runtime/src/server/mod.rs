@@ -53,7 +53,7 @@ pub fn router<S: Service>(service: S) -> Router {
 /// # struct Strings;
 /// # impl kit_runtime::Service for Strings {
 /// #     const DESCRIPTOR: &'static kit_runtime::descriptor::ServiceDescriptor = &kit_runtime::descriptor::ServiceDescriptor {
-/// #         name: "strings", rust_type: "Strings", version: "0", docs: "", endpoints: &[] };
+/// #         name: "strings", rust_type: "Strings", version: "0", docs: "", grpc: None, endpoints: &[] };
 /// #     fn mount_http(self: std::sync::Arc<Self>, _: &mut kit_runtime::server::HttpRoutes) {}
 /// # }
 /// # async fn run() -> Result<(), kit_runtime::Error> {
