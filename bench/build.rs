@@ -3,6 +3,9 @@
 fn main() {
     println!("cargo:rerun-if-changed=../examples/stringsvc/proto/strings/v1.proto");
     tonic_prost_build::configure()
-        .compile_protos(&["../examples/stringsvc/proto/strings/v1.proto"], &["../examples/stringsvc/proto"])
+        .compile_protos(
+            &["../examples/stringsvc/proto/strings/v1.proto"],
+            &["../examples/stringsvc/proto"],
+        )
         .expect("protoc compiles the example's .proto (apt package protobuf-compiler)");
 }

@@ -25,9 +25,15 @@ fn error(status: StatusCode, code: &str, message: &str) -> (StatusCode, Json<ser
     (status, Json(body))
 }
 
-async fn uppercase(Json(req): Json<Req>) -> Result<Json<String>, (StatusCode, Json<serde_json::Value>)> {
+async fn uppercase(
+    Json(req): Json<Req>,
+) -> Result<Json<String>, (StatusCode, Json<serde_json::Value>)> {
     if req.s.is_empty() {
-        return Err(error(StatusCode::BAD_REQUEST, "INVALID_ARGUMENT", "empty string"));
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "INVALID_ARGUMENT",
+            "empty string",
+        ));
     }
     Ok(Json(req.s.to_uppercase()))
 }
@@ -38,7 +44,9 @@ async fn count(Json(req): Json<Req>) -> Json<u64> {
 
 /// The floor: axum with no middleware at all.
 pub fn axum_bare() -> Router {
-    Router::new().route("/uppercase", post(uppercase)).route("/count", post(count))
+    Router::new()
+        .route("/uppercase", post(uppercase))
+        .route("/count", post(count))
 }
 
 /// axum with what a careful user adds by hand: tower-http's TraceLayer,
@@ -49,7 +57,10 @@ pub fn axum_instrumented() -> Router {
         .route("/uppercase", post(uppercase))
         .route("/count", post(count))
         .layer(HandMetricsLayer { transport: "http" })
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, Duration::from_secs(2)))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            Duration::from_secs(2),
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .route("/metrics", get(move || std::future::ready(handle.render())))
 }
@@ -71,7 +82,10 @@ pub struct HandMetricsLayer {
 impl<S> Layer<S> for HandMetricsLayer {
     type Service = HandMetrics<S>;
     fn layer(&self, inner: S) -> HandMetrics<S> {
-        HandMetrics { inner, transport: self.transport }
+        HandMetrics {
+            inner,
+            transport: self.transport,
+        }
     }
 }
 
@@ -100,7 +114,8 @@ where
         let path = req.uri().path().to_string();
         let transport = self.transport;
         let start = Instant::now();
-        let gauge = metrics::gauge!("requests_in_flight", "path" => path.clone(), "transport" => transport);
+        let gauge =
+            metrics::gauge!("requests_in_flight", "path" => path.clone(), "transport" => transport);
         gauge.increment(1.0);
         let fut = self.inner.call(req);
         Box::pin(async move {
@@ -124,22 +139,35 @@ pub struct TonicStrings;
 
 #[tonic::async_trait]
 impl pb::string_service_server::StringService for TonicStrings {
-    async fn uppercase(&self, request: tonic::Request<pb::UppercaseRequest>) -> Result<tonic::Response<pb::UppercaseResponse>, tonic::Status> {
+    async fn uppercase(
+        &self,
+        request: tonic::Request<pb::UppercaseRequest>,
+    ) -> Result<tonic::Response<pb::UppercaseResponse>, tonic::Status> {
         let s = request.into_inner().s;
         if s.is_empty() {
             return Err(tonic::Status::invalid_argument("empty string"));
         }
-        Ok(tonic::Response::new(pb::UppercaseResponse { value: s.to_uppercase() }))
+        Ok(tonic::Response::new(pb::UppercaseResponse {
+            value: s.to_uppercase(),
+        }))
     }
 
-    async fn count(&self, request: tonic::Request<pb::CountRequest>) -> Result<tonic::Response<pb::CountResponse>, tonic::Status> {
-        Ok(tonic::Response::new(pb::CountResponse { value: request.into_inner().s.len() as u64 }))
+    async fn count(
+        &self,
+        request: tonic::Request<pb::CountRequest>,
+    ) -> Result<tonic::Response<pb::CountResponse>, tonic::Status> {
+        Ok(tonic::Response::new(pb::CountResponse {
+            value: request.into_inner().s.len() as u64,
+        }))
     }
 }
 
 /// Serves the tonic contender; `instrumented` adds TraceLayer, the metrics
 /// layer and a 2 s timeout, as a careful user would.
-pub async fn serve_tonic(listener: tokio::net::TcpListener, instrumented: bool) -> Result<(), tonic::transport::Error> {
+pub async fn serve_tonic(
+    listener: tokio::net::TcpListener,
+    instrumented: bool,
+) -> Result<(), tonic::transport::Error> {
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     let svc = pb::string_service_server::StringServiceServer::new(TonicStrings);
     if instrumented {
@@ -158,4 +186,3 @@ pub async fn serve_tonic(listener: tokio::net::TcpListener, instrumented: bool) 
             .await
     }
 }
-

@@ -16,10 +16,17 @@ async fn main() {
         }
     }
     // Every contender logs the same way kit::serve does: RUST_LOG, default info.
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
     let listener = TcpListener::bind(&addr).await.expect("bind");
-    eprintln!("{name} listening on {}", listener.local_addr().expect("addr"));
+    eprintln!(
+        "{name} listening on {}",
+        listener.local_addr().expect("addr")
+    );
     match name.as_str() {
         "kit" => {
             let listening = kit::Server::default()
@@ -27,12 +34,20 @@ async fn main() {
                 .add_service(stringsvc::StringService);
             drop(listener);
             let l = listening.bind().await.expect("bind kit");
-            l.run_until(kit::server::shutdown_signal()).await.expect("serve");
+            l.run_until(kit::server::shutdown_signal())
+                .await
+                .expect("serve");
         }
-        "axum-instrumented" => serve_axum(listener, kit_bench::contenders::axum_instrumented()).await,
+        "axum-instrumented" => {
+            serve_axum(listener, kit_bench::contenders::axum_instrumented()).await
+        }
         "axum-bare" => serve_axum(listener, kit_bench::contenders::axum_bare()).await,
-        "tonic-instrumented" => kit_bench::contenders::serve_tonic(listener, true).await.expect("serve"),
-        "tonic-bare" => kit_bench::contenders::serve_tonic(listener, false).await.expect("serve"),
+        "tonic-instrumented" => kit_bench::contenders::serve_tonic(listener, true)
+            .await
+            .expect("serve"),
+        "tonic-bare" => kit_bench::contenders::serve_tonic(listener, false)
+            .await
+            .expect("serve"),
         _ => usage(),
     }
 }

@@ -38,7 +38,12 @@ fn opts() -> Opts {
     };
     let mode = args.next().unwrap_or_else(|| usage());
     let url = args.next().unwrap_or_else(|| usage());
-    let mut o = Opts { mode, url, connections: 64, seconds: 5.0 };
+    let mut o = Opts {
+        mode,
+        url,
+        connections: 64,
+        seconds: 5.0,
+    };
     while let Some(a) = args.next() {
         let v = args.next().unwrap_or_else(|| usage());
         match a.as_str() {
@@ -72,7 +77,8 @@ where
                 while Instant::now() < deadline {
                     let s = Instant::now();
                     let ok = call().await;
-                    t.latencies_us.push(s.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                    t.latencies_us
+                        .push(s.elapsed().as_micros().min(u32::MAX as u128) as u32);
                     if !ok {
                         t.errors += 1;
                     }
@@ -115,7 +121,9 @@ fn report(mode: &str, mut t: Tally, elapsed: f64) {
 }
 
 fn encoded_request() -> Bytes {
-    Bytes::from(prost::Message::encode_to_vec(&pb::UppercaseRequest { s: INPUT.into() }))
+    Bytes::from(prost::Message::encode_to_vec(&pb::UppercaseRequest {
+        s: INPUT.into(),
+    }))
 }
 
 fn is_expected(bytes: &[u8]) -> bool {
@@ -148,7 +156,9 @@ async fn main() {
                         if grpc.ready().await.is_err() {
                             return false;
                         }
-                        let path = http::uri::PathAndQuery::from_static("/strings.v1.StringService/Uppercase");
+                        let path = http::uri::PathAndQuery::from_static(
+                            "/strings.v1.StringService/Uppercase",
+                        );
                         match grpc.unary(tonic::Request::new(body), path, RawCodec).await {
                             Ok(r) => is_expected(&r.into_inner()),
                             Err(_) => false,
@@ -159,20 +169,34 @@ async fn main() {
             .await
         }
         "kit-http" | "kit-grpc" => {
-            let transport = if o.mode == "kit-grpc" { Transport::Grpc } else { Transport::Http };
-            let client = StringServiceClient::builder().base_url(o.url.clone()).transport(transport).build().expect("client");
+            let transport = if o.mode == "kit-grpc" {
+                Transport::Grpc
+            } else {
+                Transport::Http
+            };
+            let client = StringServiceClient::builder()
+                .base_url(o.url.clone())
+                .transport(transport)
+                .build()
+                .expect("client");
             drive(o.connections, o.seconds, |_| {
                 let client = client.clone();
                 move || {
                     let client = client.clone();
-                    async move { client.uppercase(INPUT.into()).await.is_ok_and(|v| v == EXPECTED) }
+                    async move {
+                        client
+                            .uppercase(INPUT.into())
+                            .await
+                            .is_ok_and(|v| v == EXPECTED)
+                    }
                 }
             })
             .await
         }
         "hyper-http" => {
             let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
-                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build_http();
             let uri: http::Uri = format!("{}/uppercase", o.url).parse().expect("url");
             drive(o.connections, o.seconds, |_| {
                 let client = client.clone();
@@ -181,15 +205,21 @@ async fn main() {
                     let client = client.clone();
                     let uri = uri.clone();
                     async move {
-                        let body = serde_json::to_vec(&serde_json::json!({ "s": INPUT })).expect("json");
+                        let body =
+                            serde_json::to_vec(&serde_json::json!({ "s": INPUT })).expect("json");
                         let req = http::Request::post(uri)
                             .header("content-type", "application/json")
                             .body(Full::new(Bytes::from(body)))
                             .expect("request");
-                        let Ok(resp) = client.request(req).await else { return false };
+                        let Ok(resp) = client.request(req).await else {
+                            return false;
+                        };
                         let ok = resp.status().is_success();
-                        let Ok(body) = resp.into_body().collect().await else { return false };
-                        ok && serde_json::from_slice::<String>(&body.to_bytes()).is_ok_and(|v| v == EXPECTED)
+                        let Ok(body) = resp.into_body().collect().await else {
+                            return false;
+                        };
+                        ok && serde_json::from_slice::<String>(&body.to_bytes())
+                            .is_ok_and(|v| v == EXPECTED)
                     }
                 }
             })

@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""kit's benchmark driver: every comparison runs its contenders in the same
+run, alternating rounds (A B C, B C A, ...), and reports medians and ratios.
+
+    python3 bench/run.py                 # full: release build, 5 rounds x 10 s
+    python3 bench/run.py --smoke         # a few seconds: every contender answers, report written
+
+Writes BENCHMARKS.md (or --out). Load: wrk (HTTP, 64 connections) and
+kit-bench's loadgen (gRPC, 64 HTTP/2 connections; client-side comparison).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.environ.get("CARGO_TARGET_DIR", "/var/tmp/kit-target")
+
+
+def log(*a):
+    print("bench:", *a, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_ready(port, timeout=20.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"server on port {port} did not start")
+
+
+class Server:
+    def __init__(self, argv, port):
+        self.port = port
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "info"})
+        wait_ready(port)
+
+    def rss_kib(self, field="VmRSS"):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+        return 0
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def post(port, path, body):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body.encode(), headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def check_http(name, port):
+    status, body = post(port, "/uppercase", '{"s":"hello"}')
+    if status != 200 or json.loads(body) != "HELLO":
+        raise SystemExit(f"{name}: POST /uppercase answered {status} {body!r}")
+    status, body = post(port, "/count", '{"s":"hello"}')
+    if status != 200 or json.loads(body) != 5:
+        raise SystemExit(f"{name}: POST /count answered {status} {body!r}")
+
+
+UNITS = {"us": 1.0, "ms": 1000.0, "s": 1_000_000.0}
+
+
+def parse_wrk(out):
+    def dur(label):
+        m = re.search(rf"^\s*{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        return float(m.group(1)) * UNITS[m.group(2)] if m else float("nan")
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    errors = (int(non2xx.group(1)) if non2xx else 0) + (sum(int(x) for x in sock.groups()) if sock else 0)
+    return {"rps": rps, "p50_us": dur("50%"), "p99_us": dur("99%"), "errors": errors}
+
+
+def wrk(port, seconds, connections=64):
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", os.path.join(ROOT, "bench", "post.lua"), f"http://127.0.0.1:{port}/uppercase"]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    return parse_wrk(out)
+
+
+def loadgen(bins, mode, url, seconds, connections=64):
+    out = subprocess.run([bins["loadgen"], mode, url, "--seconds", str(seconds), "--connections", str(connections)], capture_output=True, text=True, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def rotate(items, k):
+    k %= len(items)
+    return items[k:] + items[:k]
+
+
+def median(rows, key):
+    vals = [r[key] for r in rows]
+    return statistics.median(vals) if vals else float("nan")
+
+
+def build(args):
+    profile = "dev" if args.smoke else "release"
+    log(f"building kit-bench ({profile})")
+    subprocess.run(["cargo", "build", "--quiet", "--profile", profile, "-p", "kit-bench", "--bins"], cwd=ROOT, check=True, env={**os.environ, "CARGO_TARGET_DIR": TARGET})
+    out_dir = os.path.join(TARGET, "debug" if profile == "dev" else "release")
+    bins = {b: os.path.join(out_dir, b) for b in ("contender", "loadgen")}
+    log("building the Go kit contender")
+    gobin = os.path.join(tempfile.mkdtemp(), "gokitsvc")
+    env = {**os.environ, "GO111MODULE": "off", "GOPATH": "/usr/share/gocode", "GOCACHE": os.environ.get("GOCACHE", "/var/tmp/kit-gocache")}
+    subprocess.run(["go", "build", "-o", gobin, os.path.join(ROOT, "bench", "gokit", "main.go")], check=True, env=env)
+    bins["gokit"] = gobin
+    return bins, profile
+
+
+def http_suite(bins, args):
+    contenders = {
+        "kit": lambda p: [bins["contender"], "kit", "--http-addr", f"127.0.0.1:{p}"],
+        "axum-instrumented": lambda p: [bins["contender"], "axum-instrumented", "--http-addr", f"127.0.0.1:{p}"],
+        "axum-bare": lambda p: [bins["contender"], "axum-bare", "--http-addr", f"127.0.0.1:{p}"],
+        "go-kit": lambda p: [bins["gokit"], "-http-addr", f"127.0.0.1:{p}"],
+    }
+    results = {name: [] for name in contenders}
+    memory = {}
+    names = list(contenders)
+    for r in range(args.rounds):
+        for name in rotate(names, r):
+            port = free_port()
+            server = Server(contenders[name](port), port)
+            try:
+                check_http(name, port)
+                idle = server.rss_kib()
+                if args.warmup:
+                    wrk(port, args.warmup)
+                row = wrk(port, args.seconds)
+                results[name].append(row)
+                if name == "kit":
+                    memory = {"idle_kib": idle, "peak_kib": server.rss_kib("VmHWM")}
+                log(f"http round {r + 1} {name}: {row['rps']:.0f} req/s p50 {row['p50_us']:.0f}us p99 {row['p99_us']:.0f}us errors {row['errors']}")
+            finally:
+                server.stop()
+    return results, memory
+
+
+def grpc_suite(bins, args):
+    contenders = ["kit", "tonic-instrumented", "tonic-bare"]
+    results = {name: [] for name in contenders}
+    for r in range(args.rounds):
+        for name in rotate(contenders, r):
+            port = free_port()
+            server = Server([bins["contender"], name, "--http-addr", f"127.0.0.1:{port}"], port)
+            try:
+                url = f"http://127.0.0.1:{port}"
+                check = loadgen(bins, "grpc-raw", url, 0.2, connections=2)
+                if check["calls"] == 0 or check["errors"]:
+                    raise SystemExit(f"{name}: gRPC Uppercase did not answer HELLO WORLD: {check}")
+                if args.warmup:
+                    loadgen(bins, "grpc-raw", url, args.warmup)
+                row = loadgen(bins, "grpc-raw", url, args.seconds)
+                results[name].append(row)
+                log(f"grpc round {r + 1} {name}: {row['rps']:.0f} req/s p50 {row['p50_us']}us p99 {row['p99_us']}us errors {row['errors']}")
+            finally:
+                server.stop()
+    return results
+
+
+def client_suite(bins, args):
+    modes = ["kit-http", "hyper-http", "kit-grpc", "tonic-grpc"]
+    results = {m: [] for m in modes}
+    port = free_port()
+    server = Server([bins["contender"], "kit", "--http-addr", f"127.0.0.1:{port}"], port)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for r in range(args.rounds):
+            for mode in rotate(modes, r):
+                row = loadgen(bins, mode, url, args.seconds)
+                if row["calls"] == 0 or row["errors"]:
+                    raise SystemExit(f"client {mode}: {row}")
+                results[mode].append(row)
+                log(f"client round {r + 1} {mode}: {row['rps']:.0f} calls/s p50 {row['p50_us']}us p99 {row['p99_us']}us")
+    finally:
+        server.stop()
+    return results
+
+
+def micro_suite(bins, args):
+    out = subprocess.run([bins["micro"], "--iterations", str(args.micro_iterations)], capture_output=True, text=True, check=True).stdout
+    return [json.loads(line) for line in out.strip().splitlines()]
+
+
+def table(results, baseline, ratio_against, unit="req/s"):
+    lines = [f"| contender | {unit} (median) | p50 | p99 | errors | vs {ratio_against} |", "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    base = median(results[ratio_against], "rps")
+    for name, rows in results.items():
+        rps = median(rows, "rps")
+        lines.append(
+            f"| {name} | {rps:,.0f} | {median(rows, 'p50_us'):,.0f} µs | {median(rows, 'p99_us'):,.0f} µs | {sum(r['errors'] for r in rows)} | {rps / base:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def ratio(results, a, b, key="rps"):
+    return median(results[a], key) / median(results[b], key)
+
+
+def machine():
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {model}"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--smoke", action="store_true")
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--seconds", type=float)
+    ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    args = ap.parse_args()
+    args.rounds = args.rounds or (1 if args.smoke else 5)
+    args.seconds = args.seconds or (1 if args.smoke else 10)
+    args.warmup = 0 if args.smoke else 2
+    args.micro_iterations = 2_000 if args.smoke else 200_000
+    for tool in ("wrk", "go", "cargo"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is missing: scripts/test installs it")
+    bins, profile = build(args)
+    bins["micro"] = os.path.join(os.path.dirname(bins["loadgen"]), "micro")
+    http, memory = http_suite(bins, args)
+    grpc = grpc_suite(bins, args)
+    client = client_suite(bins, args)
+    micro = micro_suite(bins, args)
+
+    cmd = "python3 bench/run.py" + (" --smoke" if args.smoke else "")
+    md = [
+        "# Benchmarks",
+        "",
+        f"Command: `{cmd}` (rounds: {args.rounds}, {args.seconds:g} s each, contenders alternating; build profile `{profile}`).",
+        f"Machine: {machine()}. Date: {datetime.date.today().isoformat()}.",
+        "Load and servers share the machine: compare ratios, not absolute numbers.",
+        "",
+        "## HTTP/JSON: `POST /uppercase` `{\"s\":\"hello world\"}`, wrk, 64 connections",
+        "",
+        table(http, "kit", "axum-instrumented"),
+        "",
+        f"kit / hand-written instrumented axum: **{ratio(http, 'kit', 'axum-instrumented'):.2f}x** req/s (target >= 0.97), "
+        f"p99 **{ratio(http, 'kit', 'axum-instrumented', 'p99_us'):.2f}x** (target <= 1.1); "
+        f"kit / Go kit: **{ratio(http, 'kit', 'go-kit'):.2f}x** (target >= 1.3); kit / bare axum: {ratio(http, 'kit', 'axum-bare'):.2f}x.",
+        "",
+        "## gRPC unary: `strings.v1.StringService/Uppercase`, loadgen grpc-raw, 64 HTTP/2 connections",
+        "",
+        table(grpc, "kit", "tonic-instrumented"),
+        "",
+        f"kit / hand-written instrumented tonic: **{ratio(grpc, 'kit', 'tonic-instrumented'):.2f}x** (target >= 0.97); kit / bare tonic: {ratio(grpc, 'kit', 'tonic-bare'):.2f}x.",
+        "",
+        "## Client side: 64 concurrent calls over one client against kit's server",
+        "",
+        table(client, "kit-http", "hyper-http", unit="calls/s"),
+        "",
+        f"Generated client / hand-written: HTTP **{ratio(client, 'kit-http', 'hyper-http'):.2f}x**, gRPC **{ratio(client, 'kit-grpc', 'tonic-grpc'):.2f}x** (target: within 5%).",
+        "",
+        "## Server stack per call, in process (no sockets)",
+        "",
+        "| stack | ns/call | allocations/call |",
+        "| --- | ---: | ---: |",
+    ]
+    for m in micro:
+        md.append(f"| {m['name']} | {m['ns_per_call']:,.0f} | {m['allocs_per_call']:.1f} |")
+    md += [
+        "",
+        "## Memory",
+        "",
+        f"kit's example server (HTTP+gRPC, Prometheus recorder, tracing): {memory.get('idle_kib', 0) / 1024:.1f} MiB resident idle, "
+        f"{memory.get('peak_kib', 0) / 1024:.1f} MiB peak under the HTTP load above.",
+        "",
+        "## Contenders",
+        "",
+        "- **kit**: `examples/stringsvc` as shipped, served by `kit::Server` (what `kit::serve` runs): per-endpoint trace span and context, RED metrics into the Prometheus recorder, deadline, panic catching, content-type dispatch between HTTP/JSON and gRPC on one port, tracing subscriber at `info`.",
+        "- **axum-instrumented**: the same two routes hand-written in axum with `Json` extractors, tower-http `TraceLayer`, a hand-written RED metrics middleware (counter, histogram, in-flight gauge through `metrics`, Prometheus recorder), tower-http `TimeoutLayer` (2 s), the same subscriber (`bench/src/contenders.rs`).",
+        "- **axum-bare**: the same handlers, no middleware: the floor.",
+        "- **go-kit**: Go kit's own stringsvc tutorial shape (`transport/http`, JSON), built from Debian's `golang-github-go-kit-kit-dev` (`bench/gokit/main.go`).",
+        "- **tonic-instrumented**: proto-first tonic (tonic-prost-build from the example's checked-in .proto) with tower-http `TraceLayer::new_for_grpc`, the same metrics layer, a 2 s timeout; **tonic-bare**: the same service with no layers.",
+        "- Client side: kit's generated `StringServiceClient` over HTTP and gRPC against hyper + serde_json by hand and the tonic-prost-build client, 64 tasks sharing one client.",
+        "- Micro: `bench/src/bin/micro.rs` calls the routers in process with a counting allocator.",
+        "",
+    ]
+    with open(args.out, "w") as f:
+        f.write("\n".join(md))
+    log(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
