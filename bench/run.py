@@ -104,7 +104,7 @@ def parse_wrk(out):
 
 
 def wrk(port, seconds, connections=64):
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", os.path.join(ROOT, "bench", "post.lua"), f"http://127.0.0.1:{port}/uppercase"]
+    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", os.path.join(ROOT, "bench", "post.lua"), f"http://127.0.0.1:{port}/uppercase"]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
     return parse_wrk(out)
 

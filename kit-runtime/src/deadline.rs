@@ -88,7 +88,7 @@ pub fn effective_deadline(
 }
 
 /// Answers `DEADLINE_EXCEEDED` and drops the inner future when the request's
-/// deadline (from the [`Context`] in its extensions) passes.
+/// deadline (from the current [`Context`], set by the trace layer) passes.
 pub struct DeadlineLayer<P> {
     _protocol: PhantomData<fn() -> P>,
 }
@@ -154,12 +154,10 @@ where
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let deadline = req
-            .extensions()
-            .get::<Context>()
-            .and_then(Context::deadline);
         let fut = self.inner.call(req);
         Box::pin(async move {
+            // Polled inside the request's context scope (set by TraceLayer).
+            let deadline = Context::try_current().and_then(|c| c.deadline());
             let Some(deadline) = deadline else {
                 return fut.await;
             };

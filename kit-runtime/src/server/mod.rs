@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 pub use dispatch::Dispatch;
 pub use grpc_routes::{GrpcHandler, GrpcRoutes};
 pub use health::Health;
-pub use routes::{json_errors, panic_message, HttpHandler, HttpRoutes};
+pub use routes::{panic_message, HttpHandler, HttpRoutes};
 
 use crate::config::{Config, Parsed, USAGE};
 use crate::descriptor::ServiceDescriptor;
@@ -194,7 +194,7 @@ impl Server {
         Ok(Listening {
             listener,
             local_addr,
-            router: routers.combined,
+            app: routers.app,
             grpc,
             health,
             grace,
@@ -206,7 +206,7 @@ impl Server {
     /// `/health`, gRPC health and reflection, `/metrics` (when kit's
     /// Prometheus recorder is installed) and `/kit/describe`.
     pub fn into_router(self) -> Result<Router, Error> {
-        Ok(self.into_routers()?.combined)
+        Ok(self.into_routers()?.app.into_router())
     }
 
     fn into_routers(self) -> Result<Routers, Error> {
@@ -275,13 +275,9 @@ impl Server {
             );
         }
         let grpc_router = grpc.into_router();
-        let combined = if has_grpc {
-            Dispatch::new(http_router, grpc_router.clone()).into_router()
-        } else {
-            http_router
-        };
+        let app = Dispatch::new(http_router, has_grpc.then(|| grpc_router.clone()));
         Ok(Routers {
-            combined,
+            app,
             grpc: grpc_router,
         })
     }
@@ -312,7 +308,7 @@ impl Server {
 }
 
 struct Routers {
-    combined: Router,
+    app: Dispatch,
     grpc: Router,
 }
 
@@ -320,7 +316,7 @@ struct Routers {
 pub struct Listening {
     listener: TcpListener,
     local_addr: SocketAddr,
-    router: Router,
+    app: Dispatch,
     grpc: Option<(TcpListener, SocketAddr, Router)>,
     health: Health,
     grace: Duration,
@@ -386,7 +382,7 @@ impl Listening {
             let _ = tcp.set_nodelay(true);
         });
         let main =
-            axum::serve(listener, self.router).with_graceful_shutdown(stopped(stop_rx.clone()));
+            axum::serve(listener, self.app).with_graceful_shutdown(stopped(stop_rx.clone()));
         let grpc = self.grpc.map(|(l, _, router)| {
             let l = l.tap_io(|tcp| {
                 let _ = tcp.set_nodelay(true);

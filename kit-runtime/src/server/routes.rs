@@ -14,12 +14,11 @@ use axum::response::Response;
 use axum::routing::{on_service, MethodFilter, MethodRouter};
 use axum::Router;
 use futures_util::FutureExt;
-use http::header::CONTENT_TYPE;
 use http::{Request, StatusCode};
 use tower::{Layer, Service};
 
 use crate::deadline::{timeout_from_headers, DeadlineLayer};
-use crate::descriptor::{EndpointDescriptor, HttpMethod};
+use crate::descriptor::{ArgSource, EndpointDescriptor, HttpMethod};
 use crate::metrics::MetricsLayer;
 use crate::trace::TraceLayer;
 use crate::transport::http::{error_response, Http, HttpRequest, DEFAULT_BODY_LIMIT};
@@ -29,7 +28,7 @@ use crate::Error;
 /// `kit::Service::mount_http` calls [`HttpRoutes::endpoint`] once per
 /// endpoint; [`HttpRoutes::into_router`] makes the axum router.
 pub struct HttpRoutes {
-    routes: BTreeMap<&'static str, MethodRouter>,
+    routes: BTreeMap<&'static str, (MethodRouter, Vec<&'static str>)>,
     body_limit: usize,
 }
 
@@ -63,6 +62,7 @@ impl HttpRoutes {
             handler: Arc::new(handler),
             body_limit: self.body_limit,
             endpoint,
+            path_params: endpoint.args.iter().any(|a| a.source == ArgSource::Path),
         };
         let stack = TraceLayer::new(endpoint, "http", timeout_from_headers).layer(
             MetricsLayer::new(endpoint, "http").layer(DeadlineLayer::<Http>::new().layer(handler)),
@@ -74,47 +74,36 @@ impl HttpRoutes {
             HttpMethod::Patch => MethodFilter::PATCH,
             HttpMethod::Delete => MethodFilter::DELETE,
         };
-        let method_router = self.routes.remove(route.path).unwrap_or_default();
+        let (method_router, mut methods) = self.routes.remove(route.path).unwrap_or_default();
+        methods.push(route.method.as_str());
         self.routes
-            .insert(route.path, method_router.merge(on_service(filter, stack)));
+            .insert(route.path, (method_router.merge(on_service(filter, stack)), methods));
     }
 
     /// The axum router with every mounted endpoint, answering unknown
     /// routes with a JSON 404 and wrong methods with a JSON 405.
     pub fn into_router(self) -> Router {
         let mut router = Router::new();
-        for (path, method_router) in self.routes {
-            router = router.route(path, method_router);
+        for (path, (method_router, methods)) in self.routes {
+            let allow = methods.join(", ");
+            router = router.route(path, method_router.fallback(move || method_not_allowed(allow.clone())));
         }
-        json_errors(router)
+        router.fallback(not_found)
     }
 }
 
-/// Gives `router` kit's JSON answers for unknown routes (404) and wrong
-/// methods (405, keeping axum's `Allow` header).
-pub fn json_errors(router: Router) -> Router {
-    router
-        .fallback(|| async {
-            Error::not_found("no route for this path").with_http_status(StatusCode::NOT_FOUND)
-        })
-        .layer(axum::middleware::map_response(method_not_allowed_as_json))
+async fn not_found() -> Response {
+    error_response(&Error::not_found("no route for this path").with_http_status(StatusCode::NOT_FOUND))
 }
 
-async fn method_not_allowed_as_json(response: Response) -> Response {
-    if response.status() != StatusCode::METHOD_NOT_ALLOWED
-        || response.headers().contains_key(CONTENT_TYPE)
-    {
-        return response;
-    }
-    let (parts, _) = response.into_parts();
+async fn method_not_allowed(allow: String) -> Response {
     let err = Error::unimplemented("method not allowed for this path")
         .with_http_status(StatusCode::METHOD_NOT_ALLOWED);
-    let mut json = error_response(&err);
-    if let Some(allow) = parts.headers.get(http::header::ALLOW) {
-        json.headers_mut()
-            .insert(http::header::ALLOW, allow.clone());
+    let mut response = error_response(&err);
+    if let Ok(value) = http::HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(http::header::ALLOW, value);
     }
-    json
+    response
 }
 
 /// The innermost service: decodes through the generated handler, calls the
@@ -124,6 +113,7 @@ pub struct HttpHandler<F> {
     handler: Arc<F>,
     body_limit: usize,
     endpoint: &'static EndpointDescriptor,
+    path_params: bool,
 }
 
 impl<F> Clone for HttpHandler<F> {
@@ -132,6 +122,7 @@ impl<F> Clone for HttpHandler<F> {
             handler: self.handler.clone(),
             body_limit: self.body_limit,
             endpoint: self.endpoint,
+            path_params: self.path_params,
         }
     }
 }
@@ -153,9 +144,10 @@ where
         let handler = self.handler.clone();
         let limit = self.body_limit;
         let endpoint = self.endpoint;
+        let path_params = self.path_params;
         Box::pin(async move {
             let call = async move {
-                let req = HttpRequest::new(req, limit).await;
+                let req = HttpRequest::with_path_params(req, limit, path_params).await;
                 handler(req).await
             };
             let response = match AssertUnwindSafe(call).catch_unwind().await {

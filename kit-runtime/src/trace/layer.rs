@@ -22,9 +22,9 @@ use crate::Context;
 pub type TimeoutReader = fn(&HeaderMap) -> Option<Duration>;
 
 /// Builds the [`Context`] of each request from its `traceparent` and timeout
-/// headers and the endpoint's own timeout, puts it in the request
-/// extensions, and runs the inner service in a `request` span with the
-/// context as the task-local current one.
+/// headers and the endpoint's own timeout, and runs the inner service in a
+/// `request` span (DEBUG level) with the context as the task-local current
+/// one.
 #[derive(Clone)]
 pub struct TraceLayer {
     endpoint: &'static EndpointDescriptor,
@@ -77,13 +77,14 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+    fn call(&mut self, req: Request<B>) -> Self::Future {
         let trace = TraceContext::from_headers(req.headers());
         let caller = (self.layer.read_timeout)(req.headers());
         let deadline = effective_deadline(Instant::now(), self.layer.endpoint.timeout, caller);
         let ctx = Context::new(trace, deadline);
-        req.extensions_mut().insert(ctx.clone());
-        let span = tracing::info_span!(
+        // DEBUG, like tower-http's TraceLayer: `RUST_LOG=kit_runtime=debug`
+        // (or `debug`) turns the per-request span on.
+        let span = tracing::debug_span!(
             "request",
             service = self.layer.endpoint.service,
             endpoint = self.layer.endpoint.name,

@@ -97,13 +97,23 @@ pub struct HttpRequest {
 impl HttpRequest {
     /// Wraps a request; `body_limit` bounds what [`HttpRequest::json`] reads.
     pub async fn new(request: http::Request<Body>, body_limit: usize) -> HttpRequest {
+        HttpRequest::with_path_params(request, body_limit, true).await
+    }
+
+    /// Wraps a request, reading its path parameters only if `path_params`
+    /// (routes without `{param}` skip the work).
+    pub async fn with_path_params(request: http::Request<Body>, body_limit: usize, path_params: bool) -> HttpRequest {
         let (mut parts, body) = request.into_parts();
-        let path_params = match RawPathParams::from_request_parts(&mut parts, &()).await {
-            Ok(raw) => raw
-                .iter()
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect(),
-            Err(_) => Vec::new(),
+        let path_params = if !path_params {
+            Vec::new()
+        } else {
+            match RawPathParams::from_request_parts(&mut parts, &()).await {
+                Ok(raw) => raw
+                    .iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect(),
+                Err(_) => Vec::new(),
+            }
         };
         HttpRequest {
             parts,
