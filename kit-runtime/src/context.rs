@@ -67,6 +67,12 @@ impl Context {
         CURRENT.scope(self, fut).await
     }
 
+    /// `fut` with `self` as the current context while it runs, as a
+    /// nameable future (what the server layers use).
+    pub fn scoped<F: Future>(self, fut: F) -> tokio::task::futures::TaskLocalFuture<Context, F> {
+        CURRENT.scope(self, fut)
+    }
+
     /// The same context with the deadline moved earlier to `now + timeout`
     /// if that is sooner. Deadlines only ever shrink.
     pub fn with_timeout(self, timeout: Duration) -> Context {

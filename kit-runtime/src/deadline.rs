@@ -142,32 +142,67 @@ impl<S: Clone, P> Clone for Deadline<S, P> {
 impl<S, P, B> Service<Request<B>> for Deadline<S, P>
 where
     S: Service<Request<B>, Response = Response<P::Body>, Error = Infallible>,
-    S::Future: Send + 'static,
     P: Protocol,
 {
     type Response = Response<P::Body>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+    type Future = DeadlineFuture<S::Future, P>;
 
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            // Polled inside the request's context scope (set by TraceLayer).
-            let deadline = Context::try_current().and_then(|c| c.deadline());
-            let Some(deadline) = deadline else {
-                return fut.await;
-            };
-            match tokio::time::timeout_at(deadline, fut).await {
-                Ok(response) => response,
-                Err(_elapsed) => Ok(P::error_response(&Error::deadline_exceeded(
-                    "deadline exceeded before the handler finished",
-                ))),
+        DeadlineFuture {
+            inner: self.inner.call(req),
+            sleep: None,
+            started: false,
+            _protocol: PhantomData,
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Deadline`]: the inner future, raced against a timer
+    /// armed at the first poll from the current [`Context`]'s deadline
+    /// (polled inside the scope the trace layer sets).
+    pub struct DeadlineFuture<F, P> {
+        #[pin]
+        inner: F,
+        #[pin]
+        sleep: Option<tokio::time::Sleep>,
+        started: bool,
+        _protocol: PhantomData<fn() -> P>,
+    }
+}
+
+impl<F, P> Future for DeadlineFuture<F, P>
+where
+    F: Future<Output = Result<Response<P::Body>, Infallible>>,
+    P: Protocol,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        if !*this.started {
+            *this.started = true;
+            if let Some(deadline) = Context::try_current().and_then(|c| c.deadline()) {
+                this.sleep.set(Some(tokio::time::sleep_until(deadline)));
             }
-        })
+        }
+        if let Poll::Ready(output) = this.inner.poll(cx) {
+            return Poll::Ready(output);
+        }
+        match this.sleep.as_pin_mut() {
+            Some(sleep) => {
+                std::task::ready!(sleep.poll(cx));
+                Poll::Ready(Ok(P::error_response(&Error::deadline_exceeded(
+                    "deadline exceeded before the handler finished",
+                ))))
+            }
+            None => Poll::Pending,
+        }
     }
 }
 

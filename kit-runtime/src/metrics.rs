@@ -194,39 +194,57 @@ pub struct RecordMetrics<S> {
 impl<S, B, RB> Service<Request<B>> for RecordMetrics<S>
 where
     S: Service<Request<B>, Response = Response<RB>, Error = Infallible>,
-    S::Future: Send + 'static,
 {
     type Response = Response<RB>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<RB>, Infallible>> + Send>>;
+    type Future = MetricsFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
-        let metrics = self.metrics.clone();
-        let start = Instant::now();
-        metrics.start();
-        // Decrements the in-flight gauge even if the caller goes away and
-        // the future is dropped mid-request.
+        self.metrics.start();
+        // Records even if the caller goes away and the future is dropped
+        // mid-request (then the code is CANCELLED).
         let guard = FinishGuard {
-            metrics,
-            start,
+            metrics: self.metrics.clone(),
+            start: Instant::now(),
             code: Code::Cancelled,
         };
-        let fut = self.inner.call(req);
-        Box::pin(async move {
-            let mut guard = guard;
-            let response = fut.await;
-            if let Ok(r) = &response {
-                guard.code = ResponseCode::of(r);
-            }
-            response
-        })
+        MetricsFuture {
+            inner: self.inner.call(req),
+            guard: Some(guard),
+        }
     }
 }
 
+pin_project_lite::pin_project! {
+    /// The future of [`RecordMetrics`].
+    pub struct MetricsFuture<F> {
+        #[pin]
+        inner: F,
+        guard: Option<FinishGuard>,
+    }
+}
+
+impl<F, RB> Future for MetricsFuture<F>
+where
+    F: Future<Output = Result<Response<RB>, Infallible>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let output = std::task::ready!(this.inner.poll(cx));
+        if let (Some(mut guard), Ok(response)) = (this.guard.take(), &output) {
+            guard.code = ResponseCode::of(response);
+        }
+        Poll::Ready(output)
+    }
+}
+
+/// Records the request when dropped: finished, or cancelled mid-way.
 struct FinishGuard {
     metrics: Arc<EndpointMetrics>,
     start: Instant,

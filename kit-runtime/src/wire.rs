@@ -85,21 +85,12 @@ impl BodyFields {
     /// Splits `body`, a JSON object, into the fields `names`; other fields
     /// are ignored.
     pub fn parse(body: Bytes, names: &'static [&'static str]) -> Result<BodyFields, Error> {
+        let base = body.as_ptr() as usize;
         let mut de = serde_json::Deserializer::from_slice(&body);
-        let found = de
-            .deserialize_map(FieldsVisitor { names })
+        let values = de
+            .deserialize_map(FieldsVisitor { names, base })
             .and_then(|v| de.end().map(|()| v))
             .map_err(|e| Error::invalid_argument(format!("invalid JSON body: {e}")))?;
-        let base = body.as_ptr() as usize;
-        let values = found
-            .into_iter()
-            .map(|raw| {
-                raw.map(|r| {
-                    let start = r.get().as_ptr() as usize - base;
-                    (start, start + r.get().len())
-                })
-            })
-            .collect();
         Ok(BodyFields {
             body: body.clone(),
             names,
@@ -124,10 +115,12 @@ impl BodyFields {
 
 struct FieldsVisitor {
     names: &'static [&'static str],
+    /// Address of the body's first byte, to turn borrowed slices into ranges.
+    base: usize,
 }
 
 impl<'de> Visitor<'de> for FieldsVisitor {
-    type Value = Vec<Option<&'de RawValue>>;
+    type Value = Vec<Option<(usize, usize)>>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "a JSON object with fields {:?}", self.names)
@@ -137,7 +130,11 @@ impl<'de> Visitor<'de> for FieldsVisitor {
         let mut values = vec![None; self.names.len()];
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             match self.names.iter().position(|n| *n == key) {
-                Some(i) => values[i] = Some(map.next_value::<&'de RawValue>()?),
+                Some(i) => {
+                    let raw = map.next_value::<&'de RawValue>()?.get();
+                    let start = raw.as_ptr() as usize - self.base;
+                    values[i] = Some((start, start + raw.len()));
+                }
                 None => {
                     map.next_value::<IgnoredAny>()?;
                 }

@@ -168,7 +168,9 @@ where
             oversize_is_resource_exhausted(&mut response);
             let code = response_code(&response);
             let mut response = response.map(Body::new);
-            response.extensions_mut().insert(ResponseCode(code));
+            if code != crate::Code::Ok {
+                response.extensions_mut().insert(ResponseCode(code));
+            }
             Ok(response)
         })
     }

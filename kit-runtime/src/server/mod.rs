@@ -381,8 +381,7 @@ impl Listening {
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        let main =
-            axum::serve(listener, self.app).with_graceful_shutdown(stopped(stop_rx.clone()));
+        let main = axum::serve(listener, self.app).with_graceful_shutdown(stopped(stop_rx.clone()));
         let grpc = self.grpc.map(|(l, _, router)| {
             let l = l.tap_io(|tcp| {
                 let _ = tcp.set_nodelay(true);

@@ -76,8 +76,10 @@ impl HttpRoutes {
         };
         let (method_router, mut methods) = self.routes.remove(route.path).unwrap_or_default();
         methods.push(route.method.as_str());
-        self.routes
-            .insert(route.path, (method_router.merge(on_service(filter, stack)), methods));
+        self.routes.insert(
+            route.path,
+            (method_router.merge(on_service(filter, stack)), methods),
+        );
     }
 
     /// The axum router with every mounted endpoint, answering unknown
@@ -86,14 +88,19 @@ impl HttpRoutes {
         let mut router = Router::new();
         for (path, (method_router, methods)) in self.routes {
             let allow = methods.join(", ");
-            router = router.route(path, method_router.fallback(move || method_not_allowed(allow.clone())));
+            router = router.route(
+                path,
+                method_router.fallback(move || method_not_allowed(allow.clone())),
+            );
         }
         router.fallback(not_found)
     }
 }
 
 async fn not_found() -> Response {
-    error_response(&Error::not_found("no route for this path").with_http_status(StatusCode::NOT_FOUND))
+    error_response(
+        &Error::not_found("no route for this path").with_http_status(StatusCode::NOT_FOUND),
+    )
 }
 
 async fn method_not_allowed(allow: String) -> Response {

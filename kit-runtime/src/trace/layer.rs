@@ -2,14 +2,14 @@
 //! deadline), opens the request span and runs the inner service inside both.
 
 use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Duration;
 
 use http::{HeaderMap, Request, Response};
+use tokio::task::futures::TaskLocalFuture;
 use tokio::time::Instant;
 use tower::{Layer, Service};
+use tracing::instrument::Instrumented;
 use tracing::Instrument;
 
 use super::TraceContext;
@@ -71,7 +71,7 @@ where
 {
     type Response = Response<RB>;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response<RB>, Infallible>> + Send>>;
+    type Future = Instrumented<TaskLocalFuture<Context, S::Future>>;
 
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
         self.inner.poll_ready(cx)
@@ -92,6 +92,6 @@ where
             trace_id = %trace.trace_id(),
         );
         let fut = self.inner.call(req);
-        Box::pin(ctx.scope(fut).instrument(span))
+        ctx.scoped(fut).instrument(span)
     }
 }
