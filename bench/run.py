@@ -27,6 +27,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGET = os.environ.get("CARGO_TARGET_DIR", "/var/tmp/kit-target")
 
 
+# Servers on core 0, load on core 1: each side gets a core of its own, so a
+# heavier load generator cannot tilt a comparison (and each server's runtime
+# sizes itself to one core: tokio and Go both read the affinity mask).
+PIN = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") is not None
+
+
+def server_cmd(argv):
+    return ["taskset", "-c", "0", *argv] if PIN else argv
+
+
+def load_cmd(argv):
+    return ["taskset", "-c", "1", *argv] if PIN else argv
+
+
 def log(*a):
     print("bench:", *a, file=sys.stderr, flush=True)
 
@@ -51,7 +65,7 @@ def wait_ready(port, timeout=20.0):
 class Server:
     def __init__(self, argv, port):
         self.port = port
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "info"})
+        self.proc = subprocess.Popen(server_cmd(argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "RUST_LOG": "info"})
         wait_ready(port)
 
     def rss_kib(self, field="VmRSS"):
@@ -104,13 +118,15 @@ def parse_wrk(out):
 
 
 def wrk(port, seconds, connections=64):
-    cmd = ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", os.path.join(ROOT, "bench", "post.lua"), f"http://127.0.0.1:{port}/uppercase"]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    threads = "-t1" if PIN else "-t2"
+    cmd = ["wrk", threads, f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", os.path.join(ROOT, "bench", "post.lua"), f"http://127.0.0.1:{port}/uppercase"]
+    out = subprocess.run(load_cmd(cmd), capture_output=True, text=True, check=True).stdout
     return parse_wrk(out)
 
 
 def loadgen(bins, mode, url, seconds, connections=64):
-    out = subprocess.run([bins["loadgen"], mode, url, "--seconds", str(seconds), "--connections", str(connections)], capture_output=True, text=True, check=True).stdout
+    argv = [bins["loadgen"], mode, url, "--seconds", str(seconds), "--connections", str(connections)]
+    out = subprocess.run(load_cmd(argv), capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -190,7 +206,7 @@ def grpc_suite(bins, args):
 
 
 def client_suite(bins, args):
-    modes = ["kit-http", "hyper-http", "kit-grpc", "tonic-grpc"]
+    modes = ["kit-http", "hyper-http-equiv", "hyper-http", "kit-grpc", "tonic-grpc-equiv", "tonic-grpc"]
     results = {m: [] for m in modes}
     port = free_port()
     server = Server([bins["contender"], "kit", "--http-addr", f"127.0.0.1:{port}"], port)
@@ -247,6 +263,7 @@ def main():
     ap.add_argument("--rounds", type=int)
     ap.add_argument("--seconds", type=float)
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    ap.add_argument("--no-build-cost", action="store_true", help="skip the macro build-cost measurement (minutes)")
     args = ap.parse_args()
     args.rounds = args.rounds or (1 if args.smoke else 5)
     args.seconds = args.seconds or (1 if args.smoke else 10)
@@ -261,6 +278,12 @@ def main():
     grpc = grpc_suite(bins, args)
     client = client_suite(bins, args)
     micro = micro_suite(bins, args)
+    build_rows = None
+    if not args.smoke and not args.no_build_cost:
+        sys.path.insert(0, os.path.join(ROOT, "bench"))
+        import buildcost
+
+        build_rows = buildcost.measure(log=log)
 
     cmd = "python3 bench/run.py" + (" --smoke" if args.smoke else "")
     md = [
@@ -268,9 +291,11 @@ def main():
         "",
         f"Command: `{cmd}` (rounds: {args.rounds}, {args.seconds:g} s each, contenders alternating; build profile `{profile}`).",
         f"Machine: {machine()}. Date: {datetime.date.today().isoformat()}.",
-        "Load and servers share the machine: compare ratios, not absolute numbers.",
+        ("Servers are pinned to core 0 and the load generators to core 1 (`taskset`), so each server runs on one core; "
+         if PIN else "Load and servers share the machine; ")
+        + "compare ratios, not absolute numbers.",
         "",
-        "## HTTP/JSON: `POST /uppercase` `{\"s\":\"hello world\"}`, wrk, 64 connections",
+        "## HTTP/JSON: `POST /uppercase` `{\"s\":\"hello world\"}`, wrk (one thread), 64 connections",
         "",
         table(http, "kit", "axum-instrumented"),
         "",
@@ -288,7 +313,9 @@ def main():
         "",
         table(client, "kit-http", "hyper-http", unit="calls/s"),
         "",
-        f"Generated client / hand-written: HTTP **{ratio(client, 'kit-http', 'hyper-http'):.2f}x**, gRPC **{ratio(client, 'kit-grpc', 'tonic-grpc'):.2f}x** (target: within 5%).",
+        f"Generated client / hand-written doing the same work per call (timeout, traceparent, deadline header: the `-equiv` rows): "
+        f"HTTP **{ratio(client, 'kit-http', 'hyper-http-equiv'):.2f}x**, gRPC **{ratio(client, 'kit-grpc', 'tonic-grpc-equiv'):.2f}x** (target: within 5%). "
+        f"Against the bare hand-written clients: HTTP {ratio(client, 'kit-http', 'hyper-http'):.2f}x, gRPC {ratio(client, 'kit-grpc', 'tonic-grpc'):.2f}x.",
         "",
         "## Server stack per call, in process (no sockets)",
         "",
@@ -297,6 +324,19 @@ def main():
     ]
     for m in micro:
         md.append(f"| {m['name']} | {m['ns_per_call']:,.0f} | {m['allocs_per_call']:.1f} |")
+    if build_rows:
+        import buildcost
+
+        md += [
+            "",
+            "## Build cost of the macros",
+            "",
+            "A crate with N endpoints written with `#[kit::service]` (server, instrumentation, typed client generated) against the hand-written",
+            "equivalent (axum routes with serde request structs, TraceLayer and TimeoutLayer, a typed hyper client function per endpoint),",
+            "dependencies already built; clean = `cargo clean -p` then build, incremental = touch `lib.rs` then build (`bench/buildcost.py`).",
+            "",
+            buildcost.markdown(build_rows),
+        ]
     md += [
         "",
         "## Memory",

@@ -9,7 +9,10 @@
 //! the client costs the same whoever serves. The client-side comparison
 //! runs N tasks over one client: `kit-http` (the generated client) against
 //! `hyper-http` (hyper + serde_json by hand), `kit-grpc` against
-//! `tonic-grpc` (the tonic-prost-build client). Every answer is checked.
+//! `tonic-grpc` (the tonic-prost-build client). The `-equiv` variants of the
+//! hand-written clients also do what kit's does on every call: a 2 s
+//! timeout, a fresh `traceparent` and the deadline header. Every answer is
+//! checked.
 
 use std::time::{Duration, Instant};
 
@@ -130,6 +133,33 @@ fn is_expected(bytes: &[u8]) -> bool {
     <pb::UppercaseResponse as prost::Message>::decode(bytes).is_ok_and(|r| r.value == EXPECTED)
 }
 
+/// The per-call timeout the example's `uppercase` endpoint declares.
+const TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A fresh W3C traceparent, as a hand-written client propagating traces sends.
+fn traceparent() -> String {
+    format!(
+        "00-{:032x}-{:016x}-01",
+        fastrand::u128(1..),
+        fastrand::u64(1..)
+    )
+}
+
+/// The request to send; the "equivalent" hand-written client also sends
+/// what kit's does: the trace context and its remaining deadline.
+fn req_with(req: &mut http::Request<Full<Bytes>>, equivalent: bool) -> http::Request<Full<Bytes>> {
+    let mut out = std::mem::replace(req, http::Request::new(Full::new(Bytes::new())));
+    if equivalent {
+        let headers = out.headers_mut();
+        headers.insert("traceparent", traceparent().parse().expect("header"));
+        headers.insert(
+            "kit-timeout-ms",
+            http::HeaderValue::from(TIMEOUT.as_millis() as u64),
+        );
+    }
+    out
+}
+
 #[tokio::main]
 async fn main() {
     let o = opts();
@@ -193,7 +223,8 @@ async fn main() {
             })
             .await
         }
-        "hyper-http" => {
+        "hyper-http" | "hyper-http-equiv" => {
+            let equivalent = o.mode == "hyper-http-equiv";
             let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
                 hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                     .build_http();
@@ -207,25 +238,34 @@ async fn main() {
                     async move {
                         let body =
                             serde_json::to_vec(&serde_json::json!({ "s": INPUT })).expect("json");
-                        let req = http::Request::post(uri)
+                        let mut req = http::Request::post(uri)
                             .header("content-type", "application/json")
                             .body(Full::new(Bytes::from(body)))
                             .expect("request");
-                        let Ok(resp) = client.request(req).await else {
-                            return false;
+                        let call = async {
+                            let Ok(resp) = client.request(req_with(&mut req, equivalent)).await
+                            else {
+                                return false;
+                            };
+                            let ok = resp.status().is_success();
+                            let Ok(body) = resp.into_body().collect().await else {
+                                return false;
+                            };
+                            ok && serde_json::from_slice::<String>(&body.to_bytes())
+                                .is_ok_and(|v| v == EXPECTED)
                         };
-                        let ok = resp.status().is_success();
-                        let Ok(body) = resp.into_body().collect().await else {
-                            return false;
-                        };
-                        ok && serde_json::from_slice::<String>(&body.to_bytes())
-                            .is_ok_and(|v| v == EXPECTED)
+                        if equivalent {
+                            tokio::time::timeout(TIMEOUT, call).await.unwrap_or(false)
+                        } else {
+                            call.await
+                        }
                     }
                 }
             })
             .await
         }
-        "tonic-grpc" => {
+        "tonic-grpc" | "tonic-grpc-equiv" => {
+            let equivalent = o.mode == "tonic-grpc-equiv";
             let channel = tonic::transport::Endpoint::from_shared(o.url.clone())
                 .expect("url")
                 .tcp_nodelay(true)
@@ -236,10 +276,20 @@ async fn main() {
                 move || {
                     let mut client = client.clone();
                     async move {
-                        client
-                            .uppercase(pb::UppercaseRequest { s: INPUT.into() })
-                            .await
-                            .is_ok_and(|r| r.into_inner().value == EXPECTED)
+                        let mut req = tonic::Request::new(pb::UppercaseRequest { s: INPUT.into() });
+                        if equivalent {
+                            req.set_timeout(TIMEOUT);
+                            let tp: tonic::metadata::AsciiMetadataValue =
+                                traceparent().parse().expect("ascii");
+                            req.metadata_mut().insert("traceparent", tp);
+                        }
+                        let call = client.uppercase(req);
+                        let result = if equivalent {
+                            tokio::time::timeout(TIMEOUT, call).await.ok()
+                        } else {
+                            Some(call.await)
+                        };
+                        result.is_some_and(|r| r.is_ok_and(|r| r.into_inner().value == EXPECTED))
                     }
                 }
             })

@@ -252,7 +252,9 @@ impl Client {
         if let Some(remaining) = ctx.remaining() {
             req.set_timeout(remaining);
         }
-        if let Ok(v) = ctx.trace().to_traceparent().parse() {
+        if let Ok(v) = tonic::metadata::AsciiMetadataValue::try_from(
+            ctx.trace().traceparent_bytes().as_slice(),
+        ) {
             req.metadata_mut().insert(TRACEPARENT, v);
         }
         let path = http::uri::PathAndQuery::from_static(method.path);
