@@ -333,7 +333,8 @@ def main():
             "",
             "A crate with N endpoints written with `#[kit::service]` (server, instrumentation, typed client generated) against the hand-written",
             "equivalent (axum routes with serde request structs, TraceLayer and TimeoutLayer, a typed hyper client function per endpoint),",
-            "dependencies already built; clean = `cargo clean -p` then build, incremental = touch `lib.rs` then build (`bench/buildcost.py`).",
+            "dependencies already built (debug profile); clean = `cargo clean -p` the crate then build, incremental = change one endpoint's body",
+            "then build (`bench/buildcost.py`). Expanded lines: `rustc -Zunpretty=expanded` of the kit crate.",
             "",
             buildcost.markdown(build_rows),
         ]
