@@ -257,6 +257,40 @@ def machine():
     return f"{os.cpu_count()} cores, {model}"
 
 
+HISTORY = """
+
+## What profiling changed
+
+The first full run (same machine, cores not pinned) had kit at 0.91x the
+hand-written instrumented axum service and 0.83x Go kit over HTTP, and the
+in-process stack at 2.9 µs and 42 allocations per call. perf and the
+in-process benchmark pointed at work done per request that the hand-written
+service does not do or does cheaper; each change below is in kit-runtime:
+
+- the per-request span is DEBUG, like tower-http's TraceLayer (it was INFO,
+  so an `info` subscriber formatted its fields on every request): +15% req/s;
+- one content-type dispatch service that is its own make-service, instead of
+  a router wrapping a boxed dispatcher, and 405 answers from each path's
+  method fallback instead of a response-mapping middleware on every request;
+- the trace, metrics and deadline layers return named futures
+  (`Instrumented<TaskLocalFuture<..>>`, pin-projected `MetricsFuture` and
+  `DeadlineFuture`) instead of boxing; the deadline comes from the
+  task-local context instead of an extensions map; successful responses
+  carry no extension; path parameters are read only for routes that have them;
+  JSON body fields are located in one pass.
+
+Together: 69k -> 100k req/s unpinned (now 1.23x the hand-written service and
+1.52x Go kit pinned), 28 allocations per call in process (bare axum: 28), and
+for the client a traceparent formatted without `fmt` (client now within 5% of
+a hand-written client doing the same work).
+
+Caveats: with a closed loop, a faster server also queues more in the load
+generator, so p99 is compared at each contender's own throughput.
+tonic-instrumented consistently measures a few percent faster than
+tonic-bare here; kit is level with tonic-bare and 0.97x tonic-instrumented.
+"""
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--smoke", action="store_true")
@@ -338,6 +372,7 @@ def main():
             "",
             buildcost.markdown(build_rows),
         ]
+    md += HISTORY.strip("\n").split("\n")
     md += [
         "",
         "## Memory",
@@ -347,7 +382,7 @@ def main():
         "",
         "## Contenders",
         "",
-        "- **kit**: `examples/stringsvc` as shipped, served by `kit::Server` (what `kit::serve` runs): per-endpoint trace span and context, RED metrics into the Prometheus recorder, deadline, panic catching, content-type dispatch between HTTP/JSON and gRPC on one port, tracing subscriber at `info`.",
+        "- **kit**: `examples/stringsvc` as shipped, served by `kit::Server` (what `kit::serve` runs): per-endpoint trace context (W3C traceparent, task-local `Context`, DEBUG span), RED metrics into the Prometheus recorder, deadline, panic catching, content-type dispatch between HTTP/JSON and gRPC on one port, tracing subscriber at `info`.",
         "- **axum-instrumented**: the same two routes hand-written in axum with `Json` extractors, tower-http `TraceLayer`, a hand-written RED metrics middleware (counter, histogram, in-flight gauge through `metrics`, Prometheus recorder), tower-http `TimeoutLayer` (2 s), the same subscriber (`bench/src/contenders.rs`).",
         "- **axum-bare**: the same handlers, no middleware: the floor.",
         "- **go-kit**: Go kit's own stringsvc tutorial shape (`transport/http`, JSON), built from Debian's `golang-github-go-kit-kit-dev` (`bench/gokit/main.go`).",
