@@ -5,7 +5,6 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
@@ -13,11 +12,10 @@ use std::task::{Context as TaskContext, Poll};
 use axum::body::Body;
 use axum::response::Response;
 use axum::Router;
-use futures_util::FutureExt;
 use http::Request;
 use tower::{Layer, Service};
 
-use super::routes::panic_message;
+use super::panic::catch_panic;
 use crate::deadline::DeadlineLayer;
 use crate::descriptor::EndpointDescriptor;
 use crate::metrics::MetricsLayer;
@@ -154,14 +152,10 @@ where
             let unary = tower::service_fn(move |request: tonic::Request<Req>| {
                 let call = handler(request.into_inner());
                 async move {
-                    match AssertUnwindSafe(call).catch_unwind().await {
-                        Ok(Ok(resp)) => Ok(tonic::Response::new(resp)),
-                        Ok(Err(err)) => Err(to_status(&err)),
-                        Err(panic) => {
-                            tracing::error!(endpoint = endpoint.name, panic = %panic_message(&*panic), "handler panicked");
-                            Err(tonic::Status::internal("the handler panicked"))
-                        }
-                    }
+                    catch_panic(endpoint, call)
+                        .await
+                        .map(tonic::Response::new)
+                        .map_err(|err| to_status(&err))
                 }
             });
             let mut response = grpc.unary(unary, req).await;

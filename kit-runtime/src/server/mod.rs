@@ -4,6 +4,7 @@
 mod dispatch;
 mod grpc_routes;
 mod health;
+mod panic;
 mod routes;
 
 use std::future::{Future, IntoFuture};
@@ -18,7 +19,8 @@ use tokio::net::TcpListener;
 pub use dispatch::Dispatch;
 pub use grpc_routes::{GrpcHandler, GrpcRoutes};
 pub use health::Health;
-pub use routes::{panic_message, HttpHandler, HttpRoutes};
+pub use panic::{catch_panic, panic_message};
+pub use routes::{HttpHandler, HttpRoutes};
 
 use crate::config::{Config, Parsed, USAGE};
 use crate::descriptor::ServiceDescriptor;

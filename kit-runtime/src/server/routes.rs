@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
@@ -13,10 +12,10 @@ use axum::body::Body;
 use axum::response::Response;
 use axum::routing::{on_service, MethodFilter, MethodRouter};
 use axum::Router;
-use futures_util::FutureExt;
 use http::{Request, StatusCode};
 use tower::{Layer, Service};
 
+use super::panic::catch_panic;
 use crate::deadline::{timeout_from_headers, DeadlineLayer};
 use crate::descriptor::{ArgSource, EndpointDescriptor, HttpMethod};
 use crate::metrics::MetricsLayer;
@@ -157,25 +156,11 @@ where
                 let req = HttpRequest::with_path_params(req, limit, path_params).await;
                 handler(req).await
             };
-            let response = match AssertUnwindSafe(call).catch_unwind().await {
-                Ok(Ok(response)) => response,
-                Ok(Err(err)) => error_response(&err),
-                Err(panic) => {
-                    let what = panic_message(&*panic);
-                    tracing::error!(endpoint = endpoint.name, panic = %what, "handler panicked");
-                    error_response(&Error::internal("the handler panicked"))
-                }
+            let response = match catch_panic(endpoint, call).await {
+                Ok(response) => response,
+                Err(err) => error_response(&err),
             };
             Ok(response)
         })
     }
-}
-
-/// The text of a panic payload, if it has one.
-pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("(non-string panic payload)")
 }
