@@ -110,7 +110,7 @@ fn grpc_call(service: &Service, index: usize, e: &Endpoint) -> TokenStream {
     quote! {
         let __req = #build;
         let __bytes = ::kit::__private::Bytes::from(::kit::__private::proto::encode_to_vec(&__req));
-        let __resp: #response = self.inner.call_grpc(#index, __bytes).await?;
+        let __resp: #response = ::kit::__private::proto::decode_response::<#response>(self.inner.call_grpc(#index, __bytes).await?)?;
         #unwrap
     }
 }

@@ -7,7 +7,8 @@
 //! (number 1) of `<Method>Response`, unless it is a message itself.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
 use syn::{Ident, Type};
 
 use super::message::{expand_message, MessageField, MessageModel};
@@ -64,6 +65,12 @@ pub fn is_message(ty: &Type) -> bool {
     }
 }
 
+/// `<T as MessageCheck>::Type`, spanned at the user's type: the one place a
+/// type used as a whole message but not deriving `kit::Message` is reported.
+fn message_check(ty: &Type) -> TokenStream {
+    quote_spanned!(ty.span()=> <#ty as ::kit::__private::proto::MessageCheck>::Type)
+}
+
 /// The request and response message types of a gRPC endpoint.
 pub struct GrpcTypes {
     pub request: TokenStream,
@@ -86,8 +93,7 @@ pub fn types(service: &Service, e: &Endpoint) -> Option<GrpcTypes> {
     let args: Vec<_> = wire_args(e).collect();
     let (request, request_struct) = match args.as_slice() {
         [only] if only.source == Source::Body && is_message(&only.ty) => {
-            let ty = &only.ty;
-            (quote!(#ty), None)
+            (message_check(&only.ty), None)
         }
         _ => {
             let ident = format_ident!("{}Request", base);
@@ -97,7 +103,7 @@ pub fn types(service: &Service, e: &Endpoint) -> Option<GrpcTypes> {
     let ok = &e.output.ok;
     let unit = matches!(ok, Type::Tuple(t) if t.elems.is_empty());
     let (response, wrapped) = if !unit && is_message(ok) {
-        (quote!(#ok), false)
+        (message_check(ok), false)
     } else {
         let ident = format_ident!("{}Response", base);
         (quote!(#ident), !unit)
@@ -232,7 +238,7 @@ fn mount(index: usize, e: &Endpoint, t: &GrpcTypes) -> TokenStream {
     quote! {
         {
             let __svc = ::std::sync::Arc::clone(&self);
-            routes.unary(&endpoints[#index], move |__req: #request| {
+            routes.unary::<#request, #response, _, _>(&endpoints[#index], move |__req: #request| {
                 let __svc = ::std::sync::Arc::clone(&__svc);
                 async move {
                     #unpack

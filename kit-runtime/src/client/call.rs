@@ -16,7 +16,6 @@ use tracing::Instrument;
 use super::Client;
 use crate::deadline::{timeout_header_value, TIMEOUT_HEADER};
 use crate::descriptor::EndpointDescriptor;
-use crate::proto::ProtoMessage;
 use crate::retry::is_retryable;
 use crate::trace::TRACEPARENT;
 use crate::transport::grpc::from_status;
@@ -67,20 +66,14 @@ impl Client {
     }
 
     /// Calls endpoint number `endpoint` over gRPC with an encoded request
-    /// message, retrying as the endpoint and client allow.
-    pub async fn call_grpc<Resp: ProtoMessage>(
-        &self,
-        endpoint: usize,
-        request: Bytes,
-    ) -> Result<Resp, Error> {
+    /// message, retrying as the endpoint and client allow; returns the
+    /// encoded response (decode it with [`crate::proto::decode_response`]).
+    pub async fn call_grpc(&self, endpoint: usize, request: Bytes) -> Result<Bytes, Error> {
         let desc = &self.inner.service.endpoints[endpoint];
-        let bytes = self
-            .run(endpoint, |ctx| {
-                self.grpc_attempt(ctx, desc, request.clone())
-            })
-            .await?;
-        crate::proto::decode(bytes)
-            .map_err(|e| Error::internal(format!("cannot decode the response: {e}")))
+        self.run(endpoint, |ctx| {
+            self.grpc_attempt(ctx, desc, request.clone())
+        })
+        .await
     }
 
     /// The deadline, the retry loop, the span and the metrics around attempts.

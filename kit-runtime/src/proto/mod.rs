@@ -105,6 +105,11 @@ pub trait ProtoField: Sized {
 
 /// A protobuf message: a Rust struct whose fields are [`ProtoField`]s.
 /// Implemented by `#[derive(kit::Message)]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a protobuf message",
+    label = "used as a whole gRPC request or response",
+    note = "a type that is not a scalar, String, Vec, Option or map is sent as a message itself: #[derive(kit::Message)] on a struct with named fields; to return an enum, wrap it in such a struct"
+)]
 pub trait ProtoMessage: Sized {
     /// The message name, without package (`UppercaseRequest`), or the full
     /// name of a well-known type (`google.protobuf.Duration`).
@@ -161,4 +166,20 @@ impl<T: field::ProtoMap> MapCheck for T {
 /// generated descriptors store).
 pub fn message_type<M: ProtoMessage>(schema: &mut Schema) -> FieldType {
     schema.message::<M>()
+}
+
+/// The check generated gRPC code puts on a type used as a whole request or
+/// response, so a type that is not a message is reported once, at the type.
+pub trait MessageCheck {
+    /// `Self`, once checked.
+    type Type: ProtoMessage;
+}
+
+impl<T: ProtoMessage> MessageCheck for T {
+    type Type = T;
+}
+
+/// Decodes a response message a client received (INTERNAL if it is not one).
+pub fn decode_response<M: ProtoMessage>(bytes: bytes::Bytes) -> Result<M, crate::Error> {
+    decode(bytes).map_err(|e| crate::Error::internal(format!("cannot decode the response: {e}")))
 }
