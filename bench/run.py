@@ -351,7 +351,7 @@ def main():
         f"HTTP **{ratio(client, 'kit-http', 'hyper-http-equiv'):.2f}x**, gRPC **{ratio(client, 'kit-grpc', 'tonic-grpc-equiv'):.2f}x** (target: within 5%). "
         f"Against the bare hand-written clients: HTTP {ratio(client, 'kit-http', 'hyper-http'):.2f}x, gRPC {ratio(client, 'kit-grpc', 'tonic-grpc'):.2f}x.",
         "",
-        "## Server stack per call, in process (no sockets)",
+        "## Server stack and client codecs per call, in process (no sockets)",
         "",
         "| stack | ns/call | allocations/call |",
         "| --- | ---: | ---: |",

@@ -20,6 +20,7 @@ use crate::{Error, ParamValue};
 pub struct WireCodec<T> {
     decode: fn(&[u8]) -> Result<T, serde_json::Error>,
     encode: fn(&T) -> Result<Vec<u8>, serde_json::Error>,
+    encode_into: fn(&mut Vec<u8>, &T) -> Result<(), serde_json::Error>,
 }
 
 impl<T> Clone for WireCodec<T> {
@@ -35,6 +36,7 @@ pub const fn wire<T: Serialize + DeserializeOwned>() -> WireCodec<T> {
     WireCodec {
         decode: |bytes| serde_json::from_slice(bytes),
         encode: |value| serde_json::to_vec(value),
+        encode_into: |buf, value| serde_json::to_writer(buf, value),
     }
 }
 
@@ -47,6 +49,11 @@ impl<T> WireCodec<T> {
     /// Serializes `value`.
     pub fn encode(&self, value: &T) -> Result<Vec<u8>, serde_json::Error> {
         (self.encode)(value)
+    }
+
+    /// Serializes `value` at the end of `buf`.
+    pub fn encode_into(&self, buf: &mut Vec<u8>, value: &T) -> Result<(), serde_json::Error> {
+        (self.encode_into)(buf, value)
     }
 
     /// Serializes a request body; an encoding failure is the caller's INVALID_ARGUMENT.
@@ -159,10 +166,13 @@ impl Default for JsonObject {
 impl JsonObject {
     /// `{`.
     pub fn new() -> JsonObject {
-        JsonObject { buf: vec![b'{'] }
+        let mut buf = Vec::with_capacity(128);
+        buf.push(b'{');
+        JsonObject { buf }
     }
 
-    /// Adds `"name": value`.
+    /// Adds `"name": value`; `name` is an argument name (a Rust identifier,
+    /// so it needs no escaping).
     pub fn field<T>(
         mut self,
         name: &str,
@@ -172,13 +182,12 @@ impl JsonObject {
         if self.buf.len() > 1 {
             self.buf.push(b',');
         }
-        // A name is a Rust identifier: no escaping needed, but stay safe.
-        serde_json::to_writer(&mut self.buf, name).map_err(|e| Error::internal(e.to_string()))?;
-        self.buf.push(b':');
-        let encoded = codec
-            .encode(value)
+        self.buf.push(b'"');
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.extend_from_slice(b"\":");
+        codec
+            .encode_into(&mut self.buf, value)
             .map_err(|e| Error::invalid_argument(format!("cannot encode `{name}` as JSON: {e}")))?;
-        self.buf.extend_from_slice(&encoded);
         Ok(self)
     }
 
