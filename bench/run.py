@@ -372,7 +372,7 @@ def main():
             "",
             buildcost.markdown(build_rows),
         ]
-    md += HISTORY.strip("\n").split("\n")
+    md += [""] + HISTORY.strip("\n").split("\n")
     md += [
         "",
         "## Memory",
