@@ -64,7 +64,7 @@ impl Context {
 
     /// Runs `fut` with `self` as the current context.
     pub async fn scope<F: Future>(self, fut: F) -> F::Output {
-        CURRENT.scope(self, fut).await
+        self.scoped(fut).await
     }
 
     /// `fut` with `self` as the current context while it runs, as a

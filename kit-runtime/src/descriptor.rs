@@ -8,7 +8,7 @@ use serde::ser::SerializeStruct;
 use serde::{Serialize, Serializer};
 
 use crate::proto::schema::{MethodSchema, ServiceSchema};
-use crate::proto::{FieldType, Schema};
+use crate::proto::Schema;
 
 /// An HTTP method an endpoint can be routed on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -93,10 +93,10 @@ pub struct GrpcMethod {
     pub name: &'static str,
     /// HTTP/2 path (`/strings.StringService/Uppercase`).
     pub path: &'static str,
-    /// Registers the request message in a schema and names it.
-    pub request: fn(&mut Schema) -> FieldType,
-    /// Registers the response message in a schema and names it.
-    pub response: fn(&mut Schema) -> FieldType,
+    /// Registers the request message in a schema; returns its full name.
+    pub request: fn(&mut Schema) -> String,
+    /// Registers the response message in a schema; returns its full name.
+    pub response: fn(&mut Schema) -> String,
 }
 
 impl Serialize for GrpcMethod {
@@ -220,12 +220,8 @@ impl ServiceDescriptor {
         let mut methods = Vec::new();
         for e in self.endpoints {
             let Some(m) = e.grpc else { continue };
-            let name_of = |t: FieldType| match t {
-                FieldType::Message(full) => full,
-                other => format!("{other:?}"),
-            };
-            let request = name_of((m.request)(&mut schema));
-            let response = name_of((m.response)(&mut schema));
+            let request = (m.request)(&mut schema);
+            let response = (m.response)(&mut schema);
             methods.push(MethodSchema {
                 name: m.name.to_string(),
                 request,

@@ -64,12 +64,9 @@ impl<T> WireCodec<T> {
     }
 }
 
-/// A type that can travel in a URL path segment or query parameter.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be bound from a URL path segment or query parameter",
-    label = "this argument is taken from the URL",
-    note = "path and query arguments must implement `kit::ParamValue` (strings, integers, floats, bool, char); use a POST/PUT/PATCH route to send it in the JSON body, or implement `kit::ParamValue` for it"
-)]
+/// The check generated code puts on a URL-bound argument's type, so a type
+/// that cannot travel in a URL is reported once, at the argument (with
+/// [`ParamValue`]'s message).
 pub trait UrlParam {
     /// `Self`, once checked.
     type Type: ParamValue;

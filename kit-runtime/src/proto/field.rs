@@ -167,6 +167,10 @@ pub mod repeated {
 }
 
 /// A map type: `HashMap` or `BTreeMap`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a protobuf map",
+    label = "map keys must be integers, bool or String, values any protobuf field type"
+)]
 pub trait ProtoMap: Default {
     /// Key type (an integer, bool or string).
     type Key: ProtoField;

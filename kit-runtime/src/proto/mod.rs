@@ -133,12 +133,8 @@ pub trait ProtoMessage: Sized {
 }
 
 /// The check generated message code puts on each field's element type, so
-/// an unsupported type is reported once, at the field.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a protobuf field",
-    label = "not a protobuf type",
-    note = "supported: bool, i32, i64, u32, u64, f32, f64, String, Vec<u8>, bytes::Bytes, kit::proto::{{Sint32, Sint64, Fixed32, Fixed64, Sfixed32, Sfixed64}}, std::time::{{Duration, SystemTime}}, types with #[derive(kit::Message)], and Option, Vec, HashMap or BTreeMap of those"
-)]
+/// an unsupported type is reported once, at the field (with
+/// [`ProtoField`]'s message).
 pub trait FieldCheck {
     /// `Self`, once checked.
     type Type: ProtoField;
@@ -149,10 +145,6 @@ impl<T: ProtoField> FieldCheck for T {
 }
 
 /// The same check for map fields.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a protobuf map",
-    label = "map keys must be integers, bool or String, values any protobuf field type"
-)]
 pub trait MapCheck {
     /// `Self`, once checked.
     type Type: field::ProtoMap;
@@ -162,10 +154,11 @@ impl<T: field::ProtoMap> MapCheck for T {
     type Type = T;
 }
 
-/// Registers message `M` in `schema` and names it (a fn pointer the
-/// generated descriptors store).
-pub fn message_type<M: ProtoMessage>(schema: &mut Schema) -> FieldType {
-    schema.message::<M>()
+/// Registers message `M` in `schema` and returns its full name (a fn
+/// pointer the generated descriptors store).
+pub fn message_type<M: ProtoMessage>(schema: &mut Schema) -> String {
+    schema.message::<M>();
+    schema.full_name(M::NAME)
 }
 
 /// The check generated gRPC code puts on a type used as a whole request or

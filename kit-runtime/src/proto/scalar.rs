@@ -246,6 +246,17 @@ fixed!(
     Sfixed64
 );
 
+/// Writes a length-delimited value: the length, then the bytes.
+fn encode_prefixed(bytes: &[u8], buf: &mut impl BufMut) {
+    encode_varint(bytes.len() as u64, buf);
+    buf.put_slice(bytes);
+}
+
+/// The encoded length of a length-delimited value of `len` bytes.
+fn prefixed_len(len: usize) -> usize {
+    encoded_len_varint(len as u64) + len
+}
+
 /// Reads a length prefix and checks the bytes are there.
 fn read_len(buf: &mut impl Buf) -> Result<usize, DecodeError> {
     let len =
@@ -268,11 +279,10 @@ impl ProtoField for String {
         self.is_empty()
     }
     fn encode_value(&self, buf: &mut impl BufMut) {
-        encode_varint(self.len() as u64, buf);
-        buf.put_slice(self.as_bytes());
+        encode_prefixed(self.as_bytes(), buf)
     }
     fn value_len(&self) -> usize {
-        encoded_len_varint(self.len() as u64) + self.len()
+        prefixed_len(self.len())
     }
     fn merge_value(&mut self, buf: &mut impl Buf, _: Depth) -> Result<(), DecodeError> {
         let len = read_len(buf)?;
@@ -296,11 +306,10 @@ impl ProtoField for Vec<u8> {
         self.is_empty()
     }
     fn encode_value(&self, buf: &mut impl BufMut) {
-        encode_varint(self.len() as u64, buf);
-        buf.put_slice(self);
+        encode_prefixed(self, buf)
     }
     fn value_len(&self) -> usize {
-        encoded_len_varint(self.len() as u64) + self.len()
+        prefixed_len(self.len())
     }
     fn merge_value(&mut self, buf: &mut impl Buf, _: Depth) -> Result<(), DecodeError> {
         let len = read_len(buf)?;
@@ -323,11 +332,10 @@ impl ProtoField for Bytes {
         self.is_empty()
     }
     fn encode_value(&self, buf: &mut impl BufMut) {
-        encode_varint(self.len() as u64, buf);
-        buf.put_slice(self);
+        encode_prefixed(self, buf)
     }
     fn value_len(&self) -> usize {
-        encoded_len_varint(self.len() as u64) + self.len()
+        prefixed_len(self.len())
     }
     fn merge_value(&mut self, buf: &mut impl Buf, _: Depth) -> Result<(), DecodeError> {
         let len = read_len(buf)?;
@@ -369,6 +377,44 @@ macro_rules! __proto_message_field {
     };
 }
 
+/// The `seconds` (1) and `nanos` (2) fields shared by Duration and Timestamp.
+mod seconds_nanos {
+    use super::*;
+
+    pub fn encode((s, n): (i64, i32), buf: &mut impl BufMut) {
+        super::super::field::singular::encode(1, &s, buf);
+        super::super::field::singular::encode(2, &n, buf);
+    }
+
+    pub fn len((s, n): (i64, i32)) -> usize {
+        super::super::field::singular::len(1, &s) + super::super::field::singular::len(2, &n)
+    }
+
+    /// Merges one field into `parts`.
+    pub fn merge(
+        parts: (i64, i32),
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        depth: Depth,
+    ) -> Result<(i64, i32), DecodeError> {
+        let (mut s, mut n) = parts;
+        match tag {
+            1 => super::super::field::singular::merge(wire_type, &mut s, buf, depth)?,
+            2 => super::super::field::singular::merge(wire_type, &mut n, buf, depth)?,
+            _ => message::skip_unknown(tag, wire_type, buf)?,
+        }
+        Ok((s, n))
+    }
+}
+
+fn duration_parts(d: &Duration) -> (i64, i32) {
+    (
+        i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        d.subsec_nanos() as i32,
+    )
+}
+
 /// `google.protobuf.Duration`: seconds and nanoseconds.
 impl ProtoMessage for Duration {
     const NAME: &'static str = "google.protobuf.Duration";
@@ -383,19 +429,10 @@ impl ProtoMessage for Duration {
         Duration::ZERO
     }
     fn encode_fields(&self, buf: &mut impl BufMut) {
-        let (s, n) = (
-            i64::try_from(self.as_secs()).unwrap_or(i64::MAX),
-            self.subsec_nanos() as i32,
-        );
-        super::field::singular::encode(1, &s, buf);
-        super::field::singular::encode(2, &n, buf);
+        seconds_nanos::encode(duration_parts(self), buf)
     }
     fn fields_len(&self) -> usize {
-        let (s, n) = (
-            i64::try_from(self.as_secs()).unwrap_or(i64::MAX),
-            self.subsec_nanos() as i32,
-        );
-        super::field::singular::len(1, &s) + super::field::singular::len(2, &n)
+        seconds_nanos::len(duration_parts(self))
     }
     fn merge_field(
         &mut self,
@@ -404,15 +441,7 @@ impl ProtoMessage for Duration {
         buf: &mut impl Buf,
         depth: Depth,
     ) -> Result<(), DecodeError> {
-        let (mut s, mut n) = (
-            i64::try_from(self.as_secs()).unwrap_or(i64::MAX),
-            self.subsec_nanos() as i32,
-        );
-        match tag {
-            1 => super::field::singular::merge(wire_type, &mut s, buf, depth)?,
-            2 => super::field::singular::merge(wire_type, &mut n, buf, depth)?,
-            _ => message::skip_unknown(tag, wire_type, buf)?,
-        }
+        let (s, n) = seconds_nanos::merge(duration_parts(self), tag, wire_type, buf, depth)?;
         // Negative durations have no std::time::Duration: they clamp to zero.
         *self = Duration::new(
             u64::try_from(s).unwrap_or(0),
@@ -436,13 +465,10 @@ impl ProtoMessage for SystemTime {
         UNIX_EPOCH
     }
     fn encode_fields(&self, buf: &mut impl BufMut) {
-        let (s, n) = timestamp_parts(self);
-        super::field::singular::encode(1, &s, buf);
-        super::field::singular::encode(2, &n, buf);
+        seconds_nanos::encode(timestamp_parts(self), buf)
     }
     fn fields_len(&self) -> usize {
-        let (s, n) = timestamp_parts(self);
-        super::field::singular::len(1, &s) + super::field::singular::len(2, &n)
+        seconds_nanos::len(timestamp_parts(self))
     }
     fn merge_field(
         &mut self,
@@ -451,12 +477,7 @@ impl ProtoMessage for SystemTime {
         buf: &mut impl Buf,
         depth: Depth,
     ) -> Result<(), DecodeError> {
-        let (mut s, mut n) = timestamp_parts(self);
-        match tag {
-            1 => super::field::singular::merge(wire_type, &mut s, buf, depth)?,
-            2 => super::field::singular::merge(wire_type, &mut n, buf, depth)?,
-            _ => message::skip_unknown(tag, wire_type, buf)?,
-        }
+        let (s, n) = seconds_nanos::merge(timestamp_parts(self), tag, wire_type, buf, depth)?;
         let nanos = Duration::from_nanos(u64::try_from(n).unwrap_or(0).min(999_999_999));
         *self = if s >= 0 {
             UNIX_EPOCH + Duration::from_secs(s as u64) + nanos

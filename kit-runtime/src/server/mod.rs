@@ -243,11 +243,9 @@ impl Server {
                 ));
             }
             let mut reflection = tonic_reflection::server::Builder::configure();
-            for set in &sets {
-                reflection = reflection.register_encoded_file_descriptor_set(set);
-            }
             let mut reflection_alpha = tonic_reflection::server::Builder::configure();
             for set in &sets {
+                reflection = reflection.register_encoded_file_descriptor_set(set);
                 reflection_alpha = reflection_alpha.register_encoded_file_descriptor_set(set);
             }
             let v1 = reflection
