@@ -192,7 +192,7 @@ impl Probe {
     }
 
     /// What the server knows of the request context.
-    #[endpoint(http = "GET /context", grpc)]
+    #[endpoint(http = "GET /context", grpc = "WhoAmI")]
     pub async fn context(&self, ctx: &Context) -> ContextView {
         ContextView::of(ctx)
     }
