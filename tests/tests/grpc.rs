@@ -186,6 +186,14 @@ async fn bad_grpc_input_gets_a_status_and_the_server_keeps_serving() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), tonic::Code::Unimplemented);
+    // `grpc = "WhoAmI"` names the method: served there, not at the default name.
+    assert!(raw_grpc(server.url(), "/kit.probe.v1.Probe/WhoAmI", b"")
+        .await
+        .is_ok());
+    let err = raw_grpc(server.url(), "/kit.probe.v1.Probe/Context", b"")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::Unimplemented);
     // Malformed protobuf: a truncated varint.
     let err = raw_grpc(server.url(), "/kit.probe.v1.Probe/GetItem", b"\x08\xff\xff")
         .await
