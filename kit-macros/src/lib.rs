@@ -1,24 +1,23 @@
 //! Procedural macros of kit. Use them through the `kit` crate:
-//! `#[kit::service]` on an impl block, `#[endpoint(...)]` on its methods.
+//! `#[kit::service]` on an impl block, `#[endpoint(...)]` on its methods,
+//! `#[derive(kit::Message)]` on protobuf messages and enums.
 //!
-//! The shape follows serde_derive: a thin entry point here, then
-//! [`attr`] (darling attribute types) -> [`parse`] (the impl block into the
-//! [`model`], every mistake collected with its span) -> [`expand`] (one
-//! module per output). On error the user's impl is still emitted, so the
-//! user sees the one error that matters rather than fifty.
+//! The shape follows serde_derive: thin entry points here; `internals`
+//! turns syntax into a model (`attr` reads every attribute with darling,
+//! `parse` builds the `ast`, `check` applies the rules that span items, all
+//! errors collected in one `Ctxt` with their spans); `expand` writes one
+//! output per module from the model alone. On error the user's item is
+//! still emitted, with stubs for what the macro would have generated, so
+//! the user sees the errors that matter and no follow-on ones.
 
-mod attr;
-mod derive;
-mod duration;
 mod expand;
-mod model;
-mod parse;
-mod route;
+mod internals;
 
 use proc_macro::TokenStream;
 
-/// Turns an impl block into a kit service: HTTP routes, instrumented
-/// wrappers, a typed client and a descriptor. See the `kit` crate docs.
+/// Turns an impl block into a kit service: HTTP routes, gRPC methods,
+/// instrumented wrappers, a typed client and a descriptor. See the `kit`
+/// crate docs.
 #[proc_macro_attribute]
 pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::service(args.into(), item.into()).into()
@@ -30,18 +29,12 @@ pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
 /// the protobuf message or enum.
 #[proc_macro_derive(Message, attributes(kit))]
 pub fn message(input: TokenStream) -> TokenStream {
-    derive::message(input.into()).into()
+    expand::message(input.into()).into()
 }
 
 /// Marks a method of a `#[kit::service]` impl block as an endpoint. Only
 /// meaningful there: `#[kit::service]` reads and removes it.
 #[proc_macro_attribute]
-pub fn endpoint(_args: TokenStream, item: TokenStream) -> TokenStream {
-    let mut out: proc_macro2::TokenStream = syn::Error::new(
-        proc_macro2::Span::call_site(),
-        "#[endpoint] only works on a method inside an impl block annotated with #[kit::service]",
-    )
-    .to_compile_error();
-    out.extend(proc_macro2::TokenStream::from(item));
-    out.into()
+pub fn endpoint(args: TokenStream, item: TokenStream) -> TokenStream {
+    expand::stray_endpoint(args.into(), item.into()).into()
 }

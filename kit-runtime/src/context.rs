@@ -69,7 +69,10 @@ impl Context {
 
     /// `fut` with `self` as the current context while it runs, as a
     /// nameable future (what the server layers use).
-    pub fn scoped<F: Future>(self, fut: F) -> tokio::task::futures::TaskLocalFuture<Context, F> {
+    pub(crate) fn scoped<F: Future>(
+        self,
+        fut: F,
+    ) -> tokio::task::futures::TaskLocalFuture<Context, F> {
         CURRENT.scope(self, fut)
     }
 

@@ -68,6 +68,7 @@ pub enum ArgSource {
 
 /// One argument of an endpoint.
 #[derive(Clone, Copy, Debug, Serialize)]
+#[non_exhaustive]
 pub struct ArgDescriptor {
     /// The argument's name.
     pub name: &'static str,
@@ -79,6 +80,7 @@ pub struct ArgDescriptor {
 
 /// An HTTP route.
 #[derive(Clone, Copy, Debug, Serialize)]
+#[non_exhaustive]
 pub struct HttpRoute {
     /// The method.
     pub method: HttpMethod,
@@ -88,6 +90,7 @@ pub struct HttpRoute {
 
 /// A gRPC method.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct GrpcMethod {
     /// Method name (`Uppercase`).
     pub name: &'static str,
@@ -110,6 +113,7 @@ impl Serialize for GrpcMethod {
 
 /// The gRPC identity of a service.
 #[derive(Clone, Copy, Debug, Serialize)]
+#[non_exhaustive]
 pub struct GrpcService {
     /// Protobuf package (`#[kit::service(package = "...")]`, default: the service name).
     pub package: &'static str,
@@ -119,6 +123,7 @@ pub struct GrpcService {
 
 /// One endpoint of a service, as annotated.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct EndpointDescriptor {
     /// Name of the service it belongs to.
     pub service: &'static str,
@@ -160,6 +165,7 @@ impl Serialize for EndpointDescriptor {
 
 /// A service: its name, docs and endpoints.
 #[derive(Clone, Copy, Debug, Serialize)]
+#[non_exhaustive]
 pub struct ServiceDescriptor {
     /// The service name (`#[kit::service(name = "...")]`, default: the type in snake_case).
     pub name: &'static str,
@@ -181,31 +187,43 @@ impl ServiceDescriptor {
         self.endpoints.iter().find(|e| e.name == name)
     }
 
-    /// A plain-text table of the endpoints, one per line, as logged at start.
+    /// A plain-text table of the endpoints, one per line, as logged at
+    /// start: every column lines up whatever the names' lengths.
     pub fn endpoint_table(&self) -> String {
+        let header =
+            ["ENDPOINT", "HTTP", "GRPC", "TIMEOUT", "RETRY", "IDEMPOTENT"].map(String::from);
+        let rows: Vec<[String; 6]> = self
+            .endpoints
+            .iter()
+            .map(|e| {
+                [
+                    format!("{}.{}", self.name, e.name),
+                    e.http
+                        .map(|r| format!("{} {}", r.method.as_str(), r.path))
+                        .unwrap_or_else(|| "-".into()),
+                    e.grpc.map(|g| g.name).unwrap_or("-").to_string(),
+                    e.timeout
+                        .map(|d| humantime::format_duration(d).to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    e.retry.to_string(),
+                    if e.idempotent { "yes" } else { "no" }.to_string(),
+                ]
+            })
+            .collect();
+        let mut widths = header.clone().map(|h| h.len());
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{:<8} {:<28} {:<20} {:>8} {:>5} IDEMPOTENT",
-            "METHOD", "PATH", "ENDPOINT", "TIMEOUT", "RETRY"
-        );
-        for e in self.endpoints {
-            let (method, path) = e
-                .http
-                .map(|r| (r.method.as_str(), r.path))
-                .unwrap_or(("-", "-"));
-            let timeout = e
-                .timeout
-                .map(|d| humantime::format_duration(d).to_string())
-                .unwrap_or_else(|| "-".into());
-            let grpc = e.grpc.map(|g| g.name).unwrap_or("-");
-            let _ = writeln!(
-                out,
-                "{method:<8} {path:<28} {grpc:<24} {:<20} {timeout:>8} {:>5} {}",
-                format!("{}.{}", self.name, e.name),
-                e.retry,
-                if e.idempotent { "yes" } else { "no" },
-            );
+        for row in std::iter::once(&header).chain(&rows) {
+            let mut line = String::new();
+            for (cell, w) in row.iter().zip(widths) {
+                let _ = write!(line, "{cell:<w$}  ");
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
         }
         out
     }
@@ -250,6 +268,7 @@ impl ServiceDescriptor {
 }
 
 /// A registration of a service descriptor with `inventory`.
+#[doc(hidden)]
 pub struct ServiceRegistration(pub &'static ServiceDescriptor);
 
 inventory::collect!(ServiceRegistration);

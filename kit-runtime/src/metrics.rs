@@ -11,20 +11,13 @@
 //! | `kit_client_request_duration_seconds` | histogram | service, endpoint, transport |
 //! | `kit_client_retries_total` | counter | service, endpoint, transport |
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
-use std::task::{Context as TaskContext, Poll};
-use std::time::{Duration, Instant};
+use std::sync::OnceLock;
+use std::time::Duration;
 
-use http::{Request, Response};
 use metrics::{Counter, Gauge, Histogram, Label};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tower::{Layer, Service};
 
 use crate::descriptor::EndpointDescriptor;
-use crate::transport::ResponseCode;
 use crate::Code;
 
 /// Server requests by outcome.
@@ -41,17 +34,17 @@ pub const CLIENT_DURATION: &str = "kit_client_request_duration_seconds";
 pub const CLIENT_RETRIES: &str = "kit_client_retries_total";
 
 /// Latency buckets, in seconds: 0.5 ms to 10 s.
-pub const LATENCY_BUCKETS: &[f64] = &[
+pub(crate) const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
 static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// Installs the Prometheus recorder as the global `metrics` recorder, once
-/// per process. Returns the handle that renders the text format, or `None`
+/// per process (a [`Server`](crate::Server) does it when it builds its router). Returns the handle that renders the text format, or `None`
 /// if the application installed another recorder first (then kit's metrics
 /// go there and `/metrics` is not served by kit).
-pub fn install_prometheus() -> Option<&'static PrometheusHandle> {
+pub(crate) fn install_prometheus() -> Option<&'static PrometheusHandle> {
     PROMETHEUS
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
@@ -85,7 +78,7 @@ fn describe() {
 
 /// The metric handles of one endpoint on one transport, resolved once so a
 /// request pays no registry lookup.
-pub struct EndpointMetrics {
+pub(crate) struct EndpointMetrics {
     labels: [Label; 3],
     by_code: [OnceLock<Counter>; 17],
     requests_name: &'static str,
@@ -96,7 +89,10 @@ pub struct EndpointMetrics {
 
 impl EndpointMetrics {
     /// Server-side handles for `endpoint` on `transport`.
-    pub fn server(endpoint: &EndpointDescriptor, transport: &'static str) -> EndpointMetrics {
+    pub(crate) fn server(
+        endpoint: &EndpointDescriptor,
+        transport: &'static str,
+    ) -> EndpointMetrics {
         let labels = labels(endpoint, transport);
         EndpointMetrics {
             duration: metrics::histogram!(SERVER_DURATION, labels.to_vec()),
@@ -109,7 +105,10 @@ impl EndpointMetrics {
     }
 
     /// Client-side handles for `endpoint` on `transport`.
-    pub fn client(endpoint: &EndpointDescriptor, transport: &'static str) -> EndpointMetrics {
+    pub(crate) fn client(
+        endpoint: &EndpointDescriptor,
+        transport: &'static str,
+    ) -> EndpointMetrics {
         let labels = labels(endpoint, transport);
         EndpointMetrics {
             duration: metrics::histogram!(CLIENT_DURATION, labels.to_vec()),
@@ -122,14 +121,14 @@ impl EndpointMetrics {
     }
 
     /// Marks a request started (server: in-flight gauge up).
-    pub fn start(&self) {
+    pub(crate) fn start(&self) {
         if let Some(g) = &self.in_flight {
             g.increment(1.0);
         }
     }
 
     /// Records a finished request: its code and duration (server: in-flight down).
-    pub fn finish(&self, code: Code, elapsed: Duration) {
+    pub(crate) fn finish(&self, code: Code, elapsed: Duration) {
         if let Some(g) = &self.in_flight {
             g.decrement(1.0);
         }
@@ -144,7 +143,7 @@ impl EndpointMetrics {
     }
 
     /// Records one client retry.
-    pub fn retry(&self) {
+    pub(crate) fn retry(&self) {
         if let Some(c) = &self.retries {
             c.increment(1);
         }
@@ -157,102 +156,4 @@ fn labels(endpoint: &EndpointDescriptor, transport: &'static str) -> [Label; 3] 
         Label::new("endpoint", endpoint.name),
         Label::new("transport", transport),
     ]
-}
-
-/// Records RED metrics for every request through the inner service.
-#[derive(Clone)]
-pub struct MetricsLayer {
-    metrics: Arc<EndpointMetrics>,
-}
-
-impl MetricsLayer {
-    /// A layer recording server metrics for `endpoint` on `transport`.
-    pub fn new(endpoint: &EndpointDescriptor, transport: &'static str) -> MetricsLayer {
-        MetricsLayer {
-            metrics: Arc::new(EndpointMetrics::server(endpoint, transport)),
-        }
-    }
-}
-
-impl<S> Layer<S> for MetricsLayer {
-    type Service = RecordMetrics<S>;
-    fn layer(&self, inner: S) -> RecordMetrics<S> {
-        RecordMetrics {
-            inner,
-            metrics: self.metrics.clone(),
-        }
-    }
-}
-
-/// The service made by [`MetricsLayer`].
-#[derive(Clone)]
-pub struct RecordMetrics<S> {
-    inner: S,
-    metrics: Arc<EndpointMetrics>,
-}
-
-impl<S, B, RB> Service<Request<B>> for RecordMetrics<S>
-where
-    S: Service<Request<B>, Response = Response<RB>, Error = Infallible>,
-{
-    type Response = Response<RB>;
-    type Error = Infallible;
-    type Future = MetricsFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<B>) -> Self::Future {
-        self.metrics.start();
-        // Records even if the caller goes away and the future is dropped
-        // mid-request (then the code is CANCELLED).
-        let guard = FinishGuard {
-            metrics: self.metrics.clone(),
-            start: Instant::now(),
-            code: Code::Cancelled,
-        };
-        MetricsFuture {
-            inner: self.inner.call(req),
-            guard: Some(guard),
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// The future of [`RecordMetrics`].
-    pub struct MetricsFuture<F> {
-        #[pin]
-        inner: F,
-        guard: Option<FinishGuard>,
-    }
-}
-
-impl<F, RB> Future for MetricsFuture<F>
-where
-    F: Future<Output = Result<Response<RB>, Infallible>>,
-{
-    type Output = F::Output;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        let output = std::task::ready!(this.inner.poll(cx));
-        if let (Some(mut guard), Ok(response)) = (this.guard.take(), &output) {
-            guard.code = ResponseCode::of(response);
-        }
-        Poll::Ready(output)
-    }
-}
-
-/// Records the request when dropped: finished, or cancelled mid-way.
-struct FinishGuard {
-    metrics: Arc<EndpointMetrics>,
-    start: Instant,
-    code: Code,
-}
-
-impl Drop for FinishGuard {
-    fn drop(&mut self) {
-        self.metrics.finish(self.code, self.start.elapsed());
-    }
 }

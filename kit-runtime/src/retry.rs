@@ -13,15 +13,7 @@ use crate::Code;
 /// Only `UNAVAILABLE` is retryable, and only when the endpoint is
 /// idempotent or the request provably never reached the server (the
 /// connection was refused, or HTTP/2 refused the stream before processing).
-///
-/// ```
-/// use kit_runtime::{retry::is_retryable, Code};
-/// assert!(is_retryable(Code::Unavailable, false, true));   // never sent
-/// assert!(!is_retryable(Code::Unavailable, true, false));  // maybe processed, not idempotent
-/// assert!(is_retryable(Code::Unavailable, true, true));
-/// assert!(!is_retryable(Code::InvalidArgument, false, true));
-/// ```
-pub fn is_retryable(code: Code, maybe_processed: bool, idempotent: bool) -> bool {
+pub(crate) fn is_retryable(code: Code, maybe_processed: bool, idempotent: bool) -> bool {
     code == Code::Unavailable && (idempotent || !maybe_processed)
 }
 
@@ -138,6 +130,13 @@ mod tests {
         let default = RetryBudget::default();
         let allowed = (0..1000).filter(|_| default.withdraw()).count();
         assert_eq!(allowed, 100);
+    }
+
+    #[test]
+    fn unavailable_is_retried_when_safe() {
+        assert!(is_retryable(Code::Unavailable, false, false)); // never sent
+        assert!(!is_retryable(Code::Unavailable, true, false)); // maybe processed
+        assert!(is_retryable(Code::Unavailable, true, true)); // idempotent
     }
 
     #[test]

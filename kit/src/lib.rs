@@ -7,10 +7,10 @@
 //! /// Counts and transforms strings.
 //! pub struct StringService;
 //!
-//! #[kit::service]
+//! #[kit::service(name = "strings")]
 //! impl StringService {
 //!     /// Uppercases `s`. Fails on an empty string.
-//!     #[endpoint(http = "POST /uppercase", timeout = "2s", retry = 3, idempotent)]
+//!     #[endpoint(http = "POST /uppercase", grpc, timeout = "2s", retry = 3, idempotent)]
 //!     pub async fn uppercase(&self, s: String) -> Result<String, kit::Error> {
 //!         if s.is_empty() {
 //!             return Err(kit::Error::invalid_argument("empty string"));
@@ -19,7 +19,7 @@
 //!     }
 //!
 //!     /// Counts the bytes of `s`.
-//!     #[endpoint(http = "GET /count/{s}")]
+//!     #[endpoint(http = "GET /count/{s}", grpc)]
 //!     pub async fn count(&self, s: String) -> u64 {
 //!         s.len() as u64
 //!     }
@@ -39,38 +39,15 @@
 
 pub use kit_macros::{endpoint, service, Message};
 pub use kit_runtime::{
-    client, config, context, deadline, descriptor, metrics, proto, retry, router, serve, server,
-    trace, transport, Code, Context, Error, ParamValue, Result, Server, Service,
+    client, config, descriptor, metrics, proto, retry, router, serve, server, trace, Cli,
+    ClientBuilder, Code, Config, Context, Endpoints, Error, ParamValue, Result, Server, Transport,
 };
 
 /// `use kit::prelude::*;` brings what a service author needs.
 pub mod prelude {
-    pub use kit_runtime::{Code, Context, Error, ParamValue, Service as _};
+    pub use kit_runtime::{Code, Context, Endpoints, Error, ParamValue};
 }
 
 /// What generated code refers to. Not a public API.
 #[doc(hidden)]
-pub mod __private {
-    pub use bytes::Bytes;
-    pub use inventory;
-    pub use kit_runtime::__proto_message_field as proto_message_field;
-    pub use kit_runtime::client::Transport;
-    pub use kit_runtime::client::{push_path_param, Client, HttpCall, QueryWriter};
-    pub use kit_runtime::descriptor::{
-        ArgDescriptor, ArgSource, EndpointDescriptor, GrpcMethod, GrpcService, HttpMethod,
-        HttpRoute, ServiceDescriptor, ServiceRegistration,
-    };
-    pub use kit_runtime::server::GrpcRoutes;
-    pub use kit_runtime::server::HttpRoutes;
-    pub use kit_runtime::transport::http::{reply, respond, HttpRequest};
-    pub use kit_runtime::wire::{wire, BodyFields, JsonObject, UrlParam, WireCodec};
-    pub use serde;
-
-    /// Protobuf support for generated message code.
-    pub mod proto {
-        pub use bytes::{Buf, BufMut};
-        pub use kit_runtime::proto::*;
-    }
-}
-
-pub use kit_runtime::client::Transport;
+pub use kit_runtime::codegen as __private;

@@ -3,7 +3,6 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use kit_tests::workspace_bin;
 
@@ -65,7 +64,7 @@ fn stringsvc_serves_on_the_flag_address_and_stringcli_calls_it() {
     });
     let log = log.join("\n");
     assert!(log.contains(&format!("http://{addr}")), "{log}");
-    assert!(log.contains("POST     /uppercase"), "{log}");
+    assert!(log.contains("POST /uppercase"), "{log}");
     assert!(log.contains("strings.uppercase"), "{log}");
 
     assert_eq!(
@@ -95,7 +94,42 @@ fn stringsvc_rejects_unknown_flags() {
         .stderr(Stdio::piped())
         .output()
         .unwrap();
-    assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown argument `--bogus`"));
-    std::thread::sleep(Duration::from_millis(1));
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a usage error exits 2, like clap"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unexpected argument '--bogus'"), "{err}");
+    assert!(err.contains("Usage:"), "{err}");
+}
+
+#[test]
+fn stringsvc_has_help_and_version() {
+    let help = Command::new(workspace_bin("stringsvc"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for flag in [
+        "--http-addr",
+        "[env: KIT_HTTP_ADDR=]",
+        "--grpc-addr",
+        "--log-format",
+        "--grace-period",
+        "--body-limit",
+        "--emit-proto",
+        "--version",
+    ] {
+        assert!(text.contains(flag), "{flag} missing from --help:\n{text}");
+    }
+    let version = Command::new(workspace_bin("stringsvc"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(version.status.success());
+    // The version of the crate that defines the service.
+    let text = String::from_utf8_lossy(&version.stdout);
+    assert!(text.trim().ends_with(env!("CARGO_PKG_VERSION")), "{text}");
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kit::client::RawCodec;
+use kit::__private::RawCodec;
 use kit::{Code, Server, Transport};
 use kit_tests::probe::{Chain, Front, Item, Probe, ProbeClient};
 use kit_tests::{post_json, raw, start};
@@ -320,7 +320,7 @@ async fn a_separate_grpc_address_serves_grpc_only() {
 #[tokio::test]
 async fn the_generated_proto_matches_the_checked_in_file() {
     let checked_in = include_str!("../../examples/stringsvc/proto/strings/v1.proto");
-    let generated = <stringsvc::StringService as kit::Service>::DESCRIPTOR
+    let generated = <stringsvc::StringService as kit::Endpoints>::DESCRIPTOR
         .proto()
         .unwrap();
     assert_eq!(

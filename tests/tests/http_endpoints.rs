@@ -149,7 +149,7 @@ async fn descriptors_are_registered_and_served() {
     for expected in ["probe", "front", "strings"] {
         assert!(names.contains(&expected), "{expected} not in {names:?}");
     }
-    let probe = <Probe as kit::Service>::DESCRIPTOR;
+    let probe = <Probe as kit::Endpoints>::DESCRIPTOR;
     let slow = probe.endpoint("slow").unwrap();
     assert_eq!(slow.timeout, Some(std::time::Duration::from_millis(200)));
     assert_eq!(probe.endpoint("get_item").unwrap().docs, "Reads an item.");

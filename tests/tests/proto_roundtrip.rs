@@ -118,7 +118,7 @@ mod reference {
 }
 
 fn color(c: Color) -> i32 {
-    c.__kit_proto_number()
+    c as i32
 }
 
 fn nested(n: &Nested) -> reference::Nested {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use kit::client::RawCodec;
+use kit::__private::RawCodec;
 use kit::Transport;
 use kit_bench::pb;
 use stringsvc::StringServiceClient;

@@ -110,7 +110,7 @@ fn client_codecs(iterations: u64) {
         value: "HELLO WORLD".into(),
     });
     measure_sync("client protobuf encode+decode (kit)", iterations, || {
-        let req = <stringsvc::StringService as kit::Service>::DESCRIPTOR;
+        let req = <stringsvc::StringService as kit::Endpoints>::DESCRIPTOR;
         let _ = req;
         let body = kit::proto::encode_to_vec(&KitReq { s: input.clone() });
         let answer: Result<KitResp, _> = kit::proto::decode(response.as_slice());

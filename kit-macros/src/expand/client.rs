@@ -2,47 +2,54 @@
 //! encoding its arguments and handing the call to the runtime's client.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::quote;
+use syn::Ident;
 
-use super::http::{url_param, wire};
-use crate::model::{Endpoint, Service, Source};
-use crate::route::Segment;
+use super::types::{grpc_request, optional_url_param, payload, url_param, wire};
+use crate::internals::ast::{Endpoint, GrpcShape, Service, Source};
+use crate::internals::route::Segment;
 
-pub fn expand(service: &Service) -> TokenStream {
-    let self_ty = &service.self_ty;
-    let client = format_ident!("{}Client", service.type_ident);
+/// The client type (outside the `const _` block: users name it).
+pub(super) fn definition(service: &Service, client: &Ident) -> TokenStream {
     let doc = format!(
-        "Typed client of [`{}`] (service `{}`): one async method per endpoint, with the endpoint's timeout, retries, trace propagation and metrics.",
+        "Typed client of [`{}`] (service `{}`): one async method per endpoint, with the endpoint's timeout, retries, trace propagation and metrics. Make one with [`{client}::connect`] or [`{client}::builder`].",
         service.type_ident, service.name
     );
-    let methods = service
-        .endpoints
-        .iter()
-        .enumerate()
-        .map(|(i, e)| method(service, i, e));
     quote! {
         #[doc = #doc]
         #[derive(Clone)]
         pub struct #client {
             inner: ::kit::__private::Client,
         }
+    }
+}
 
+/// The client's constructors and methods (inside the `const _` block).
+pub(super) fn methods(service: &Service, client: &Ident) -> TokenStream {
+    let methods = service
+        .endpoints
+        .iter()
+        .enumerate()
+        .map(|(i, e)| method(service, i, e));
+    quote! {
+        #[automatically_derived]
         impl ::core::convert::From<::kit::__private::Client> for #client {
             fn from(inner: ::kit::__private::Client) -> Self {
                 #client { inner }
             }
         }
 
+        #[automatically_derived]
         impl #client {
-            /// A client of the server at `base_url` (e.g. `http://127.0.0.1:8080`).
-            /// Connections are made, and pooled, on first use.
+            /// A client of the server at `base_url` (e.g. `http://127.0.0.1:8080`)
+            /// over HTTP/JSON. Connections are made, and pooled, on first use.
             pub async fn connect(base_url: impl ::core::convert::AsRef<str>) -> ::core::result::Result<Self, ::kit::Error> {
                 Self::builder().base_url(base_url.as_ref()).build()
             }
 
-            /// A builder for base URLs, timeout, retry and connection settings.
-            pub fn builder() -> ::kit::client::ClientBuilder<Self> {
-                ::kit::client::ClientBuilder::new(<#self_ty as ::kit::Service>::DESCRIPTOR)
+            /// A builder for base URLs, transport, timeout, retries and layers.
+            pub fn builder() -> ::kit::ClientBuilder<Self> {
+                ::kit::ClientBuilder::new(&__KIT_SERVICE)
             }
 
             #(#methods)*
@@ -52,80 +59,60 @@ pub fn expand(service: &Service) -> TokenStream {
 
 fn method(service: &Service, index: usize, e: &Endpoint) -> TokenStream {
     let ident = &e.ident;
-    let grpc = grpc_call(service, index, e);
-    let http = match &e.route {
-        Some(_) => http_call(index, e),
+    let docs = &e.docs;
+    let ok = &e.output.ok;
+    let params = e.wire_args().map(|a| {
+        let (i, t) = (&a.ident, &a.ty);
+        quote!(#i: #t)
+    });
+    let grpc = match &e.grpc {
+        Some(g) => grpc_call(index, e, g.shape),
         None => {
-            let msg = format!("{}.{} is served over gRPC only; build the client with .transport(kit::Transport::Grpc)", service.name, e.ident);
+            let msg = format!("{}.{} is served over HTTP only", service.name, e.name);
             quote!(::core::result::Result::Err(::kit::Error::unimplemented(#msg)))
         }
     };
-    let docs = &e.docs;
-    let ok = &e.output.ok;
-    let params: Vec<_> = e
-        .args
-        .iter()
-        .filter(|a| a.source != Source::Context)
-        .map(|a| {
-            let (i, t) = (&a.ident, &a.ty);
-            quote!(#i: #t)
-        })
-        .collect();
-
+    let http = match &e.http {
+        Some(_) => http_call(index, e),
+        None => {
+            let msg = format!("{}.{} is served over gRPC only; build the client with .transport(kit::Transport::Grpc)", service.name, e.name);
+            quote!(::core::result::Result::Err(::kit::Error::unimplemented(#msg)))
+        }
+    };
     quote! {
         #[doc = #docs]
         pub async fn #ident(&self, #(#params),*) -> ::core::result::Result<#ok, ::kit::Error> {
-            if self.inner.is_grpc() {
-                #grpc
-            } else {
-                #http
+            match self.inner.transport() {
+                ::kit::Transport::Grpc => { #grpc }
+                ::kit::Transport::Http => { #http }
             }
         }
     }
 }
 
-fn grpc_call(service: &Service, index: usize, e: &Endpoint) -> TokenStream {
-    let Some(t) = super::grpc::types(service, e) else {
-        let msg = format!("{}.{} is served over HTTP only", service.name, e.ident);
-        return quote!(::core::result::Result::Err(::kit::Error::unimplemented(#msg)));
-    };
-    let build = match &t.request_struct {
-        Some(ident) => {
-            let names = super::grpc::wire_args(e).map(|a| &a.ident);
-            quote!(#ident { #(#names),* })
-        }
-        None => {
-            let name = super::grpc::wire_args(e).map(|a| &a.ident);
-            quote!(#(#name)*)
-        }
-    };
-    let response = &t.response;
-    let unwrap = if t.unit {
-        quote!(::core::result::Result::Ok(()))
-    } else if t.wrapped {
-        quote!(::core::result::Result::Ok(__resp.value))
-    } else {
-        quote!(::core::result::Result::Ok(__resp))
+fn grpc_call(index: usize, e: &Endpoint, shape: GrpcShape) -> TokenStream {
+    let request = grpc_request(e, shape);
+    let response = payload(&e.output.ok);
+    let wire: Vec<_> = e.wire_args().map(|a| &a.ident).collect();
+    let value = match shape {
+        GrpcShape::Args => quote!(::kit::__private::proto::Args((#(#wire,)*))),
+        GrpcShape::Body => quote!(::kit::__private::proto::GrpcPayload::into_message(#(#wire)*)),
     };
     quote! {
-        let __req = #build;
-        let __bytes = ::kit::__private::Bytes::from(::kit::__private::proto::encode_to_vec(&__req));
-        let __resp: #response = ::kit::__private::proto::decode_response::<#response>(self.inner.call_grpc(#index, __bytes).await?)?;
-        #unwrap
+        self.inner.call_grpc::<#request, #response>(#index, #value).await
     }
 }
 
 fn http_call(index: usize, e: &Endpoint) -> TokenStream {
-    let Some(route) = &e.route else {
+    let Some(http) = &e.http else {
         return quote!();
     };
     let mut path = Vec::new();
-    for seg in &route.segments {
+    for seg in &http.route.segments {
         match seg {
             Segment::Literal(l) => path.push(quote!(__path.push_str(#l);)),
             Segment::Param(p) => {
-                let arg = e.args.iter().find(|a| a.ident == p.as_str());
-                if let Some(arg) = arg {
+                if let Some(arg) = e.args.iter().find(|a| a.name == *p) {
                     let (i, t) = (&arg.ident, url_param(&arg.ty));
                     path.push(quote!(::kit::__private::push_path_param::<#t>(&mut __path, &#i);));
                 }
@@ -134,14 +121,14 @@ fn http_call(index: usize, e: &Endpoint) -> TokenStream {
     }
     let mut query = Vec::new();
     for arg in &e.args {
-        let (i, name) = (&arg.ident, arg.ident.to_string());
+        let (i, name) = (&arg.ident, &arg.name);
         match arg.source {
             Source::Query { optional: false } => {
                 let t = url_param(&arg.ty);
                 query.push(quote!(__query.push::<#t>(#name, &#i);));
             }
             Source::Query { optional: true } => {
-                let t = url_param(crate::parse::option_inner(&arg.ty).unwrap_or(&arg.ty));
+                let t = optional_url_param(&arg.ty);
                 query.push(quote!(if let ::core::option::Option::Some(__v) = &#i { __query.push::<#t>(#name, __v); }));
             }
             _ => {}
@@ -155,7 +142,6 @@ fn http_call(index: usize, e: &Endpoint) -> TokenStream {
             #(#query)*
         }}
     };
-
     let fields: Vec<_> = e
         .args
         .iter()
@@ -167,26 +153,25 @@ fn http_call(index: usize, e: &Endpoint) -> TokenStream {
         quote!(::core::option::Option::Some(#codec.body(&#i)?))
     } else if !fields.is_empty() {
         let adds = fields.iter().map(|a| {
-            let (i, name, codec) = (&a.ident, a.ident.to_string(), wire(&a.ty));
+            let (i, name, codec) = (&a.ident, &a.name, wire(&a.ty));
             quote!(.field(#name, #codec, &#i)?)
         });
         quote!(::core::option::Option::Some(::kit::__private::JsonObject::new() #(#adds)* .finish()))
-    } else if route.method.has_body() {
+    } else if http.route.method.has_body() {
         quote!(::core::option::Option::Some(
             ::kit::__private::Bytes::from_static(b"{}")
         ))
     } else {
         quote!(::core::option::Option::None)
     };
-    let ok = &e.output.ok;
-    let codec = wire(ok);
+    let codec = wire(&e.output.ok);
     quote! {
         let mut __path = ::std::string::String::new();
         #(#path)*
         #query
         let __body = #body;
         self.inner
-            .call(#index, ::kit::__private::HttpCall { path_and_query: __path, body: __body }, #codec)
+            .call_http(#index, ::kit::__private::HttpCall::new(__path, __body), #codec)
             .await
     }
 }

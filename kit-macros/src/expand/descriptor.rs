@@ -1,107 +1,132 @@
-//! The static `ServiceDescriptor`, the `kit::Service` impl's constant, and
-//! its `inventory` registration.
+//! The static `ServiceDescriptor`: `__KIT_SERVICE` and what it points to,
+//! built with the runtime's constructor functions.
 
-use proc_macro2::TokenStream;
-use quote::{quote, ToTokens};
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, ToTokens};
 
-use crate::model::{Endpoint, Service};
+use super::types::{grpc_request, payload};
+use crate::internals::ast::{Endpoint, Service};
 
-pub fn expand(service: &Service) -> TokenStream {
-    let self_ty = &service.self_ty;
+/// The descriptor items (inside the generated `const _` block).
+pub(super) fn expand(service: &Service) -> TokenStream {
     let name = &service.name;
-    let rust_type = self_ty.to_token_stream().to_string();
+    let rust_type = service.self_ty.to_token_stream().to_string();
     let docs = &service.docs;
-    let endpoints = service.endpoints.iter().map(|e| endpoint(service, e));
-    let grpc_service = if service.has_grpc() {
+    let grpc = if service.has_grpc() {
         let package = &service.package;
-        let name = service.type_ident.to_string();
-        quote!(::core::option::Option::Some(::kit::__private::GrpcService { package: #package, name: #name }))
+        let grpc_name = service.type_ident.to_string();
+        quote!(::core::option::Option::Some(::kit::__private::grpc_service(#package, #grpc_name)))
     } else {
         quote!(::core::option::Option::None)
     };
+    let mut items = Vec::new();
+    let mut endpoints = Vec::new();
+    for (i, e) in service.endpoints.iter().enumerate() {
+        let (item, value) = endpoint(service, i, e);
+        items.push(item);
+        endpoints.push(value);
+    }
     quote! {
-        impl #self_ty {
-            #[doc(hidden)]
-            pub const __KIT_DESCRIPTOR: &'static ::kit::__private::ServiceDescriptor = &::kit::__private::ServiceDescriptor {
-                name: #name,
-                rust_type: #rust_type,
-                version: ::core::env!("CARGO_PKG_VERSION"),
-                docs: #docs,
-                grpc: #grpc_service,
-                endpoints: &[#(#endpoints),*],
-            };
-        }
+        #(#items)*
 
-        ::kit::__private::inventory::submit! {
-            ::kit::__private::ServiceRegistration(<#self_ty>::__KIT_DESCRIPTOR)
-        }
+        const __KIT_ENDPOINTS: &[::kit::__private::EndpointDescriptor] = &[#(#endpoints),*];
+
+        const __KIT_SERVICE: ::kit::__private::ServiceDescriptor = ::kit::__private::service(
+            #name,
+            #rust_type,
+            ::core::env!("CARGO_PKG_VERSION"),
+            #docs,
+            #grpc,
+            __KIT_ENDPOINTS,
+        );
     }
 }
 
-fn endpoint(service: &Service, e: &Endpoint) -> TokenStream {
-    let service_name = &service.name;
-    let name = e.ident.to_string();
-    let docs = &e.docs;
-    let http = match &e.route {
-        Some(route) => {
-            let method = syn::Ident::new(route.method.variant(), proc_macro2::Span::call_site());
-            let path = &route.path;
-            quote!(::core::option::Option::Some(::kit::__private::HttpRoute {
-                method: ::kit::__private::HttpMethod::#method,
-                path: #path,
-            }))
+/// The items one endpoint's descriptor needs, and the descriptor.
+fn endpoint(service: &Service, index: usize, e: &Endpoint) -> (TokenStream, TokenStream) {
+    let args_const = format_ident!("__KIT_ARGS_{}", index);
+    let args = e.args.iter().map(|a| {
+        let name = &a.name;
+        let ty = a.ty.to_token_stream().to_string();
+        let source = syn::Ident::new(a.source.descriptor_variant(), Span::call_site());
+        quote!(::kit::__private::arg(#name, #ty, ::kit::__private::ArgSource::#source))
+    });
+    let mut items = quote! {
+        const #args_const: &[::kit::__private::ArgDescriptor] = &[#(#args),*];
+    };
+    let http = match &e.http {
+        Some(http) => {
+            let method = syn::Ident::new(http.route.method.variant(), Span::call_site());
+            let path = &http.route.path;
+            quote!(::core::option::Option::Some(::kit::__private::http_route(
+                ::kit::__private::HttpMethod::#method,
+                #path,
+            )))
         }
         None => quote!(::core::option::Option::None),
     };
-    let grpc = match super::grpc::types(service, e) {
-        Some(t) => {
-            let name = e.grpc.clone().unwrap_or_default();
-            let path = format!("/{}.{}/{}", service.package, service.type_ident, name);
-            let (req, resp) = (&t.request, &t.response);
-            quote!(::core::option::Option::Some(::kit::__private::GrpcMethod {
-                name: #name,
-                path: #path,
-                request: ::kit::__private::proto::message_type::<#req>,
-                response: ::kit::__private::proto::message_type::<#resp>,
-            }))
+    let grpc = match &e.grpc {
+        Some(g) => {
+            let method = &g.method;
+            let path = format!("/{}.{}/{}", service.package, service.type_ident, method);
+            let request_fn = format_ident!("__kit_grpc_request_{}", index);
+            let response_fn = format_ident!("__kit_grpc_response_{}", index);
+            let request = grpc_request(e, g.shape);
+            let request_name = format!("{method}Request");
+            let response_name = format!("{method}Response");
+            let register_request = match g.shape {
+                crate::internals::ast::GrpcShape::Args => {
+                    let names = e.wire_args().map(|a| &a.name);
+                    quote!(<#request>::register(schema, #request_name, &[#(#names),*]))
+                }
+                crate::internals::ast::GrpcShape::Body => {
+                    let body = e.wire_args().next();
+                    let ty = body.map(|a| payload(&a.ty));
+                    let field = body.map(|a| a.name.clone()).unwrap_or_default();
+                    quote!(<#ty as ::kit::__private::proto::GrpcPayload>::register(schema, #request_name, #field))
+                }
+            };
+            let ok = payload(&e.output.ok);
+            items.extend(quote! {
+                fn #request_fn(schema: &mut ::kit::__private::proto::Schema) -> ::std::string::String {
+                    #register_request
+                }
+                fn #response_fn(schema: &mut ::kit::__private::proto::Schema) -> ::std::string::String {
+                    <#ok as ::kit::__private::proto::GrpcPayload>::register(schema, #response_name, "value")
+                }
+            });
+            quote!(::core::option::Option::Some(::kit::__private::grpc_method(
+                #method,
+                #path,
+                #request_fn,
+                #response_fn,
+            )))
         }
         None => quote!(::core::option::Option::None),
     };
     let timeout = match e.timeout {
         Some(d) => {
-            let nanos = d.as_nanos() as u64;
-            quote!(::core::option::Option::Some(::core::time::Duration::from_nanos(#nanos)))
+            let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+            quote!(::core::option::Option::Some(#nanos))
         }
         None => quote!(::core::option::Option::None),
     };
-    let retry = e.retry;
-    let idempotent = e.idempotent;
-    let args = e.args.iter().map(|a| {
-        let name = a.ident.to_string();
-        let ty = a.ty.to_token_stream().to_string();
-        let source = syn::Ident::new(
-            a.source.descriptor_variant(),
-            proc_macro2::Span::call_site(),
-        );
-        quote!(::kit::__private::ArgDescriptor {
-            name: #name,
-            rust_type: #ty,
-            source: ::kit::__private::ArgSource::#source,
-        })
-    });
+    let (service_name, name, docs, retry, idempotent) =
+        (&service.name, &e.name, &e.docs, e.retry, e.idempotent);
     let returns = e.output.ok.to_token_stream().to_string();
-    quote! {
-        ::kit::__private::EndpointDescriptor {
-            service: #service_name,
-            name: #name,
-            docs: #docs,
-            http: #http,
-            grpc: #grpc,
-            timeout: #timeout,
-            retry: #retry,
-            idempotent: #idempotent,
-            args: &[#(#args),*],
-            returns: #returns,
-        }
-    }
+    let value = quote! {
+        ::kit::__private::endpoint(
+            #service_name,
+            #name,
+            #docs,
+            #http,
+            #grpc,
+            #timeout,
+            #retry,
+            #idempotent,
+            #args_const,
+            #returns,
+        )
+    };
+    (items, value)
 }

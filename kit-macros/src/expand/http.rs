@@ -1,53 +1,35 @@
-//! The server side over HTTP: `impl kit::Service`, whose `mount_http`
-//! registers one handler per endpoint. Each handler only decodes the
+//! `mount_http`: one handler per HTTP endpoint. A handler only decodes the
 //! arguments, calls the method and encodes the result; everything else is
 //! the runtime's server stack.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
-use syn::spanned::Spanned;
+use quote::quote;
 
-use crate::model::{Endpoint, Service, Source};
-use crate::parse::option_inner;
+use super::types::{optional_url_param, url_param, wire};
+use crate::internals::ast::{Endpoint, Service, Source};
 
 /// The body of `mount_http`.
-pub fn mount_body(service: &Service) -> TokenStream {
+pub(super) fn mount(service: &Service) -> TokenStream {
     let mounts = service
         .endpoints
         .iter()
         .enumerate()
-        .filter(|(_, e)| e.route.is_some())
-        .map(|(i, e)| mount(i, e));
+        .filter(|(_, e)| e.http.is_some())
+        .map(|(i, e)| endpoint(i, e));
     quote! {
-        let endpoints = <Self as ::kit::Service>::DESCRIPTOR.endpoints;
-        let _ = (&endpoints, &routes, &self);
+        let _ = (&routes, &self);
         #(#mounts)*
     }
 }
 
-/// `wire::<T>()`, spanned at the user's type: the one place where a type
-/// that cannot cross the wire is reported.
-pub fn wire(ty: &syn::Type) -> TokenStream {
-    quote_spanned!(ty.span()=> ::kit::__private::wire::<#ty>())
-}
-
-/// `<T as UrlParam>::Type`, spanned at the user's type.
-pub fn url_param(ty: &syn::Type) -> TokenStream {
-    quote_spanned!(ty.span()=> <#ty as ::kit::__private::UrlParam>::Type)
-}
-
-/// The names of the arguments that are fields of the JSON body.
-pub fn body_field_names(e: &Endpoint) -> Vec<String> {
-    e.args
+fn endpoint(index: usize, e: &Endpoint) -> TokenStream {
+    let method = &e.ident;
+    let names: Vec<&String> = e
+        .args
         .iter()
         .filter(|a| a.source == Source::BodyField)
-        .map(|a| a.ident.to_string())
-        .collect()
-}
-
-fn mount(index: usize, e: &Endpoint) -> TokenStream {
-    let method = &e.ident;
-    let names = body_field_names(e);
+        .map(|a| &a.name)
+        .collect();
     let mut decode = Vec::new();
     if !names.is_empty() {
         decode.push(quote!(let __fields = __req.body_fields(&[#(#names),*]).await?;));
@@ -56,7 +38,7 @@ fn mount(index: usize, e: &Endpoint) -> TokenStream {
     let mut field_index = 0usize;
     for arg in &e.args {
         let ident = &arg.ident;
-        let name = ident.to_string();
+        let name = &arg.name;
         let ty = &arg.ty;
         decode.push(match arg.source {
             Source::Path => {
@@ -64,7 +46,7 @@ fn mount(index: usize, e: &Endpoint) -> TokenStream {
                 quote!(let #ident: #checked = __req.path::<#checked>(#name)?;)
             }
             Source::Query { optional: true } => {
-                let checked = url_param(option_inner(ty).unwrap_or(ty));
+                let checked = optional_url_param(ty);
                 quote!(let #ident: ::core::option::Option<#checked> = __req.query_opt::<#checked>(#name)?;)
             }
             Source::Query { optional: false } => {
@@ -94,19 +76,19 @@ fn mount(index: usize, e: &Endpoint) -> TokenStream {
     } else {
         quote!(::kit::__private::respond(#codec, &__out))
     };
-    let mut_req = if e
+    let reads_body = e
         .args
         .iter()
-        .any(|a| matches!(a.source, Source::Body | Source::BodyField))
-    {
-        quote!(mut)
+        .any(|a| matches!(a.source, Source::Body | Source::BodyField));
+    let req = if reads_body {
+        quote!(mut __req)
     } else {
-        quote!()
+        quote!(__req)
     };
     quote! {
         {
             let __svc = ::std::sync::Arc::clone(&self);
-            routes.endpoint(&endpoints[#index], move |#mut_req __req: ::kit::__private::HttpRequest| {
+            routes.endpoint(&__KIT_ENDPOINTS[#index], move |#req: ::kit::__private::HttpRequest| {
                 let __svc = ::std::sync::Arc::clone(&__svc);
                 async move {
                     #(#decode)*

@@ -1,5 +1,5 @@
 //! One call: deadline, attempts with retries, metrics and span; one
-//! attempt over HTTP/JSON or over gRPC.
+//! attempt over HTTP/JSON or over gRPC through the client's channel.
 
 use std::error::Error as _;
 use std::future::Future;
@@ -8,28 +8,39 @@ use std::time::Instant as StdInstant;
 use bytes::{Buf, Bytes};
 use http::header::{ACCEPT, CONTENT_TYPE};
 use http::{HeaderValue, Request};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use tokio::time::Instant;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+use tower::{BoxError, Service, ServiceExt};
 use tracing::Instrument;
 
+use super::channel::{full, GrpcChannel};
 use super::Client;
 use crate::deadline::{timeout_header_value, TIMEOUT_HEADER};
 use crate::descriptor::EndpointDescriptor;
+use crate::proto::{decode_response, encode_to_vec, GrpcPayload, ProtoMessage};
 use crate::retry::is_retryable;
 use crate::trace::TRACEPARENT;
 use crate::transport::grpc::from_status;
 use crate::wire::WireCodec;
 use crate::{Code, Context, Error};
 
-/// What the generated client sends over HTTP: the path with parameters
+/// What a generated client sends over HTTP: the path with parameters
 /// filled in and the query string, and the JSON body if the route has one.
 #[derive(Clone, Debug)]
 pub struct HttpCall {
-    /// Path and query, already percent-encoded.
-    pub path_and_query: String,
-    /// The JSON body, if any.
-    pub body: Option<Bytes>,
+    path_and_query: String,
+    body: Option<Bytes>,
+}
+
+impl HttpCall {
+    /// A request to `path_and_query` (already percent-encoded) with `body`.
+    pub fn new(path_and_query: String, body: Option<Bytes>) -> HttpCall {
+        HttpCall {
+            path_and_query,
+            body,
+        }
+    }
 }
 
 /// How an attempt failed, and whether the server may have seen it.
@@ -50,7 +61,7 @@ impl Failure {
 impl Client {
     /// Calls endpoint number `endpoint` over HTTP/JSON and decodes the
     /// answer with `codec`, retrying as the endpoint and client allow.
-    pub async fn call<T>(
+    pub async fn call_http<T>(
         &self,
         endpoint: usize,
         call: HttpCall,
@@ -65,15 +76,22 @@ impl Client {
             .map_err(|e| Error::internal(format!("cannot decode the response: {e}")))
     }
 
-    /// Calls endpoint number `endpoint` over gRPC with an encoded request
-    /// message, retrying as the endpoint and client allow; returns the
-    /// encoded response (decode it with [`crate::proto::decode_response`]).
-    pub async fn call_grpc(&self, endpoint: usize, request: Bytes) -> Result<Bytes, Error> {
+    /// Calls endpoint number `endpoint` over gRPC with `request`, retrying
+    /// as the endpoint and client allow; the answer travels as
+    /// `T::Message`.
+    pub async fn call_grpc<M: ProtoMessage, T: GrpcPayload>(
+        &self,
+        endpoint: usize,
+        request: M,
+    ) -> Result<T, Error> {
         let desc = &self.inner.service.endpoints[endpoint];
-        self.run(endpoint, |ctx| {
-            self.grpc_attempt(ctx, desc, request.clone())
-        })
-        .await
+        let request = Bytes::from(encode_to_vec(&request));
+        let bytes = self
+            .run(endpoint, |ctx| {
+                self.grpc_attempt(ctx, desc, request.clone())
+            })
+            .await?;
+        decode_response::<T::Message>(bytes).map(T::from_message)
     }
 
     /// The deadline, the retry loop, the span and the metrics around attempts.
@@ -84,12 +102,11 @@ impl Client {
     {
         let inner = &*self.inner;
         let desc = &inner.service.endpoints[endpoint];
-        let transport = if self.is_grpc() { "grpc" } else { "http" };
         let span = tracing::debug_span!(
             "client",
             service = desc.service,
             endpoint = desc.name,
-            transport
+            transport = inner.transport.as_str()
         );
         let started = StdInstant::now();
         let result = async {
@@ -152,28 +169,16 @@ impl Client {
         desc: &EndpointDescriptor,
         call: &HttpCall,
     ) -> Result<Bytes, Failure> {
-        let inner = &*self.inner;
         let route = desc.http.ok_or_else(|| {
             Failure::before_sending(Error::unimplemented(format!(
                 "{}.{} has no HTTP route",
                 desc.service, desc.name
             )))
         })?;
-        let base = self.next_base();
-        let uri = http::Uri::builder()
-            .scheme(base.scheme.clone())
-            .authority(base.authority.clone())
-            .path_and_query(call.path_and_query.as_str())
-            .build()
-            .map_err(|e| {
-                Failure::before_sending(Error::invalid_argument(format!(
-                    "cannot build request URI: {e}"
-                )))
-            })?;
         let mut req = Request::builder()
             .method(route.method.as_http())
-            .uri(uri)
-            .body(Full::new(call.body.clone().unwrap_or_default()))
+            .uri(call.path_and_query.as_str())
+            .body(full(call.body.clone().unwrap_or_default()))
             .map_err(|e| {
                 Failure::before_sending(Error::internal(format!("cannot build request: {e}")))
             })?;
@@ -186,15 +191,26 @@ impl Client {
         if let Some(remaining) = ctx.remaining() {
             headers.insert(TIMEOUT_HEADER, timeout_header_value(remaining));
         }
-        let response = inner.http.request(req).await.map_err(|e| Failure {
-            error: Error::unavailable(format!(
-                "{}.{}: {}",
-                desc.service,
-                desc.name,
-                error_chain(&e)
-            )),
-            maybe_processed: !(e.is_connect() || refused_stream(&e)),
-        })?;
+        let mut channel = self.inner.channel.clone();
+        let unavailable = |e: BoxError| {
+            let never_sent = never_sent(&*e);
+            Failure {
+                error: Error::unavailable(format!(
+                    "{}.{}: {}",
+                    desc.service,
+                    desc.name,
+                    error_chain(&*e)
+                )),
+                maybe_processed: !never_sent,
+            }
+        };
+        let response = channel
+            .ready()
+            .await
+            .map_err(|e| Failure::before_sending(unavailable(e).error))?
+            .call(req)
+            .await
+            .map_err(unavailable)?;
         let status = response.status();
         let body = response.into_body().collect().await.map_err(|e| Failure {
             error: Error::unavailable(format!(
@@ -232,7 +248,7 @@ impl Client {
                 desc.service, desc.name
             )))
         })?;
-        let mut grpc = tonic::client::Grpc::new(self.next_channel());
+        let mut grpc = tonic::client::Grpc::new(GrpcChannel(self.inner.channel.clone()));
         grpc.ready().await.map_err(|e| {
             Failure::before_sending(Error::unavailable(format!(
                 "{}.{}: {}",
@@ -255,10 +271,10 @@ impl Client {
             Ok(response) => Ok(response.into_inner()),
             Err(status) => {
                 let never_sent =
-                    status.code() == tonic::Code::Unavailable && connect_failure(&status);
+                    status.code() == tonic::Code::Unavailable && status_never_sent(&status);
                 let mut error = from_status(&status);
-                // tonic's channel enforces grpc-timeout itself and reports
-                // CANCELLED "Timeout expired"; to the caller it is the deadline.
+                // tonic enforces grpc-timeout itself and reports CANCELLED
+                // "Timeout expired"; to the caller it is the deadline.
                 let expired = ctx.remaining().is_some_and(|r| r.is_zero());
                 if status.code() == tonic::Code::Cancelled && expired {
                     error = Error::deadline_exceeded(format!(
@@ -319,32 +335,40 @@ impl Decoder for RawCodec {
     }
 }
 
-/// Whether a gRPC failure happened while connecting (so nothing was sent).
-fn connect_failure(status: &tonic::Status) -> bool {
-    let mut source = status.source();
+/// Whether a gRPC failure happened before anything was sent.
+fn status_never_sent(status: &tonic::Status) -> bool {
+    status.source().is_some_and(never_sent)
+}
+
+/// Whether an error says the request provably never reached a server: the
+/// connection was refused, or an HTTP/2 peer refused the stream before
+/// processing it.
+fn never_sent(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
     while let Some(err) = source {
+        if let Some(e) = err.downcast_ref::<super::channel::ChannelError>() {
+            return never_sent(&*e.0);
+        }
+        if let Some(e) = err.downcast_ref::<hyper_util::client::legacy::Error>() {
+            if e.is_connect() {
+                return true;
+            }
+        }
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            return matches!(
+            if matches!(
                 io.kind(),
                 std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::AddrNotAvailable
-            );
+            ) {
+                return true;
+            }
+        }
+        if let Some(h2) = err.downcast_ref::<h2::Error>() {
+            return h2.reason() == Some(h2::Reason::REFUSED_STREAM);
         }
         if err.downcast_ref::<tonic::transport::Error>().is_some()
             && err.to_string().contains("connect")
         {
             return true;
-        }
-        source = err.source();
-    }
-    false
-}
-
-/// Whether an HTTP/2 peer refused the stream before processing it.
-fn refused_stream(e: &hyper_util::client::legacy::Error) -> bool {
-    let mut source = e.source();
-    while let Some(err) = source {
-        if let Some(h2) = err.downcast_ref::<h2::Error>() {
-            return h2.reason() == Some(h2::Reason::REFUSED_STREAM);
         }
         source = err.source();
     }

@@ -9,7 +9,7 @@ use tonic::Status;
 use super::{message, ProtoMessage};
 
 /// Encodes `E` and decodes `D` with kit's protobuf encoding, for tonic.
-pub struct ProtoCodec<E, D> {
+pub(crate) struct ProtoCodec<E, D> {
     _types: PhantomData<fn(E) -> D>,
 }
 
@@ -41,7 +41,7 @@ where
 }
 
 /// The encoding half of [`ProtoCodec`].
-pub struct ProtoEncoder<E>(PhantomData<fn(E)>);
+pub(crate) struct ProtoEncoder<E>(PhantomData<fn(E)>);
 
 impl<E: ProtoMessage> Encoder for ProtoEncoder<E> {
     type Item = E;
@@ -54,7 +54,7 @@ impl<E: ProtoMessage> Encoder for ProtoEncoder<E> {
 }
 
 /// The decoding half of [`ProtoCodec`].
-pub struct ProtoDecoder<D>(PhantomData<fn() -> D>);
+pub(crate) struct ProtoDecoder<D>(PhantomData<fn() -> D>);
 
 impl<D: ProtoMessage> Decoder for ProtoDecoder<D> {
     type Item = D;

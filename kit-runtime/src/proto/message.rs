@@ -23,7 +23,7 @@ pub fn decode<M: ProtoMessage>(mut buf: impl Buf) -> Result<M, DecodeError> {
 }
 
 /// Merges fields from `buf` until it is empty.
-pub fn merge_fields<M: ProtoMessage>(
+pub(crate) fn merge_fields<M: ProtoMessage>(
     msg: &mut M,
     buf: &mut impl Buf,
     depth: Depth,
@@ -45,13 +45,13 @@ pub fn skip_unknown(
 }
 
 /// Writes `msg` as a length-delimited value.
-pub fn encode_value<M: ProtoMessage>(msg: &M, buf: &mut impl BufMut) {
+pub(crate) fn encode_value<M: ProtoMessage>(msg: &M, buf: &mut impl BufMut) {
     encode_varint(msg.fields_len() as u64, buf);
     msg.encode_fields(buf);
 }
 
 /// The length of [`encode_value`]'s output.
-pub fn value_len<M: ProtoMessage>(msg: &M) -> usize {
+pub(crate) fn value_len<M: ProtoMessage>(msg: &M) -> usize {
     let len = msg.fields_len();
     encoded_len_varint(len as u64) + len
 }
@@ -61,7 +61,7 @@ pub fn value_len<M: ProtoMessage>(msg: &M) -> usize {
 /// Reads from `buf` itself up to the end of the value (as prost does)
 /// rather than through a `Take`, so recursive message types do not make
 /// the compiler instantiate ever-deeper buffer types.
-pub fn merge_value<M: ProtoMessage>(
+pub(crate) fn merge_value<M: ProtoMessage>(
     msg: &mut M,
     buf: &mut impl Buf,
     depth: Depth,
@@ -77,7 +77,7 @@ pub fn merge_value<M: ProtoMessage>(
 
 /// Reads a length prefix; returns what `buf.remaining()` will be at the
 /// end of the value.
-pub fn delimited_end(buf: &mut impl Buf) -> Result<usize, DecodeError> {
+pub(crate) fn delimited_end(buf: &mut impl Buf) -> Result<usize, DecodeError> {
     let len =
         usize::try_from(decode_varint(buf)?).map_err(|_| DecodeError::new("length overflows"))?;
     buf.remaining()
@@ -86,7 +86,7 @@ pub fn delimited_end(buf: &mut impl Buf) -> Result<usize, DecodeError> {
 }
 
 /// Checks a delimited value ended exactly where its length said.
-pub fn check_end(buf: &impl Buf, end: usize) -> Result<(), DecodeError> {
+pub(crate) fn check_end(buf: &impl Buf, end: usize) -> Result<(), DecodeError> {
     if buf.remaining() == end {
         Ok(())
     } else {

@@ -3,10 +3,11 @@
 //!
 //! A type is a protobuf *field* through [`ProtoField`] (scalars, strings,
 //! bytes, enums, messages, well-known types) and a *message* through
-//! [`ProtoMessage`]. Containers are chosen by the field's Rust shape:
-//! `Option<T>` is a proto3 `optional` field, `Vec<T>` a `repeated` one
-//! (packed for numeric `T`), `HashMap`/`BTreeMap` a `map`, `Vec<u8>` and
-//! `bytes::Bytes` are `bytes`. The encoding is protobuf's, byte for byte
+//! [`ProtoMessage`]. A field's cardinality follows from its Rust type
+//! through [`FieldValue`]: `Option<T>` is a proto3 `optional` field,
+//! `Vec<T>` a `repeated` one (packed for numeric `T`), `HashMap`/`BTreeMap`
+//! a `map`, `Vec<u8>` and `bytes::Bytes` are `bytes`. [`GrpcPayload`] says
+//! how a type travels as a whole gRPC request or response. The encoding is protobuf's, byte for byte
 //! what prost (the reference for Rust) produces.
 //!
 //! Field numbers are the wire contract. Unless a field says
@@ -15,22 +16,33 @@
 //! .proto fails a test when the schema drifts.
 
 mod codec;
-pub mod descriptor;
+#[doc(hidden)]
 pub mod field;
 mod message;
+mod payload;
+pub(crate) mod reflection;
 mod scalar;
 pub mod schema;
+mod value;
 
 use std::fmt;
 
 use bytes::{Buf, BufMut};
+#[doc(hidden)]
 pub use prost::encoding::WireType;
 
-pub use codec::ProtoCodec;
-pub use message::{decode, encode_to_vec, skip_unknown};
-
+pub(crate) use codec::ProtoCodec;
+#[doc(hidden)]
+pub use message::skip_unknown;
+pub use message::{decode, encode_to_vec};
+pub use payload::GrpcPayload;
+#[doc(hidden)]
+pub use payload::{register_message, register_wrapped, ArgTuple, Args, Wrapped, MAX_ARGS};
 pub use scalar::{Fixed32, Fixed64, Sfixed32, Sfixed64, Sint32, Sint64};
 pub use schema::{FieldType, Label, Schema};
+pub use value::FieldValue;
+#[doc(hidden)]
+pub use value::Repeatable;
 
 /// Why a protobuf message could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +71,7 @@ impl From<prost::DecodeError> for DecodeError {
 
 /// How deep nested messages may go before decoding gives up (protobuf's
 /// usual limit), so a hostile message cannot exhaust the stack.
+#[doc(hidden)]
 #[derive(Clone, Copy, Debug)]
 pub struct Depth(u32);
 
@@ -82,7 +95,7 @@ impl Depth {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a protobuf field",
     label = "not a protobuf type",
-    note = "supported: bool, integers, f32, f64, String, Vec<u8>, bytes::Bytes, kit::proto::{{Sint32, Sint64, Fixed32, Fixed64, Sfixed32, Sfixed64}}, std::time::{{Duration, SystemTime}}, types with #[derive(kit::Message)], and Option, Vec, HashMap or BTreeMap of those"
+    note = "supported: bool, i32, i64, u32, u64, i8, i16, u8 and u16 (sent as 32-bit), f32, f64, String, Vec<u8>, bytes::Bytes, kit::proto::{{Sint32, Sint64, Fixed32, Fixed64, Sfixed32, Sfixed64}}, std::time::{{Duration, SystemTime}}, and types with #[derive(kit::Message)]"
 )]
 pub trait ProtoField: Sized {
     /// The wire type of one value.
@@ -107,8 +120,8 @@ pub trait ProtoField: Sized {
 /// Implemented by `#[derive(kit::Message)]`.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a protobuf message",
-    label = "used as a whole gRPC request or response",
-    note = "a type that is not a scalar, String, Vec, Option or map is sent as a message itself: #[derive(kit::Message)] on a struct with named fields; to return an enum, wrap it in such a struct"
+    label = "not a protobuf message",
+    note = "#[derive(kit::Message)] on a struct with named fields makes it a message"
 )]
 pub trait ProtoMessage: Sized {
     /// The message name, without package (`UppercaseRequest`), or the full
@@ -132,47 +145,7 @@ pub trait ProtoMessage: Sized {
     ) -> Result<(), DecodeError>;
 }
 
-/// The check generated message code puts on each field's element type, so
-/// an unsupported type is reported once, at the field (with
-/// [`ProtoField`]'s message).
-pub trait FieldCheck {
-    /// `Self`, once checked.
-    type Type: ProtoField;
-}
-
-impl<T: ProtoField> FieldCheck for T {
-    type Type = T;
-}
-
-/// The same check for map fields.
-pub trait MapCheck {
-    /// `Self`, once checked.
-    type Type: field::ProtoMap;
-}
-
-impl<T: field::ProtoMap> MapCheck for T {
-    type Type = T;
-}
-
-/// Registers message `M` in `schema` and returns its full name (a fn
-/// pointer the generated descriptors store).
-pub fn message_type<M: ProtoMessage>(schema: &mut Schema) -> String {
-    schema.message::<M>();
-    schema.full_name(M::NAME)
-}
-
-/// The check generated gRPC code puts on a type used as a whole request or
-/// response, so a type that is not a message is reported once, at the type.
-pub trait MessageCheck {
-    /// `Self`, once checked.
-    type Type: ProtoMessage;
-}
-
-impl<T: ProtoMessage> MessageCheck for T {
-    type Type = T;
-}
-
 /// Decodes a response message a client received (INTERNAL if it is not one).
-pub fn decode_response<M: ProtoMessage>(bytes: bytes::Bytes) -> Result<M, crate::Error> {
+pub(crate) fn decode_response<M: ProtoMessage>(bytes: bytes::Bytes) -> Result<M, crate::Error> {
     decode(bytes).map_err(|e| crate::Error::internal(format!("cannot decode the response: {e}")))
 }

@@ -11,6 +11,7 @@ use prost::encoding::{decode_varint, encode_varint, encoded_len_varint, WireType
 use serde::{Deserialize, Serialize};
 
 use super::schema::{FieldType, Schema};
+use super::value::Repeatable;
 use super::{message, DecodeError, Depth, ProtoField, ProtoMessage};
 
 macro_rules! varint {
@@ -344,6 +345,33 @@ impl ProtoField for Bytes {
     }
 }
 
+// Every field type may repeat but `u8`: `Vec<u8>` is `bytes`.
+macro_rules! repeatable {
+    ($($ty:ty),* $(,)?) => {$( impl Repeatable for $ty {} )*};
+}
+
+repeatable!(
+    bool,
+    i32,
+    i64,
+    u32,
+    u64,
+    u16,
+    i8,
+    i16,
+    f32,
+    f64,
+    Sint32,
+    Sint64,
+    Fixed32,
+    Fixed64,
+    Sfixed32,
+    Sfixed64,
+    String,
+    Vec<u8>,
+    Bytes,
+);
+
 /// Implements [`ProtoField`] for a type that is a [`ProtoMessage`].
 #[macro_export]
 #[doc(hidden)]
@@ -374,6 +402,8 @@ macro_rules! __proto_message_field {
                 $crate::proto::field::message_value::merge(self, buf, depth)
             }
         }
+
+        impl $crate::proto::Repeatable for $ty {}
     };
 }
 
@@ -381,17 +411,17 @@ macro_rules! __proto_message_field {
 mod seconds_nanos {
     use super::*;
 
-    pub fn encode((s, n): (i64, i32), buf: &mut impl BufMut) {
+    pub(super) fn encode((s, n): (i64, i32), buf: &mut impl BufMut) {
         super::super::field::singular::encode(1, &s, buf);
         super::super::field::singular::encode(2, &n, buf);
     }
 
-    pub fn len((s, n): (i64, i32)) -> usize {
+    pub(super) fn len((s, n): (i64, i32)) -> usize {
         super::super::field::singular::len(1, &s) + super::super::field::singular::len(2, &n)
     }
 
     /// Merges one field into `parts`.
-    pub fn merge(
+    pub(super) fn merge(
         parts: (i64, i32),
         tag: u32,
         wire_type: WireType,

@@ -44,6 +44,18 @@ pub struct FieldSchema {
     pub label: Label,
 }
 
+impl FieldSchema {
+    /// A field named `name` with number `number`.
+    pub fn new(name: impl Into<String>, number: u32, ty: FieldType, label: Label) -> FieldSchema {
+        FieldSchema {
+            name: name.into(),
+            number,
+            ty,
+            label,
+        }
+    }
+}
+
 /// A message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MessageSchema {

@@ -18,19 +18,19 @@ use crate::transport::grpc::is_grpc;
 /// content type says gRPC) or to the HTTP router. It is its own
 /// make-service, so `axum::serve(listener, dispatch)` serves it directly.
 #[derive(Clone)]
-pub struct Dispatch {
+pub(crate) struct Dispatch {
     http: Router,
     grpc: Option<Router>,
 }
 
 impl Dispatch {
     /// Dispatches between the two routers.
-    pub fn new(http: Router, grpc: Option<Router>) -> Dispatch {
+    pub(crate) fn new(http: Router, grpc: Option<Router>) -> Dispatch {
         Dispatch { http, grpc }
     }
 
     /// As one axum router, to mount in an application.
-    pub fn into_router(self) -> Router {
+    pub(crate) fn into_router(self) -> Router {
         match self.grpc {
             Some(_) => Router::new().fallback_service(self),
             None => self.http,

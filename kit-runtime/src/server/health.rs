@@ -1,4 +1,4 @@
-//! Liveness and readiness, shared by `/health` and (later) gRPC health.
+//! Liveness and readiness, shared by `/health` and `grpc.health.v1.Health`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -64,14 +64,14 @@ impl Health {
     }
 
     /// Marks the server draining: not ready from now on.
-    pub fn set_draining(&self) {
+    pub(crate) fn set_draining(&self) {
         self.inner.draining.store(true, Ordering::Release);
         self.publish();
     }
 
     /// The `grpc.health.v1.Health` service, reporting the same state as
     /// `/health` for the server as a whole (`""`) and for each of `services`.
-    pub fn grpc_service(
+    pub(crate) fn grpc_service(
         &self,
         services: Vec<String>,
     ) -> tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>
@@ -117,7 +117,7 @@ impl Health {
 
     /// `/health` and `/health/ready` (200 SERVING or 503 NOT_SERVING) and
     /// `/health/live` (200 while the process answers).
-    pub fn router(&self) -> Router {
+    pub(crate) fn router(&self) -> Router {
         let ready = self.clone();
         let ready2 = self.clone();
         Router::new()

@@ -1,80 +1,104 @@
-//! Serving kit services: [`serve`] for the common case, [`Server`] to
-//! combine services or configure, [`Listening`] to control a bound server.
+//! Serving kit services: [`serve`](crate::serve) for the common case,
+//! [`Server`] to combine services, add layers or configure in code,
+//! [`Listening`] to control a bound server.
 
 mod dispatch;
-mod grpc_routes;
+mod endpoints;
 mod health;
-mod panic;
-mod routes;
+mod listening;
 
-use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::routing::get;
 use axum::Router;
+use http::{Request, Response};
 use tokio::net::TcpListener;
+use tower::{BoxError, Layer, Service};
 
-pub use dispatch::Dispatch;
-pub use grpc_routes::{GrpcHandler, GrpcRoutes};
+pub use endpoints::{Endpoints, WithLayer};
 pub use health::Health;
-pub use panic::{catch_panic, panic_message};
-pub use routes::{HttpHandler, HttpRoutes};
+pub use listening::{shutdown_signal, Listening};
 
-use crate::config::{Config, Parsed, USAGE};
+pub use crate::layer::BoxEndpoint;
+#[doc(hidden)]
+pub use crate::layer::StackConfig;
+
+use crate::cli::Cli;
+use crate::codegen::{GrpcRoutes, HttpRoutes};
+use crate::config::Config;
 use crate::descriptor::ServiceDescriptor;
+use crate::layer::UserLayers;
 use crate::Error;
-
-/// A service the macro generated: its descriptor and how to mount it.
-/// Implemented by `#[kit::service]`; not meant to be implemented by hand.
-pub trait Service: Send + Sync + 'static {
-    /// The static description of the service.
-    const DESCRIPTOR: &'static ServiceDescriptor;
-    /// Mounts every HTTP endpoint of the service on `routes`.
-    fn mount_http(self: Arc<Self>, routes: &mut HttpRoutes);
-    /// Mounts every gRPC endpoint of the service on `routes`.
-    fn mount_grpc(self: Arc<Self>, routes: &mut GrpcRoutes) {
-        let _ = routes;
-    }
-}
+use dispatch::Dispatch;
 
 /// The axum router of one service's endpoints (JSON 404/405 included), to
-/// mount in an application of your own. Install a `metrics` recorder first
-/// (e.g. [`crate::metrics::install_prometheus`]) if you want its metrics.
-pub fn router<S: Service>(service: S) -> Router {
+/// nest in an application of your own. Install a `metrics` recorder first
+/// if you want its metrics; `/health`, `/metrics` and `/kit/describe` come
+/// with [`Server::into_router`].
+///
+/// ```
+/// # #[derive(Default)] struct Strings;
+/// # #[kit::service] impl Strings {
+/// #     #[endpoint(http = "POST /uppercase")]
+/// #     async fn uppercase(&self, s: String) -> String { s.to_uppercase() }
+/// # }
+/// let app = axum::Router::new().nest("/strings", kit::router(Strings));
+/// ```
+pub fn router<S: Endpoints>(service: S) -> Router {
     let mut routes = HttpRoutes::default();
     Arc::new(service).mount_http(&mut routes);
     routes.into_router()
 }
 
-/// Serves `service` with the configuration from flags and environment
-/// (see [`Config`]) until SIGINT or SIGTERM, then drains and returns.
+/// Serves `service` as configured by the command line and `KIT_*`
+/// variables ([`Cli`]) until SIGINT or SIGTERM, then drains and returns.
+/// `--help`, `--version` and `--emit-proto` do what they say and exit.
 ///
 /// ```no_run
-/// # struct Strings;
-/// # impl kit_runtime::Service for Strings {
-/// #     const DESCRIPTOR: &'static kit_runtime::descriptor::ServiceDescriptor = &kit_runtime::descriptor::ServiceDescriptor {
-/// #         name: "strings", rust_type: "Strings", version: "0", docs: "", grpc: None, endpoints: &[] };
-/// #     fn mount_http(self: std::sync::Arc<Self>, _: &mut kit_runtime::server::HttpRoutes) {}
+/// # #[derive(Default)] struct Strings;
+/// # #[kit::service] impl Strings {
+/// #     #[endpoint(http = "POST /uppercase")]
+/// #     async fn uppercase(&self, s: String) -> String { s.to_uppercase() }
 /// # }
-/// # async fn run() -> Result<(), kit_runtime::Error> {
-/// kit_runtime::serve(Strings).await
-/// # }
+/// #[tokio::main]
+/// async fn main() -> Result<(), kit::Error> {
+///     kit::serve(Strings).await
+/// }
 /// ```
-pub async fn serve<S: Service>(service: S) -> Result<(), Error> {
-    Server::from_env()?.add_service(service).serve().await
+pub async fn serve<S: Endpoints>(service: S) -> Result<(), Error> {
+    Cli::parse().run(|server| server.add_service(service)).await
 }
 
 type Mount = Box<dyn FnOnce(&mut HttpRoutes, &mut GrpcRoutes) + Send>;
 
 /// A server for one or more services, with `/health`, `/metrics` and
-/// `/kit/describe` beside their endpoints.
+/// `/kit/describe` beside their endpoints, HTTP/JSON and gRPC on one port.
+///
+/// ```no_run
+/// # #[derive(Default)] struct Strings;
+/// # #[kit::service] impl Strings {
+/// #     #[endpoint(http = "POST /uppercase")]
+/// #     async fn uppercase(&self, s: String) -> String { s.to_uppercase() }
+/// # }
+/// # async fn run() -> Result<(), kit::Error> {
+/// use std::time::Duration;
+/// kit::Server::new(kit::Config::default())
+///     .grace_period(Duration::from_secs(2))
+///     .layer(tower::limit::ConcurrencyLimitLayer::new(512))
+///     .add_service(Strings)
+///     .serve()
+///     .await
+/// # }
+/// ```
 pub struct Server {
     config: Config,
     services: Vec<(&'static ServiceDescriptor, Mount)>,
     health: Health,
-    emit_proto: bool,
+    layers: UserLayers,
+    stack: StackConfig,
 }
 
 impl Default for Server {
@@ -90,34 +114,33 @@ impl Server {
             config,
             services: Vec::new(),
             health: Health::new(),
-            emit_proto: false,
+            layers: UserLayers::default(),
+            stack: StackConfig::default(),
         }
     }
 
-    /// A server configured from `std::env::args()` and `KIT_*` variables.
-    /// `--help` prints the usage and exits the process.
+    /// A server configured from the command line and `KIT_*` variables.
+    /// Unlike [`Cli::parse`] it never exits the process: `--help`,
+    /// `--version`, a bad flag and `--emit-proto` (which needs the services,
+    /// see [`Cli::run`]) come back as errors carrying the text to show.
     pub fn from_env() -> Result<Server, Error> {
-        match Config::from_env() {
-            Ok(Parsed::Run(config)) => Ok(Server::new(config)),
-            Ok(Parsed::Help) => {
-                println!("{USAGE}");
-                std::process::exit(0);
-            }
-            Ok(Parsed::EmitProto) => Ok(Server {
-                emit_proto: true,
-                ..Server::new(Config::default())
-            }),
-            Err(e) => Err(Error::invalid_argument(e)),
+        let cli = Cli::try_parse_from(std::env::args_os())
+            .map_err(|e| Error::invalid_argument(e.to_string()))?;
+        if cli.emit_proto.is_some() {
+            return Err(Error::invalid_argument(
+                "--emit-proto needs the services: serve with kit::serve or kit::Cli::parse().run(..)",
+            ));
         }
+        Ok(Server::new(cli.config))
     }
 
     /// Adds a service.
-    pub fn add_service<S: Service>(self, service: S) -> Server {
+    pub fn add_service<S: Endpoints>(self, service: S) -> Server {
         self.add_shared_service(Arc::new(service))
     }
 
     /// Adds a service that is shared with other code.
-    pub fn add_shared_service<S: Service>(mut self, service: Arc<S>) -> Server {
+    pub fn add_shared_service<S: Endpoints>(mut self, service: Arc<S>) -> Server {
         self.services.push((
             S::DESCRIPTOR,
             Box::new(move |http, grpc| {
@@ -125,6 +148,28 @@ impl Server {
                 service.mount_grpc(grpc);
             }),
         ));
+        self
+    }
+
+    /// Adds `layer` around every endpoint of every service, on both
+    /// transports, inside kit's own layers (see [`BoxEndpoint`]). Layers
+    /// added first are outermost, as with `tower::ServiceBuilder`.
+    pub fn layer<L>(mut self, layer: L) -> Server
+    where
+        L: Layer<BoxEndpoint> + Send + Sync + 'static,
+        L::Service:
+            Service<Request<Body>, Response = Response<Body>> + Clone + Send + Sync + 'static,
+        <L::Service as Service<Request<Body>>>::Error: Into<BoxError>,
+        <L::Service as Service<Request<Body>>>::Future: Send + 'static,
+    {
+        self.layers.push(layer);
+        self
+    }
+
+    /// Turns kit's own layers on or off, to measure what each costs.
+    #[doc(hidden)]
+    pub fn stack_config(mut self, stack: StackConfig) -> Server {
+        self.stack = stack;
         self
     }
 
@@ -146,7 +191,7 @@ impl Server {
         self
     }
 
-    /// Sets the largest accepted request body.
+    /// Sets the largest accepted request body and gRPC message.
     pub fn body_limit(mut self, bytes: usize) -> Server {
         self.config.body_limit = bytes;
         self
@@ -162,46 +207,26 @@ impl Server {
         self.health.clone()
     }
 
-    /// Binds the listener; the server runs when [`Listening::run_until`] is awaited.
+    /// Binds the listeners; the server runs when [`Listening::run_until`]
+    /// is awaited.
     pub async fn bind(self) -> Result<Listening, Error> {
-        let listener = TcpListener::bind(self.config.http_addr)
-            .await
-            .map_err(|e| {
-                Error::unavailable(format!("cannot listen on {}: {e}", self.config.http_addr))
-            })?;
-        let local_addr = listener
-            .local_addr()
-            .map_err(|e| Error::internal(format!("listener has no address: {e}")))?;
+        let listener = bind(self.config.http_addr).await?;
         let grpc_listener = match self.config.grpc_addr {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| Error::unavailable(format!("cannot listen on {addr}: {e}")))?,
-            ),
+            Some(addr) => Some(bind(addr).await?),
             None => None,
         };
         let descriptors = self.services.iter().map(|(d, _)| *d).collect();
         let grace = self.config.grace_period;
         let health = self.health.clone();
         let routers = self.into_routers()?;
-        let grpc = match grpc_listener {
-            Some(l) => {
-                let addr = l
-                    .local_addr()
-                    .map_err(|e| Error::internal(format!("listener has no address: {e}")))?;
-                Some((l, addr, routers.grpc.clone()))
-            }
-            None => None,
-        };
-        Ok(Listening {
+        Listening::new(
             listener,
-            local_addr,
-            app: routers.app,
-            grpc,
+            routers.app,
+            grpc_listener.map(|l| (l, routers.grpc)),
             health,
             grace,
             descriptors,
-        })
+        )
     }
 
     /// The full router: every service's endpoints over HTTP and gRPC,
@@ -215,49 +240,14 @@ impl Server {
         let prometheus = crate::metrics::install_prometheus();
         let descriptors: Vec<&'static ServiceDescriptor> =
             self.services.iter().map(|(d, _)| *d).collect();
-        let mut http = HttpRoutes::new(self.config.body_limit);
-        let mut grpc = GrpcRoutes::new(self.config.body_limit);
+        let mut http = HttpRoutes::new(self.config.body_limit, self.stack, self.layers.clone());
+        let mut grpc = GrpcRoutes::new(self.config.body_limit, self.stack, self.layers);
         for (_, mount) in self.services {
             mount(&mut http, &mut grpc);
         }
         let has_grpc = !grpc.is_empty();
         if has_grpc {
-            let names = descriptors
-                .iter()
-                .filter_map(|d| d.grpc.map(|g| format!("{}.{}", g.package, g.name)))
-                .collect();
-            grpc.add_tonic("grpc.health.v1.Health", self.health.grpc_service(names));
-            let mut sets = Vec::new();
-            for d in &descriptors {
-                let (Some(schema), Some(file)) = (d.proto_schema(), d.proto_file_name()) else {
-                    continue;
-                };
-                if let Some(problem) = schema.errors().first() {
-                    return Err(Error::invalid_argument(format!(
-                        "service {}: {problem}",
-                        d.name
-                    )));
-                }
-                sets.push(crate::proto::descriptor::file_descriptor_set(
-                    &schema, &file,
-                ));
-            }
-            let mut reflection = tonic_reflection::server::Builder::configure();
-            let mut reflection_alpha = tonic_reflection::server::Builder::configure();
-            for set in &sets {
-                reflection = reflection.register_encoded_file_descriptor_set(set);
-                reflection_alpha = reflection_alpha.register_encoded_file_descriptor_set(set);
-            }
-            let v1 = reflection
-                .build_v1()
-                .map_err(|e| Error::internal(format!("gRPC reflection: {e}")))?;
-            let v1alpha = reflection_alpha
-                .build_v1alpha()
-                .map_err(|e| Error::internal(format!("gRPC reflection: {e}")))?;
-            // v1 is the standard; v1alpha is what many tools (and grpcio's
-            // Python reflection client) still speak.
-            grpc.add_tonic("grpc.reflection.v1.ServerReflection", v1);
-            grpc.add_tonic("grpc.reflection.v1alpha.ServerReflection", v1alpha);
+            add_grpc_builtins(&mut grpc, &descriptors, &self.health)?;
         }
         let mut http_router = http.into_router().merge(self.health.router()).route(
             "/kit/describe",
@@ -282,24 +272,25 @@ impl Server {
         })
     }
 
-    /// The `.proto` files of the services added, by file name.
-    pub fn protos(&self) -> Vec<(String, String)> {
-        self.services
-            .iter()
-            .filter_map(|(d, _)| Some((d.proto_file_name()?, d.proto()?)))
-            .collect()
+    /// The `.proto` files of the services added: file name and text.
+    /// Fails when a schema is inconsistent (two different messages with
+    /// one name).
+    pub fn protos(&self) -> Result<Vec<(String, String)>, Error> {
+        let mut out = Vec::new();
+        for (d, _) in &self.services {
+            let (Some(schema), Some(file)) = (d.proto_schema(), d.proto_file_name()) else {
+                continue;
+            };
+            check_schema(d, &schema)?;
+            out.push((file, schema.to_proto()));
+        }
+        Ok(out)
     }
 
     /// Binds, logs the address and the endpoint table, and serves until
     /// SIGINT or SIGTERM; then drains in-flight requests for up to the grace
     /// period and returns.
     pub async fn serve(self) -> Result<(), Error> {
-        if self.emit_proto {
-            for (_, proto) in self.protos() {
-                print!("{proto}");
-            }
-            return Ok(());
-        }
         crate::trace::init_subscriber(self.config.log_format);
         let listening = self.bind().await?;
         listening.log_banner();
@@ -307,137 +298,63 @@ impl Server {
     }
 }
 
+async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::unavailable(format!("cannot listen on {addr}: {e}")))
+}
+
+fn check_schema(d: &ServiceDescriptor, schema: &crate::proto::Schema) -> Result<(), Error> {
+    match schema.errors().first() {
+        Some(problem) => Err(Error::invalid_argument(format!(
+            "service {}: {problem}",
+            d.name
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// gRPC health (the same state as `/health`) and server reflection.
+fn add_grpc_builtins(
+    grpc: &mut GrpcRoutes,
+    descriptors: &[&'static ServiceDescriptor],
+    health: &Health,
+) -> Result<(), Error> {
+    let names = descriptors
+        .iter()
+        .filter_map(|d| d.grpc.map(|g| format!("{}.{}", g.package, g.name)))
+        .collect();
+    grpc.add_tonic("grpc.health.v1.Health", health.grpc_service(names));
+    let mut sets = Vec::new();
+    for d in descriptors {
+        let (Some(schema), Some(file)) = (d.proto_schema(), d.proto_file_name()) else {
+            continue;
+        };
+        check_schema(d, &schema)?;
+        sets.push(crate::proto::reflection::file_descriptor_set(
+            &schema, &file,
+        ));
+    }
+    let mut v1 = tonic_reflection::server::Builder::configure();
+    let mut v1alpha = tonic_reflection::server::Builder::configure();
+    for set in &sets {
+        v1 = v1.register_encoded_file_descriptor_set(set);
+        v1alpha = v1alpha.register_encoded_file_descriptor_set(set);
+    }
+    let v1 = v1
+        .build_v1()
+        .map_err(|e| Error::internal(format!("gRPC reflection: {e}")))?;
+    let v1alpha = v1alpha
+        .build_v1alpha()
+        .map_err(|e| Error::internal(format!("gRPC reflection: {e}")))?;
+    // v1 is the standard; v1alpha is what many tools (and grpcio's Python
+    // reflection client) still speak.
+    grpc.add_tonic("grpc.reflection.v1.ServerReflection", v1);
+    grpc.add_tonic("grpc.reflection.v1alpha.ServerReflection", v1alpha);
+    Ok(())
+}
+
 struct Routers {
     app: Dispatch,
     grpc: Router,
-}
-
-/// A bound server, not yet serving.
-pub struct Listening {
-    listener: TcpListener,
-    local_addr: SocketAddr,
-    app: Dispatch,
-    grpc: Option<(TcpListener, SocketAddr, Router)>,
-    health: Health,
-    grace: Duration,
-    descriptors: Vec<&'static ServiceDescriptor>,
-}
-
-impl Listening {
-    /// The address actually bound.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
-    }
-
-    /// The gRPC-only address, when `--grpc-addr` was given.
-    pub fn grpc_addr(&self) -> Option<SocketAddr> {
-        self.grpc.as_ref().map(|(_, addr, _)| *addr)
-    }
-
-    /// The server's health state.
-    pub fn health(&self) -> Health {
-        self.health.clone()
-    }
-
-    /// Logs the listen address and a table of every endpoint.
-    pub fn log_banner(&self) {
-        tracing::info!(addr = %self.local_addr, "listening for HTTP and gRPC on http://{}", self.local_addr);
-        if let Some(addr) = self.grpc_addr() {
-            tracing::info!(grpc_addr = %addr, "listening for gRPC on http://{addr}");
-        }
-        for d in &self.descriptors {
-            tracing::info!(
-                service = d.name,
-                version = d.version,
-                "endpoints of {}:\n{}",
-                d.name,
-                d.endpoint_table()
-            );
-        }
-    }
-
-    /// Serves until `signal` completes; then stops accepting, marks the
-    /// server not ready, and waits up to the grace period for in-flight
-    /// requests before returning.
-    pub async fn run_until<F>(self, signal: F) -> Result<(), Error>
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        use axum::serve::ListenerExt;
-        let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let health = self.health.clone();
-        health.publish();
-        tokio::spawn(async move {
-            signal.await;
-            health.set_draining();
-            tracing::info!("shutting down: draining in-flight requests");
-            let _ = stop_tx.send(true);
-            let _ = fired_tx.send(());
-        });
-        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-            let _ = rx.wait_for(|stop| *stop).await;
-        };
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let main = axum::serve(listener, self.app).with_graceful_shutdown(stopped(stop_rx.clone()));
-        let grpc = self.grpc.map(|(l, _, router)| {
-            let l = l.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            axum::serve(l, router).with_graceful_shutdown(stopped(stop_rx.clone()))
-        });
-        let server = async move {
-            match grpc {
-                Some(grpc) => {
-                    let (a, b) = tokio::join!(main.into_future(), grpc.into_future());
-                    a.and(b)
-                }
-                None => main.await,
-            }
-        };
-        let grace = self.grace;
-        let deadline = async move {
-            if fired_rx.await.is_ok() {
-                tokio::time::sleep(grace).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
-        tokio::select! {
-            result = server => {
-                result.map_err(|e| Error::internal(format!("server failed: {e}")))?;
-                tracing::info!("shut down cleanly");
-            }
-            () = deadline => {
-                tracing::warn!(grace = ?grace, "grace period over: dropping the requests still in flight");
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
 }

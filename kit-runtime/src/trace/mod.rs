@@ -1,18 +1,18 @@
-//! W3C Trace Context (`traceparent`) parsing, generation and propagation,
-//! and the process-wide tracing subscriber.
+//! W3C Trace Context (`traceparent`): the identity of a request in a
+//! distributed trace, carried by [`Context`](crate::Context) across hops;
+//! and the log formats of the process-wide subscriber.
 
 use std::fmt;
 
-mod layer;
 mod subscriber;
 
-pub use layer::{TimeoutReader, Trace, TraceLayer};
-pub use subscriber::{init_subscriber, LogFormat};
+pub(crate) use subscriber::init_subscriber;
+pub use subscriber::LogFormat;
 
 use http::{HeaderMap, HeaderValue};
 
 /// The `traceparent` header name.
-pub const TRACEPARENT: &str = "traceparent";
+pub(crate) const TRACEPARENT: &str = "traceparent";
 
 /// The identity of one span in a distributed trace, as carried by the W3C
 /// `traceparent` header (`00-<trace id>-<parent span id>-<flags>`).

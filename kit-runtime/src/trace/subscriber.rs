@@ -1,7 +1,7 @@
 //! The process-wide log subscriber.
 
 /// Output format of the process-wide log subscriber.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
     /// Human-readable lines (the default).
     #[default]
@@ -24,13 +24,16 @@ impl std::str::FromStr for LogFormat {
 }
 
 /// Installs the process-wide `tracing` subscriber: `RUST_LOG` filters
-/// (default `info`), output in `format` to stderr. A second call, or a
-/// subscriber installed by the application, is left alone.
-pub fn init_subscriber(format: LogFormat) {
+/// (default `info`), output in `format` to stderr, coloured only when
+/// stderr is a terminal. A second call, or a subscriber installed by the
+/// application, is left alone.
+pub(crate) fn init_subscriber(format: LogFormat) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _already_set = match format {
         LogFormat::Pretty => builder.try_init(),

@@ -1,29 +1,34 @@
-//! Transports: how requests and errors look on the wire.
+//! Transports: how requests, answers and errors look on the wire, and the
+//! routes that mount endpoints on them.
 
-pub mod grpc;
-pub mod http;
+pub(crate) mod grpc;
+pub(crate) mod http;
+
+use std::time::Duration;
+
+use ::http::HeaderMap;
+use axum::body::Body;
 
 use crate::{Code, Error};
 
-/// What the transport-independent server layers need from a wire protocol:
-/// its name (the `transport` metric label) and how it answers with an error.
-pub trait Protocol: Send + Sync + 'static {
-    /// Response body type.
-    type Body: Send + 'static;
-    /// The `transport` label: `"http"` or `"grpc"`.
+/// What the transport-independent server layers need from a wire protocol.
+pub(crate) trait Protocol: Send + Sync + 'static {
+    /// The `transport` label of metrics and spans: `"http"` or `"grpc"`.
     const NAME: &'static str;
+    /// The caller's remaining time, from the protocol's timeout header.
+    fn caller_timeout(headers: &HeaderMap) -> Option<Duration>;
     /// The response that carries `err` (with [`ResponseCode`] in its extensions).
-    fn error_response(err: &Error) -> ::http::Response<Self::Body>;
+    fn error_response(err: &Error) -> ::http::Response<Body>;
 }
 
 /// The canonical code of a response, put in its extensions by whoever built
 /// it so metrics and logs need not re-parse the body.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ResponseCode(pub Code);
+pub(crate) struct ResponseCode(pub(crate) Code);
 
 impl ResponseCode {
     /// The code recorded in `response`, or the one its HTTP status implies.
-    pub fn of<B>(response: &::http::Response<B>) -> Code {
+    pub(crate) fn of<B>(response: &::http::Response<B>) -> Code {
         response
             .extensions()
             .get::<ResponseCode>()

@@ -51,7 +51,7 @@ fn main() {
     let _ = Shop.helper();
     let _ = kit::router(Shop);
     let _client: fn() -> kit::client::ClientBuilder<ShopClient> = ShopClient::builder;
-    assert_eq!(<Shop as kit::Service>::DESCRIPTOR.endpoints.len(), 5);
+    assert_eq!(<Shop as kit::Endpoints>::DESCRIPTOR.endpoints.len(), 5);
 }
 
 mod axum_free_check {

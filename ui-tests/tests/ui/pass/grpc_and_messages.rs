@@ -59,7 +59,7 @@ impl Svc {
 }
 
 fn main() {
-    let d = <Svc as kit::Service>::DESCRIPTOR;
+    let d = <Svc as kit::Endpoints>::DESCRIPTOR;
     let proto = d.proto().unwrap();
     assert!(proto.contains("rpc Echo(Everything) returns (Everything);"), "{proto}");
     assert!(proto.contains("rpc Ping(PingRequest) returns (PingResponse);"), "{proto}");

@@ -14,7 +14,7 @@ impl Defaults {
 }
 
 fn main() {
-    let d = <Defaults as kit::Service>::DESCRIPTOR;
+    let d = <Defaults as kit::Endpoints>::DESCRIPTOR;
     assert_eq!(d.name, "defaults");
     let a = d.endpoint("a").unwrap();
     assert_eq!((a.timeout, a.retry, a.idempotent), (Some(std::time::Duration::from_secs(3)), 2, true));

@@ -1,5 +1,5 @@
-//! The HTTP routes of kit services: each endpoint wrapped in the server
-//! stack and mounted on an axum router with JSON 404 and 405 answers.
+//! The HTTP routes of kit services: each endpoint's handler in the server
+//! stack, mounted on an axum router with JSON 404 and 405 answers.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -13,42 +13,46 @@ use axum::response::Response;
 use axum::routing::{on_service, MethodFilter, MethodRouter};
 use axum::Router;
 use http::{Request, StatusCode};
-use tower::{Layer, Service};
+use tower::Service;
 
-use super::panic::catch_panic;
-use crate::deadline::{timeout_from_headers, DeadlineLayer};
+use super::request::HttpRequest;
+use super::{error_response, Http, DEFAULT_BODY_LIMIT};
 use crate::descriptor::{ArgSource, EndpointDescriptor, HttpMethod};
-use crate::metrics::MetricsLayer;
-use crate::trace::TraceLayer;
-use crate::transport::http::{error_response, Http, HttpRequest, DEFAULT_BODY_LIMIT};
+use crate::layer::{server_stack, StackConfig, UserLayers};
 use crate::Error;
 
 /// Collects the HTTP endpoints of one or more services. The generated
-/// `kit::Service::mount_http` calls [`HttpRoutes::endpoint`] once per
+/// `Endpoints::mount_http` calls [`HttpRoutes::endpoint`] once per
 /// endpoint; [`HttpRoutes::into_router`] makes the axum router.
 pub struct HttpRoutes {
     routes: BTreeMap<&'static str, (MethodRouter, Vec<&'static str>)>,
     body_limit: usize,
+    stack: StackConfig,
+    pub(crate) layers: UserLayers,
 }
 
 impl Default for HttpRoutes {
     fn default() -> Self {
-        HttpRoutes::new(DEFAULT_BODY_LIMIT)
+        HttpRoutes::new(
+            DEFAULT_BODY_LIMIT,
+            StackConfig::default(),
+            UserLayers::default(),
+        )
     }
 }
 
 impl HttpRoutes {
-    /// No routes yet; request bodies are limited to `body_limit` bytes.
-    pub fn new(body_limit: usize) -> HttpRoutes {
+    pub(crate) fn new(body_limit: usize, stack: StackConfig, layers: UserLayers) -> HttpRoutes {
         HttpRoutes {
             routes: BTreeMap::new(),
             body_limit,
+            stack,
+            layers,
         }
     }
 
     /// Mounts `handler` for `endpoint` (which must have an HTTP route),
-    /// wrapped in the server stack: trace and context, RED metrics,
-    /// deadline, panic catching.
+    /// inside the user's layers and kit's server stack.
     pub fn endpoint<F, Fut>(&mut self, endpoint: &'static EndpointDescriptor, handler: F)
     where
         F: Fn(HttpRequest) -> Fut + Send + Sync + 'static,
@@ -60,30 +64,29 @@ impl HttpRoutes {
         let handler = HttpHandler {
             handler: Arc::new(handler),
             body_limit: self.body_limit,
-            endpoint,
             path_params: endpoint.args.iter().any(|a| a.source == ArgSource::Path),
         };
-        let stack = TraceLayer::new(endpoint, "http", timeout_from_headers).layer(
-            MetricsLayer::new(endpoint, "http").layer(DeadlineLayer::<Http>::new().layer(handler)),
-        );
-        let filter = match route.method {
-            HttpMethod::Get => MethodFilter::GET,
-            HttpMethod::Post => MethodFilter::POST,
-            HttpMethod::Put => MethodFilter::PUT,
-            HttpMethod::Patch => MethodFilter::PATCH,
-            HttpMethod::Delete => MethodFilter::DELETE,
+        let service = if self.layers.is_empty() {
+            on_service(
+                filter(route.method),
+                server_stack::<Http, _>(endpoint, self.stack, handler),
+            )
+        } else {
+            let handler = self.layers.wrap::<Http, _>(handler);
+            on_service(
+                filter(route.method),
+                server_stack::<Http, _>(endpoint, self.stack, handler),
+            )
         };
         let (method_router, mut methods) = self.routes.remove(route.path).unwrap_or_default();
         methods.push(route.method.as_str());
-        self.routes.insert(
-            route.path,
-            (method_router.merge(on_service(filter, stack)), methods),
-        );
+        self.routes
+            .insert(route.path, (method_router.merge(service), methods));
     }
 
     /// The axum router with every mounted endpoint, answering unknown
     /// routes with a JSON 404 and wrong methods with a JSON 405.
-    pub fn into_router(self) -> Router {
+    pub(crate) fn into_router(self) -> Router {
         let mut router = Router::new();
         for (path, (method_router, methods)) in self.routes {
             let allow = methods.join(", ");
@@ -93,6 +96,16 @@ impl HttpRoutes {
             );
         }
         router.fallback(not_found)
+    }
+}
+
+fn filter(method: HttpMethod) -> MethodFilter {
+    match method {
+        HttpMethod::Get => MethodFilter::GET,
+        HttpMethod::Post => MethodFilter::POST,
+        HttpMethod::Put => MethodFilter::PUT,
+        HttpMethod::Patch => MethodFilter::PATCH,
+        HttpMethod::Delete => MethodFilter::DELETE,
     }
 }
 
@@ -112,13 +125,12 @@ async fn method_not_allowed(allow: String) -> Response {
     response
 }
 
-/// The innermost service: decodes through the generated handler, calls the
-/// user's method, encodes; errors become JSON error responses and a panic
-/// becomes INTERNAL (logged) without taking the connection down.
-pub struct HttpHandler<F> {
+/// The innermost service: the generated handler decodes the request, calls
+/// the user's method and encodes the answer; an error becomes its JSON
+/// error response.
+struct HttpHandler<F> {
     handler: Arc<F>,
     body_limit: usize,
-    endpoint: &'static EndpointDescriptor,
     path_params: bool,
 }
 
@@ -127,7 +139,6 @@ impl<F> Clone for HttpHandler<F> {
         HttpHandler {
             handler: self.handler.clone(),
             body_limit: self.body_limit,
-            endpoint: self.endpoint,
             path_params: self.path_params,
         }
     }
@@ -140,27 +151,36 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = HandlerFuture<Fut>;
 
     fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let handler = self.handler.clone();
-        let limit = self.body_limit;
-        let endpoint = self.endpoint;
-        let path_params = self.path_params;
-        Box::pin(async move {
-            let call = async move {
-                let req = HttpRequest::with_path_params(req, limit, path_params).await;
-                handler(req).await
-            };
-            let response = match catch_panic(endpoint, call).await {
-                Ok(response) => response,
-                Err(err) => error_response(&err),
-            };
-            Ok(response)
-        })
+        let req = HttpRequest::new(req, self.body_limit, self.path_params);
+        HandlerFuture {
+            inner: (self.handler)(req),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The generated handler's future, its error answered as JSON.
+    struct HandlerFuture<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F> Future for HandlerFuture<F>
+where
+    F: Future<Output = Result<Response, Error>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let out = std::task::ready!(self.project().inner.poll(cx));
+        Poll::Ready(Ok(out.unwrap_or_else(|err| error_response(&err))))
     }
 }

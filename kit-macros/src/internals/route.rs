@@ -1,8 +1,8 @@
 //! `http = "METHOD /path/{param}"`.
 
 /// An HTTP method the macro routes on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Method {
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Method {
     Get,
     Post,
     Put,
@@ -11,7 +11,7 @@ pub enum Method {
 }
 
 impl Method {
-    pub fn variant(self) -> &'static str {
+    pub(crate) fn variant(self) -> &'static str {
         match self {
             Method::Get => "Get",
             Method::Post => "Post",
@@ -22,28 +22,28 @@ impl Method {
     }
 
     /// GET and DELETE carry arguments in the query string, the others in a JSON body.
-    pub fn has_body(self) -> bool {
+    pub(crate) fn has_body(self) -> bool {
         !matches!(self, Method::Get | Method::Delete)
     }
 }
 
 /// One piece of a path template.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Segment {
+pub(crate) enum Segment {
     Literal(String),
     Param(String),
 }
 
 /// A parsed route.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Route {
-    pub method: Method,
-    pub path: String,
-    pub segments: Vec<Segment>,
+pub(crate) struct Route {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) segments: Vec<Segment>,
 }
 
 impl Route {
-    pub fn params(&self) -> impl Iterator<Item = &str> {
+    pub(crate) fn params(&self) -> impl Iterator<Item = &str> {
         self.segments.iter().filter_map(|s| match s {
             Segment::Param(p) => Some(p.as_str()),
             Segment::Literal(_) => None,
@@ -52,7 +52,7 @@ impl Route {
 }
 
 /// Parses `"POST /count/{s}"`.
-pub fn parse_route(text: &str) -> Result<Route, String> {
+pub(crate) fn parse_route(text: &str) -> Result<Route, String> {
     let mut parts = text.split_whitespace();
     let (Some(method), Some(path), None) = (parts.next(), parts.next(), parts.next()) else {
         return Err(format!(

@@ -1,7 +1,5 @@
-//! The gRPC methods of kit services: each unary method wrapped in the same
-//! server stack as HTTP (trace and context, metrics with
-//! `transport="grpc"`, deadline from `grpc-timeout`, panic catching) and
-//! served by tonic.
+//! The gRPC methods of kit services: each unary method's handler in the
+//! same server stack as HTTP, with tonic doing the gRPC framing.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -13,58 +11,59 @@ use axum::body::Body;
 use axum::response::Response;
 use axum::Router;
 use http::Request;
-use tower::{Layer, Service};
+use tower::Service;
 
-use super::panic::catch_panic;
-use crate::deadline::DeadlineLayer;
+use super::{response_code, to_status, Grpc};
 use crate::descriptor::EndpointDescriptor;
-use crate::metrics::MetricsLayer;
-use crate::proto::{ProtoCodec, ProtoMessage};
-use crate::trace::TraceLayer;
-use crate::transport::grpc::{response_code, timeout_from_headers, to_status, Grpc};
+use crate::layer::{server_stack, StackConfig, UserLayers};
+use crate::proto::{GrpcPayload, ProtoCodec, ProtoMessage};
 use crate::transport::http::DEFAULT_BODY_LIMIT;
 use crate::transport::{Protocol, ResponseCode};
 use crate::Error;
 
-/// Collects gRPC methods; the generated `kit::Service::mount_grpc` calls
+/// Collects gRPC methods; the generated `Endpoints::mount_grpc` calls
 /// [`GrpcRoutes::unary`] once per `grpc` endpoint.
 pub struct GrpcRoutes {
     router: Router,
     message_limit: usize,
     count: usize,
+    stack: StackConfig,
+    pub(crate) layers: UserLayers,
 }
 
 impl Default for GrpcRoutes {
     fn default() -> Self {
-        GrpcRoutes::new(DEFAULT_BODY_LIMIT)
+        GrpcRoutes::new(
+            DEFAULT_BODY_LIMIT,
+            StackConfig::default(),
+            UserLayers::default(),
+        )
     }
 }
 
 impl GrpcRoutes {
-    /// No methods yet; messages are limited to `message_limit` bytes.
-    pub fn new(message_limit: usize) -> GrpcRoutes {
+    pub(crate) fn new(message_limit: usize, stack: StackConfig, layers: UserLayers) -> GrpcRoutes {
         GrpcRoutes {
             router: Router::new(),
             message_limit,
             count: 0,
+            stack,
+            layers,
         }
     }
 
-    /// How many methods are mounted.
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
     /// Whether no method is mounted.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.count == 0
     }
 
-    /// Mounts `handler` as the unary method of `endpoint`.
+    /// Mounts `handler` as the unary method of `endpoint`: it receives the
+    /// decoded request message and answers a value that travels as
+    /// `Resp::Message`.
     pub fn unary<Req, Resp, F, Fut>(&mut self, endpoint: &'static EndpointDescriptor, handler: F)
     where
         Req: ProtoMessage + Send + 'static,
-        Resp: ProtoMessage + Send + 'static,
+        Resp: GrpcPayload,
         F: Fn(Req) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Resp, Error>> + Send + 'static,
     {
@@ -74,19 +73,26 @@ impl GrpcRoutes {
         let handler = GrpcHandler {
             handler: Arc::new(handler),
             message_limit: self.message_limit,
-            endpoint,
             _types: std::marker::PhantomData,
         };
-        let stack = TraceLayer::new(endpoint, "grpc", timeout_from_headers).layer(
-            MetricsLayer::new(endpoint, "grpc").layer(DeadlineLayer::<Grpc>::new().layer(handler)),
-        );
         let router = std::mem::take(&mut self.router);
-        self.router = router.route_service(method.path, stack);
+        self.router = if self.layers.is_empty() {
+            router.route_service(
+                method.path,
+                server_stack::<Grpc, _>(endpoint, self.stack, handler),
+            )
+        } else {
+            let handler = self.layers.wrap::<Grpc, _>(handler);
+            router.route_service(
+                method.path,
+                server_stack::<Grpc, _>(endpoint, self.stack, handler),
+            )
+        };
         self.count += 1;
     }
 
     /// Adds a tonic service (health, reflection) under `/{name}/`.
-    pub fn add_tonic<S>(&mut self, name: &str, service: S)
+    pub(crate) fn add_tonic<S>(&mut self, name: &str, service: S)
     where
         S: Service<Request<Body>, Error = Infallible> + Clone + Send + Sync + 'static,
         S::Response: axum::response::IntoResponse,
@@ -97,7 +103,7 @@ impl GrpcRoutes {
     }
 
     /// The router; unknown methods answer UNIMPLEMENTED.
-    pub fn into_router(self) -> Router {
+    pub(crate) fn into_router(self) -> Router {
         self.router.fallback(|| async {
             Grpc::error_response(&Error::unimplemented("unknown gRPC service or method"))
         })
@@ -105,11 +111,10 @@ impl GrpcRoutes {
 }
 
 /// The innermost gRPC service: tonic decodes, the generated handler calls
-/// the user's method, tonic encodes; a panic becomes INTERNAL.
-pub struct GrpcHandler<Req, Resp, F> {
+/// the user's method, tonic encodes.
+struct GrpcHandler<Req, Resp, F> {
     handler: Arc<F>,
     message_limit: usize,
-    endpoint: &'static EndpointDescriptor,
     _types: std::marker::PhantomData<fn(Req) -> Resp>,
 }
 
@@ -118,7 +123,6 @@ impl<Req, Resp, F> Clone for GrpcHandler<Req, Resp, F> {
         GrpcHandler {
             handler: self.handler.clone(),
             message_limit: self.message_limit,
-            endpoint: self.endpoint,
             _types: std::marker::PhantomData,
         }
     }
@@ -127,7 +131,7 @@ impl<Req, Resp, F> Clone for GrpcHandler<Req, Resp, F> {
 impl<Req, Resp, F, Fut> Service<Request<Body>> for GrpcHandler<Req, Resp, F>
 where
     Req: ProtoMessage + Send + 'static,
-    Resp: ProtoMessage + Send + 'static,
+    Resp: GrpcPayload,
     F: Fn(Req) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Resp, Error>> + Send + 'static,
 {
@@ -142,19 +146,17 @@ where
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let handler = self.handler.clone();
         let limit = self.message_limit;
-        let endpoint = self.endpoint;
         Box::pin(async move {
             if let Some(err) = unsupported_content_type(&req) {
                 return Ok(Grpc::error_response(&err));
             }
-            let mut grpc = tonic::server::Grpc::new(ProtoCodec::<Resp, Req>::default())
+            let mut grpc = tonic::server::Grpc::new(ProtoCodec::<Resp::Message, Req>::default())
                 .max_decoding_message_size(limit);
             let unary = tower::service_fn(move |request: tonic::Request<Req>| {
                 let call = handler(request.into_inner());
                 async move {
-                    catch_panic(endpoint, call)
-                        .await
-                        .map(tonic::Response::new)
+                    call.await
+                        .map(|value| tonic::Response::new(value.into_message()))
                         .map_err(|err| to_status(&err))
                 }
             });

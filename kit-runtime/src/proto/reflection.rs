@@ -13,7 +13,7 @@ use super::schema::{FieldType, Label, Schema};
 
 /// The encoded `FileDescriptorSet` of `schema` (named `file_name`), with
 /// the well-known files it imports.
-pub fn file_descriptor_set(schema: &Schema, file_name: &str) -> Vec<u8> {
+pub(crate) fn file_descriptor_set(schema: &Schema, file_name: &str) -> Vec<u8> {
     let mut files = Vec::new();
     let mut deps = Vec::new();
     for wk in schema.well_known_types() {

@@ -1,5 +1,7 @@
-//! gRPC: status mapping, the trailers-only error response, and reading
-//! `grpc-timeout`.
+//! gRPC: status mapping, the trailers-only error response, reading
+//! `grpc-timeout`, and the routes that mount unary methods ([`routes`]).
+
+pub(crate) mod routes;
 
 use std::time::Duration;
 
@@ -11,11 +13,14 @@ use crate::deadline::parse_grpc_timeout;
 use crate::{Code, Error};
 
 /// The gRPC protocol (HTTP/2, protobuf bodies, status in trailers).
-pub struct Grpc;
+pub(crate) struct Grpc;
 
 impl Protocol for Grpc {
-    type Body = Body;
     const NAME: &'static str = "grpc";
+
+    fn caller_timeout(headers: &HeaderMap) -> Option<Duration> {
+        timeout_from_headers(headers)
+    }
 
     fn error_response(err: &Error) -> http::Response<Body> {
         let mut response = to_status(err)
@@ -27,12 +32,12 @@ impl Protocol for Grpc {
 }
 
 /// `kit::Error` as a `tonic::Status` with the same code and message.
-pub fn to_status(err: &Error) -> tonic::Status {
+pub(crate) fn to_status(err: &Error) -> tonic::Status {
     tonic::Status::new(tonic::Code::from_i32(err.code().as_i32()), err.message())
 }
 
 /// A `tonic::Status` as a `kit::Error` with the same code and message.
-pub fn from_status(status: &tonic::Status) -> Error {
+pub(crate) fn from_status(status: &tonic::Status) -> Error {
     Error::new(Code::from_i32(status.code() as i32), status.message())
 }
 
@@ -49,7 +54,7 @@ impl From<tonic::Status> for Error {
 }
 
 /// Reads `grpc-timeout`.
-pub fn timeout_from_headers(headers: &HeaderMap) -> Option<Duration> {
+fn timeout_from_headers(headers: &HeaderMap) -> Option<Duration> {
     headers
         .get("grpc-timeout")
         .and_then(|v| v.to_str().ok())
@@ -57,7 +62,7 @@ pub fn timeout_from_headers(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Whether a request is gRPC: its content type starts with `application/grpc`.
-pub fn is_grpc<B>(req: &http::Request<B>) -> bool {
+pub(crate) fn is_grpc<B>(req: &http::Request<B>) -> bool {
     req.headers()
         .get(http::header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
@@ -65,7 +70,7 @@ pub fn is_grpc<B>(req: &http::Request<B>) -> bool {
 
 /// The code of a gRPC response: `grpc-status` in the headers for a
 /// trailers-only (error) response, OK otherwise.
-pub fn response_code<B>(response: &http::Response<B>) -> Code {
+pub(crate) fn response_code<B>(response: &http::Response<B>) -> Code {
     response
         .headers()
         .get("grpc-status")

@@ -1,90 +1,16 @@
-//! HTTP/JSON: decoding requests for the generated handlers, encoding
-//! responses and errors.
+//! An incoming HTTP request as the generated handlers read it.
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, RawPathParams};
-use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::request::Parts;
 use http::{HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Limited};
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
-use super::{Protocol, ResponseCode};
 use crate::wire::{BodyFields, WireCodec};
 use crate::{Error, ParamValue};
-
-/// Default limit on request bodies: 4 MiB.
-pub const DEFAULT_BODY_LIMIT: usize = 4 * 1024 * 1024;
-
-const APPLICATION_JSON: HeaderValue = HeaderValue::from_static("application/json");
-
-/// The HTTP/JSON protocol.
-pub struct Http;
-
-impl Protocol for Http {
-    type Body = Body;
-    const NAME: &'static str = "http";
-
-    fn error_response(err: &Error) -> Response {
-        error_response(err)
-    }
-}
-
-/// The JSON response for `err`, with its HTTP status and [`ResponseCode`].
-pub fn error_response(err: &Error) -> Response {
-    let status = err
-        .http_status_override()
-        .unwrap_or_else(|| err.code().http_status());
-    let mut response = Response::new(Body::from(err.to_json()));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, APPLICATION_JSON);
-    response.extensions_mut().insert(ResponseCode(err.code()));
-    response
-}
-
-impl IntoResponse for Error {
-    fn into_response(self) -> Response {
-        error_response(&self)
-    }
-}
-
-/// A 200 response with `value` as JSON.
-pub fn json_response<T: Serialize + ?Sized>(value: &T) -> Result<Response, Error> {
-    let body = serde_json::to_vec(value)
-        .map_err(|e| Error::internal(format!("cannot encode the response as JSON: {e}")))?;
-    Ok(ok_response(body))
-}
-
-fn ok_response(body: Vec<u8>) -> Response {
-    let mut response = Response::new(Body::from(body));
-    response
-        .headers_mut()
-        .insert(CONTENT_TYPE, APPLICATION_JSON);
-    // No ResponseCode extension: a 200 reads as OK, and skipping it saves
-    // the extensions map allocation on every successful request.
-    response
-}
-
-/// Encodes what an infallible handler returned.
-pub fn respond<T>(codec: WireCodec<T>, value: &T) -> Result<Response, Error> {
-    let body = codec
-        .encode(value)
-        .map_err(|e| Error::internal(format!("cannot encode the response as JSON: {e}")))?;
-    Ok(ok_response(body))
-}
-
-/// Encodes what a fallible handler returned (`Result<T, E>`).
-pub fn reply<T, E: Into<Error>>(codec: WireCodec<T>, out: Result<T, E>) -> Result<Response, Error> {
-    match out {
-        Ok(value) => respond(codec, &value),
-        Err(e) => Err(e.into()),
-    }
-}
 
 /// An incoming HTTP request as the generated handlers see it: path and query
 /// parameters by name, and a JSON body read on demand under a size limit.
@@ -96,14 +22,10 @@ pub struct HttpRequest {
 }
 
 impl HttpRequest {
-    /// Wraps a request; `body_limit` bounds what [`HttpRequest::json`] reads.
-    pub async fn new(request: http::Request<Body>, body_limit: usize) -> HttpRequest {
-        HttpRequest::with_path_params(request, body_limit, true).await
-    }
-
-    /// Wraps a request, reading its path parameters only if `path_params`
-    /// (routes without `{param}` skip the work).
-    pub async fn with_path_params(
+    /// Wraps a request; `body_limit` bounds what the body readers read.
+    /// Path parameters are read only if `path_params` (routes without
+    /// `{param}` skip the work).
+    pub(crate) fn new(
         request: http::Request<Body>,
         body_limit: usize,
         path_params: bool,
@@ -112,12 +34,14 @@ impl HttpRequest {
         let path_params = if !path_params {
             Vec::new()
         } else {
-            match RawPathParams::from_request_parts(&mut parts, &()).await {
-                Ok(raw) => raw
+            // axum's extractor is async in signature only: it reads the
+            // parameters the router stored, and is ready at once.
+            match RawPathParams::from_request_parts(&mut parts, &()).now_or_never() {
+                Some(Ok(raw)) => raw
                     .iter()
                     .map(|(k, v)| (k.to_owned(), v.to_owned()))
                     .collect(),
-                Err(_) => Vec::new(),
+                _ => Vec::new(),
             }
         };
         HttpRequest {
@@ -165,15 +89,6 @@ impl HttpRequest {
             .ok_or_else(|| Error::invalid_argument(format!("missing query parameter `{name}`")))
     }
 
-    /// Reads the body (at most the limit) and parses it as JSON.
-    ///
-    /// An empty body without a content type reads as `{}`, so endpoints whose
-    /// body arguments are all optional can be called with no body.
-    pub async fn json<T: DeserializeOwned>(&mut self) -> Result<T, Error> {
-        let bytes = self.json_bytes().await?;
-        parse_json(&bytes)
-    }
-
     /// Reads the body as a JSON value of the codec's type (a `#[body]` argument).
     pub async fn json_with<T>(&mut self, codec: WireCodec<T>) -> Result<T, Error> {
         let bytes = self.json_bytes().await?;
@@ -193,7 +108,8 @@ impl HttpRequest {
     }
 
     /// The body after checking it is JSON; an empty body without a content
-    /// type reads as `{}`.
+    /// type reads as `{}`, so endpoints whose body arguments are all
+    /// optional can be called with no body.
     async fn json_bytes(&mut self) -> Result<Bytes, Error> {
         let content_type = self.parts.headers.get(CONTENT_TYPE).cloned();
         let bytes = self.bytes().await?;
@@ -215,7 +131,7 @@ impl HttpRequest {
     }
 
     /// Reads the whole body, at most the configured limit.
-    pub async fn bytes(&mut self) -> Result<Bytes, Error> {
+    async fn bytes(&mut self) -> Result<Bytes, Error> {
         let too_large = || {
             Error::resource_exhausted(format!(
                 "request body is larger than the limit of {} bytes",
@@ -259,14 +175,11 @@ fn is_json(content_type: &HeaderValue) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| Error::invalid_argument(format!("invalid JSON body: {e}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::transport::http::error_response;
+    use crate::wire::wire;
     use crate::Code;
 
     #[test]
@@ -294,8 +207,11 @@ mod tests {
             .header(CONTENT_TYPE, "application/json")
             .body(Body::from(vec![b' '; 100]))
             .unwrap();
-        let mut req = HttpRequest::new(req, 10).await;
-        let err = req.json::<serde_json::Value>().await.unwrap_err();
+        let mut req = HttpRequest::new(req, 10, false);
+        let err = req
+            .json_with(wire::<serde_json::Value>())
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), Code::ResourceExhausted);
         assert_eq!(error_response(&err).status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
@@ -306,7 +222,7 @@ mod tests {
             .uri("/x?n=5&s=a%20b&bad=x")
             .body(Body::empty())
             .unwrap();
-        let req = HttpRequest::new(req, 10).await;
+        let req = HttpRequest::new(req, 10, false);
         assert_eq!(req.query::<u32>("n").unwrap(), 5);
         assert_eq!(req.query::<String>("s").unwrap(), "a b");
         assert_eq!(req.query_opt::<u32>("missing").unwrap(), None);

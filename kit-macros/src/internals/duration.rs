@@ -4,7 +4,7 @@ use std::time::Duration;
 
 /// Parses a humantime-style duration (`"250ms"`, `"2s"`, `"1m 30s"`) that
 /// must be greater than zero.
-pub fn parse_timeout(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(text.trim()).map_err(|e| {
         format!("invalid duration `{text}`: {e}; write e.g. \"500ms\", \"2s\" or \"1m\"")
     })?;

@@ -1,0 +1,169 @@
+//! The model the expanders read: a service, its endpoints and their
+//! arguments with every decision already taken, and messages.
+
+use std::time::Duration;
+
+use proc_macro2::Span;
+use syn::{Ident, Type};
+
+use super::route::Route;
+
+/// A `#[kit::service]` impl block.
+pub(crate) struct Service {
+    /// The type the impl block is for.
+    pub(crate) self_ty: Type,
+    /// Its last path segment, for naming the client.
+    pub(crate) type_ident: Ident,
+    /// `name = "..."` or the type name in snake_case.
+    pub(crate) name: String,
+    /// Protobuf package: `package = "..."` or the service name.
+    pub(crate) package: String,
+    pub(crate) package_span: Option<Span>,
+    pub(crate) docs: String,
+    /// The endpoints that parsed.
+    pub(crate) endpoints: Vec<Endpoint>,
+    /// Every method marked `#[endpoint]`, parsed or not: what the client
+    /// stubs need when the expansion fails.
+    pub(crate) stubs: Vec<Stub>,
+}
+
+impl Service {
+    pub(crate) fn has_grpc(&self) -> bool {
+        self.endpoints.iter().any(|e| e.grpc.is_some())
+    }
+}
+
+/// An endpoint method.
+pub(crate) struct Endpoint {
+    pub(crate) ident: Ident,
+    /// The name outside Rust (`r#type` is `type`).
+    pub(crate) name: String,
+    pub(crate) docs: String,
+    pub(crate) http: Option<Http>,
+    pub(crate) grpc: Option<Grpc>,
+    pub(crate) timeout: Option<Duration>,
+    pub(crate) retry: u32,
+    pub(crate) idempotent: bool,
+    pub(crate) args: Vec<Arg>,
+    pub(crate) output: Output,
+}
+
+impl Endpoint {
+    /// The arguments that travel (all but `&Context`).
+    pub(crate) fn wire_args(&self) -> impl Iterator<Item = &Arg> {
+        self.args.iter().filter(|a| a.source != Source::Context)
+    }
+}
+
+/// `http = "METHOD /path"`.
+pub(crate) struct Http {
+    pub(crate) route: Route,
+    /// The span of the string, for errors about the route.
+    pub(crate) span: Span,
+}
+
+/// The gRPC method of an endpoint.
+pub(crate) struct Grpc {
+    /// Method name (`Uppercase`).
+    pub(crate) method: String,
+    pub(crate) span: Span,
+    pub(crate) shape: GrpcShape,
+}
+
+/// What the request message of a gRPC method is. The response is always
+/// the return type as a `GrpcPayload` (itself when it is a message).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum GrpcShape {
+    /// The arguments as the fields of `<Method>Request`, by position.
+    Args,
+    /// A lone `#[body]` argument is the request itself (wrapped in
+    /// `<Method>Request` when it is not a message).
+    Body,
+}
+
+/// An argument of an endpoint.
+pub(crate) struct Arg {
+    pub(crate) ident: Ident,
+    /// The name outside Rust (query parameter, JSON field, proto field).
+    pub(crate) name: String,
+    pub(crate) ty: Type,
+    pub(crate) source: Source,
+}
+
+/// Where an argument comes from over HTTP.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Source {
+    /// `{name}` in the path.
+    Path,
+    /// A query parameter; `optional` when the type is `Option<T>`.
+    Query { optional: bool },
+    /// A field of the JSON object body.
+    BodyField,
+    /// `#[body]`: the whole JSON body.
+    Body,
+    /// `&kit::Context`.
+    Context,
+}
+
+impl Source {
+    pub(crate) fn descriptor_variant(self) -> &'static str {
+        match self {
+            Source::Path => "Path",
+            Source::Query { .. } => "Query",
+            Source::BodyField => "BodyField",
+            Source::Body => "Body",
+            Source::Context => "Context",
+        }
+    }
+}
+
+/// What the method returns.
+pub(crate) struct Output {
+    /// The success type (`()` when the method returns nothing).
+    pub(crate) ok: Type,
+    /// Whether the method returns `Result<T, E>`.
+    pub(crate) fallible: bool,
+}
+
+/// A client method to stub when the expansion fails.
+pub(crate) struct Stub {
+    pub(crate) ident: Ident,
+    pub(crate) generics: syn::Generics,
+    pub(crate) params: Vec<(Ident, Type)>,
+    pub(crate) ok: Type,
+}
+
+/// A `#[derive(kit::Message)]` struct.
+pub(crate) struct Message {
+    pub(crate) ident: Ident,
+    /// The protobuf name.
+    pub(crate) proto_name: String,
+    pub(crate) docs: String,
+    pub(crate) fields: Vec<Field>,
+}
+
+/// A field of a message.
+pub(crate) struct Field {
+    pub(crate) ident: Ident,
+    /// The protobuf field name (`r#type` is `type`).
+    pub(crate) name: String,
+    pub(crate) ty: Type,
+    pub(crate) tag: u32,
+    pub(crate) tag_span: Span,
+}
+
+/// A `#[derive(kit::Message)]` fieldless enum.
+pub(crate) struct Enum {
+    pub(crate) ident: Ident,
+    pub(crate) proto_name: String,
+    pub(crate) docs: String,
+    pub(crate) variants: Vec<Variant>,
+}
+
+/// A variant of an enum.
+pub(crate) struct Variant {
+    pub(crate) ident: Ident,
+    /// `ENUM_VARIANT`.
+    pub(crate) proto_name: String,
+    pub(crate) number: i32,
+}

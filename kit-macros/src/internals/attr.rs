@@ -1,0 +1,57 @@
+//! Every attribute kit reads, as darling types: unknown keys, duplicates
+//! and wrong value types get darling's errors (with "did you mean")
+//! everywhere alike.
+
+use darling::util::{Flag, Override, SpannedValue};
+use darling::{FromAttributes, FromMeta};
+use syn::LitStr;
+
+/// `#[kit::service(...)]`: the service name, protobuf package and defaults
+/// for every endpoint.
+#[derive(Debug, Default, FromMeta)]
+pub(crate) struct ServiceArgs {
+    pub(crate) name: Option<LitStr>,
+    pub(crate) package: Option<LitStr>,
+    #[darling(flatten)]
+    pub(crate) defaults: EndpointKeys,
+}
+
+/// The keys of `#[endpoint(...)]` that may also be service-wide defaults.
+#[derive(Debug, Default, FromMeta)]
+pub(crate) struct EndpointKeys {
+    pub(crate) timeout: Option<LitStr>,
+    pub(crate) retry: Option<SpannedValue<u32>>,
+    pub(crate) idempotent: Flag,
+    /// `grpc` or `grpc = "MethodName"`.
+    pub(crate) grpc: Option<SpannedValue<Override<LitStr>>>,
+}
+
+/// `#[endpoint(...)]`.
+#[derive(Debug, Default, FromMeta)]
+pub(crate) struct EndpointArgs {
+    pub(crate) http: Option<LitStr>,
+    #[darling(flatten)]
+    pub(crate) keys: EndpointKeys,
+}
+
+/// `#[kit(...)]` on a `#[derive(kit::Message)]` struct or enum.
+#[derive(Debug, Default, FromAttributes)]
+#[darling(attributes(kit))]
+pub(crate) struct MessageAttr {
+    /// `name = "..."`: the protobuf name.
+    pub(crate) name: Option<LitStr>,
+}
+
+/// `#[kit(...)]` on a message field.
+#[derive(Debug, Default, FromAttributes)]
+#[darling(attributes(kit))]
+pub(crate) struct FieldAttr {
+    /// `tag = N`: the field number.
+    pub(crate) tag: Option<SpannedValue<u32>>,
+}
+
+/// `#[kit(...)]` on an enum variant: no keys yet (its number is its
+/// discriminant), but read so a stray key is an error, not ignored.
+#[derive(Debug, Default, FromAttributes)]
+#[darling(attributes(kit))]
+pub(crate) struct VariantAttr {}

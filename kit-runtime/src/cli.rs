@@ -1,0 +1,148 @@
+//! The command line of a kit binary: the server's flags and `KIT_*`
+//! variables ([`Config`]), `--help`, `--version` and `--emit-proto`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::config::Config;
+use crate::{Error, Server};
+
+/// What a kit binary's command line asked for. [`crate::serve`] uses it;
+/// a binary serving several services writes:
+///
+/// ```no_run
+/// # fn services(s: kit_runtime::Server) -> kit_runtime::Server { s }
+/// # async fn run() -> Result<(), kit_runtime::Error> {
+/// kit_runtime::Cli::parse()
+///     .run(|server| services(server)) // e.g. server.add_service(A).add_service(B)
+///     .await
+/// # }
+/// ```
+///
+/// `--help` and `--version` (the version of the crate that defines the
+/// first service linked in) print and exit, and a bad flag prints clap's
+/// usage error and exits with status 2, like any Rust CLI. A binary with
+/// flags of its own can `#[command(flatten)]` [`Config`] into its parser
+/// instead.
+#[derive(Clone, Debug, PartialEq, clap::Parser)]
+pub struct Cli {
+    /// The server's settings.
+    #[command(flatten)]
+    pub config: Config,
+    /// `--emit-proto`: print the `.proto` of the services and exit;
+    /// `--emit-proto DIR`: write one file per package under `DIR`.
+    #[arg(
+        long,
+        value_name = "DIR",
+        num_args = 0..=1,
+        help = "Print the generated .proto of the services and exit; with DIR, write one file per package under DIR"
+    )]
+    pub emit_proto: Option<Option<PathBuf>>,
+}
+
+impl Cli {
+    /// Parses `std::env::args()` and the environment; prints help, the
+    /// version or a usage error and exits when that is what they ask for.
+    pub fn parse() -> Cli {
+        let matches = command().get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+
+    /// Parses `args` (the first is the program name) and the environment.
+    pub fn try_parse_from<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let matches = command().try_get_matches_from(args)?;
+        Cli::from_arg_matches(&matches)
+    }
+
+    /// Builds the server with this configuration and `services`, then
+    /// serves it until SIGINT or SIGTERM, or writes its `.proto` files if
+    /// `--emit-proto` was given.
+    pub async fn run(self, services: impl FnOnce(Server) -> Server) -> Result<(), Error> {
+        let server = services(Server::new(self.config));
+        match self.emit_proto {
+            None => server.serve().await,
+            Some(dir) => emit_proto(&server, dir),
+        }
+    }
+}
+
+fn command() -> clap::Command {
+    let command = <Cli as CommandFactory>::command();
+    match crate::descriptor::registered_services().next() {
+        Some(service) => command.version(service.version),
+        None => command,
+    }
+}
+
+fn emit_proto(server: &Server, dir: Option<PathBuf>) -> Result<(), Error> {
+    let protos = server.protos()?;
+    let Some(dir) = dir else {
+        if protos.len() > 1 {
+            let names: Vec<_> = protos.iter().map(|(name, _)| name.as_str()).collect();
+            return Err(Error::invalid_argument(format!(
+                "the services make {} .proto files ({}); write them with --emit-proto DIR",
+                protos.len(),
+                names.join(", ")
+            )));
+        }
+        for (_, proto) in protos {
+            print!("{proto}");
+        }
+        return Ok(());
+    };
+    for (name, proto) in protos {
+        let path = dir.join(&name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                Error::unavailable(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        std::fs::write(&path, proto)
+            .map_err(|e| Error::unavailable(format!("cannot write {}: {e}", path.display())))?;
+        println!("{}", path.display());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::LogFormat;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("svc").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn flags_and_defaults() {
+        let cli = parse(&["--http-addr", "127.0.0.1:1", "--grace-period=2s"]).unwrap();
+        assert_eq!(cli.config.http_addr.port(), 1);
+        assert_eq!(cli.config.grace_period, std::time::Duration::from_secs(2));
+        assert_eq!(cli.config.log_format, LogFormat::Pretty);
+        assert_eq!(cli.emit_proto, None);
+        assert_eq!(parse(&["--emit-proto"]).unwrap().emit_proto, Some(None));
+        assert_eq!(
+            parse(&["--emit-proto", "out"]).unwrap().emit_proto,
+            Some(Some(PathBuf::from("out")))
+        );
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let err = parse(&["--nope"]).unwrap_err().to_string();
+        assert!(err.contains("unexpected argument '--nope'"), "{err}");
+        let err = parse(&["--log-format", "xml"]).unwrap_err().to_string();
+        assert!(err.contains("invalid value 'xml'"), "{err}");
+        let err = parse(&["--http-addr"]).unwrap_err().to_string();
+        assert!(err.contains("a value is required"), "{err}");
+        let help = parse(&["--help"]).unwrap_err();
+        assert_eq!(help.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert!(help.to_string().contains("Usage:"));
+    }
+}

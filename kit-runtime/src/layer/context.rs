@@ -1,0 +1,95 @@
+//! The request context: trace and deadline of the call being served.
+
+use std::marker::PhantomData;
+use std::task::{Context as TaskContext, Poll};
+
+use http::Request;
+use tokio::task::futures::TaskLocalFuture;
+use tokio::time::Instant;
+use tower::{Layer, Service};
+
+use crate::deadline::effective_deadline;
+use crate::descriptor::EndpointDescriptor;
+use crate::trace::TraceContext;
+use crate::transport::Protocol;
+use crate::Context;
+
+/// A request on its way through the server stack, with its context.
+pub(crate) struct Call<B> {
+    pub(crate) ctx: Context,
+    pub(crate) request: Request<B>,
+}
+
+/// Builds each request's [`Context`] from its `traceparent` header (a child
+/// span of the caller's, or a new trace), the caller's remaining time
+/// (protocol `P`'s header) and the endpoint's own `timeout`, and runs the
+/// inner service with it as the task-local current context, so handlers
+/// and the clients they call see it.
+pub(crate) struct ContextLayer<P> {
+    endpoint: &'static EndpointDescriptor,
+    _protocol: PhantomData<fn() -> P>,
+}
+
+impl<P> ContextLayer<P> {
+    pub(crate) fn new(endpoint: &'static EndpointDescriptor) -> Self {
+        ContextLayer {
+            endpoint,
+            _protocol: PhantomData,
+        }
+    }
+}
+
+impl<S, P> Layer<S> for ContextLayer<P> {
+    type Service = WithContext<S, P>;
+    fn layer(&self, inner: S) -> Self::Service {
+        WithContext {
+            inner,
+            endpoint: self.endpoint,
+            _protocol: PhantomData,
+        }
+    }
+}
+
+/// The service made by [`ContextLayer`].
+pub(crate) struct WithContext<S, P> {
+    inner: S,
+    endpoint: &'static EndpointDescriptor,
+    _protocol: PhantomData<fn() -> P>,
+}
+
+impl<S: Clone, P> Clone for WithContext<S, P> {
+    fn clone(&self) -> Self {
+        WithContext {
+            inner: self.inner.clone(),
+            endpoint: self.endpoint,
+            _protocol: PhantomData,
+        }
+    }
+}
+
+impl<S, P, B> Service<Request<B>> for WithContext<S, P>
+where
+    S: Service<Call<B>>,
+    P: Protocol,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = TaskLocalFuture<Context, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let headers = request.headers();
+        let trace = TraceContext::from_headers(headers);
+        let caller = P::caller_timeout(headers);
+        let deadline = effective_deadline(Instant::now(), self.endpoint.timeout, caller);
+        let ctx = Context::new(trace, deadline);
+        let fut = self.inner.call(Call {
+            ctx: ctx.clone(),
+            request,
+        });
+        ctx.scoped(fut)
+    }
+}

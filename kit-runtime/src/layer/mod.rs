@@ -1,0 +1,71 @@
+//! The server stack: one tower [`Layer`](tower::Layer) per concern,
+//! assembled by [`server_stack`] for every endpoint on every transport.
+//!
+//! Outermost first, each reading what it needs from the request itself:
+//!
+//! | layer | does | reads |
+//! | --- | --- | --- |
+//! | [`ContextLayer`] | builds the request [`Context`](crate::Context) (trace, deadline) and runs the rest with it as the task-local current one | `traceparent`, the protocol's timeout header, the endpoint's `timeout` |
+//! | [`TraceLayer`] | the `request` span | the context's trace id |
+//! | [`MetricsLayer`] | RED metrics | the response's code |
+//! | [`DeadlineLayer`] | answers DEADLINE_EXCEEDED and drops the rest at the deadline | the context's deadline |
+//! | [`CatchPanicLayer`] | a panic becomes INTERNAL, logged | - |
+//! | user layers | `Server::layer`, `Endpoints::with_layer` | whatever they like |
+//! | handler | decodes, calls the method, encodes | the request |
+//!
+//! Between the context and the deadline layer a request travels as a
+//! [`Call`] (the HTTP request plus its context), so no layer has to find the
+//! context in a task-local or an extensions map.
+
+mod context;
+mod deadline;
+mod metrics;
+mod panic;
+mod trace;
+mod user;
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use http::{Request, Response};
+use tower::{Service, ServiceBuilder};
+
+pub(crate) use context::{Call, ContextLayer};
+pub(crate) use deadline::DeadlineLayer;
+pub(crate) use metrics::MetricsLayer;
+pub(crate) use panic::CatchPanicLayer;
+pub(crate) use trace::TraceLayer;
+pub(crate) use user::UserLayers;
+pub use user::{BoxEndpoint, StackConfig};
+
+use crate::descriptor::EndpointDescriptor;
+use crate::transport::Protocol;
+
+/// Wraps `handler` (the endpoint's handler, with any user layers) in kit's
+/// layers for protocol `P`.
+pub(crate) fn server_stack<P, H>(
+    endpoint: &'static EndpointDescriptor,
+    config: StackConfig,
+    handler: H,
+) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send + 'static>
+       + Clone
+       + Send
+       + Sync
+       + 'static
+where
+    P: Protocol,
+    H: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    H::Future: Send + 'static,
+{
+    ServiceBuilder::new()
+        .layer(ContextLayer::<P>::new(endpoint))
+        .layer(TraceLayer::new(endpoint, P::NAME, config.trace))
+        .layer(MetricsLayer::new(endpoint, P::NAME, config.metrics))
+        .layer(DeadlineLayer::<P>::new(config.deadline))
+        .layer(CatchPanicLayer::<P>::new(endpoint, config.catch_panic))
+        .service(handler)
+}

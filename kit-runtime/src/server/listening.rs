@@ -1,0 +1,174 @@
+//! A bound server: serving until a signal, then draining.
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use super::dispatch::Dispatch;
+use super::health::Health;
+use crate::descriptor::ServiceDescriptor;
+use crate::Error;
+
+/// A bound server, not yet serving.
+pub struct Listening {
+    listener: TcpListener,
+    local_addr: SocketAddr,
+    app: Dispatch,
+    grpc: Option<(TcpListener, SocketAddr, Router)>,
+    health: Health,
+    grace: Duration,
+    descriptors: Vec<&'static ServiceDescriptor>,
+}
+
+impl Listening {
+    pub(super) fn new(
+        listener: TcpListener,
+        app: Dispatch,
+        grpc: Option<(TcpListener, Router)>,
+        health: Health,
+        grace: Duration,
+        descriptors: Vec<&'static ServiceDescriptor>,
+    ) -> Result<Listening, Error> {
+        let addr_of = |l: &TcpListener| {
+            l.local_addr()
+                .map_err(|e| Error::internal(format!("listener has no address: {e}")))
+        };
+        let local_addr = addr_of(&listener)?;
+        let grpc = match grpc {
+            Some((l, router)) => {
+                let addr = addr_of(&l)?;
+                Some((l, addr, router))
+            }
+            None => None,
+        };
+        Ok(Listening {
+            listener,
+            local_addr,
+            app,
+            grpc,
+            health,
+            grace,
+            descriptors,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The gRPC-only address, when one was configured.
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc.as_ref().map(|(_, addr, _)| *addr)
+    }
+
+    /// The server's health state.
+    pub fn health(&self) -> Health {
+        self.health.clone()
+    }
+
+    /// Logs the listen address and a table of every endpoint.
+    pub fn log_banner(&self) {
+        tracing::info!(addr = %self.local_addr, "listening for HTTP and gRPC on http://{}", self.local_addr);
+        if let Some(addr) = self.grpc_addr() {
+            tracing::info!(grpc_addr = %addr, "listening for gRPC on http://{addr}");
+        }
+        for d in &self.descriptors {
+            tracing::info!(
+                service = d.name,
+                version = d.version,
+                "endpoints of {}:\n{}",
+                d.name,
+                d.endpoint_table()
+            );
+        }
+    }
+
+    /// Serves until `signal` completes; then stops accepting, marks the
+    /// server not ready, and waits up to the grace period for in-flight
+    /// requests before returning.
+    pub async fn run_until<F>(self, signal: F) -> Result<(), Error>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        use axum::serve::ListenerExt;
+        let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let health = self.health.clone();
+        health.publish();
+        tokio::spawn(async move {
+            signal.await;
+            health.set_draining();
+            tracing::info!("shutting down: draining in-flight requests");
+            let _ = stop_tx.send(true);
+            let _ = fired_tx.send(());
+        });
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let main = axum::serve(listener, self.app).with_graceful_shutdown(stopped(stop_rx.clone()));
+        let grpc = self.grpc.map(|(l, _, router)| {
+            let l = l.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            axum::serve(l, router).with_graceful_shutdown(stopped(stop_rx.clone()))
+        });
+        let server = async move {
+            match grpc {
+                Some(grpc) => {
+                    let (a, b) = tokio::join!(main.into_future(), grpc.into_future());
+                    a.and(b)
+                }
+                None => main.await,
+            }
+        };
+        let grace = self.grace;
+        let deadline = async move {
+            if fired_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            result = server => {
+                result.map_err(|e| Error::internal(format!("server failed: {e}")))?;
+                tracing::info!("shut down cleanly");
+            }
+            () = deadline => {
+                tracing::warn!(grace = ?grace, "grace period over: dropping the requests still in flight");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
