@@ -30,10 +30,11 @@ pub mod proto {
     pub use bytes::{Buf, BufMut};
 
     pub use crate::proto::field::enumeration;
+    pub use crate::proto::register_message;
     pub use crate::proto::schema::FieldSchema;
     pub use crate::proto::{
-        skip_unknown, Args, DecodeError, Depth, FieldType, FieldValue, GrpcPayload, ProtoField,
-        ProtoMessage, Repeatable, Schema, WireType, Wrapped, MAX_ARGS,
+        skip_unknown, DecodeError, Depth, FieldType, FieldValue, GrpcPayload, ProtoField,
+        ProtoMessage, Repeatable, Schema, WireType,
     };
     pub use crate::{
         __grpc_payload_message as grpc_payload_message,

@@ -5,7 +5,8 @@ use proc_macro2::TokenStream;
 use quote::quote;
 use syn::Ident;
 
-use super::types::{grpc_request, optional_url_param, payload, url_param, wire};
+use super::grpc::{request_ident, response_ident};
+use super::types::{optional_url_param, url_param, wire};
 use crate::internals::ast::{Endpoint, GrpcShape, Service, Source};
 use crate::internals::route::Segment;
 
@@ -91,15 +92,17 @@ fn method(service: &Service, index: usize, e: &Endpoint) -> TokenStream {
 }
 
 fn grpc_call(index: usize, e: &Endpoint, shape: GrpcShape) -> TokenStream {
-    let request = grpc_request(e, shape);
-    let response = payload(&e.output.ok);
+    let (request, response) = (request_ident(index), response_ident(index));
     let wire: Vec<_> = e.wire_args().map(|a| &a.ident).collect();
     let value = match shape {
-        GrpcShape::Args => quote!(::kit::__private::proto::Args((#(#wire,)*))),
-        GrpcShape::Body => quote!(::kit::__private::proto::GrpcPayload::into_message(#(#wire)*)),
+        GrpcShape::Args => quote!(#request { #(#wire),* }),
+        GrpcShape::Body => quote!(#request(#(#wire)*)),
     };
     quote! {
-        self.inner.call_grpc::<#request, #response>(#index, #value).await
+        self.inner
+            .call_grpc::<#request, #response>(#index, #value)
+            .await
+            .map(|__response| __response.0)
     }
 }
 

@@ -4,8 +4,9 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
 
-use super::types::{grpc_request, payload};
-use crate::internals::ast::{Endpoint, Service};
+use super::grpc::{request_ident, response_ident};
+use super::types::payload;
+use crate::internals::ast::{Endpoint, GrpcShape, Service};
 
 /// The descriptor items (inside the generated `const _` block).
 pub(super) fn expand(service: &Service) -> TokenStream {
@@ -71,20 +72,15 @@ fn endpoint(service: &Service, index: usize, e: &Endpoint) -> (TokenStream, Toke
             let path = format!("/{}.{}/{}", service.package, service.type_ident, method);
             let request_fn = format_ident!("__kit_grpc_request_{}", index);
             let response_fn = format_ident!("__kit_grpc_response_{}", index);
-            let request = grpc_request(e, g.shape);
+            let (request, response) = (request_ident(index), response_ident(index));
             let request_name = format!("{method}Request");
             let response_name = format!("{method}Response");
-            let register_request = match g.shape {
-                crate::internals::ast::GrpcShape::Args => {
-                    let names = e.wire_args().map(|a| &a.name);
-                    quote!(<#request>::register(schema, #request_name, &[#(#names),*]))
-                }
-                crate::internals::ast::GrpcShape::Body => {
-                    let body = e.wire_args().next();
-                    let ty = body.map(|a| payload(&a.ty));
-                    let field = body.map(|a| a.name.clone()).unwrap_or_default();
+            let register_request = match (g.shape, e.wire_args().next()) {
+                (GrpcShape::Body, Some(body)) => {
+                    let (ty, field) = (payload(&body.ty), &body.name);
                     quote!(<#ty as ::kit::__private::proto::GrpcPayload>::register(schema, #request_name, #field))
                 }
+                _ => quote!(::kit::__private::proto::register_message::<#request>(schema)),
             };
             let ok = payload(&e.output.ok);
             items.extend(quote! {
@@ -92,6 +88,7 @@ fn endpoint(service: &Service, index: usize, e: &Endpoint) -> (TokenStream, Toke
                     #register_request
                 }
                 fn #response_fn(schema: &mut ::kit::__private::proto::Schema) -> ::std::string::String {
+                    let _ = ::core::marker::PhantomData::<#response>;
                     <#ok as ::kit::__private::proto::GrpcPayload>::register(schema, #response_name, "value")
                 }
             });

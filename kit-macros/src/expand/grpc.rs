@@ -1,12 +1,122 @@
-//! `mount_grpc`: one unary method per `grpc` endpoint. The request message
-//! is the arguments (or the lone `#[body]`), the response the return value
-//! as a `GrpcPayload`; the runtime does the rest.
+//! gRPC: a request and a response message type per `grpc` endpoint
+//! (hidden in the generated `const _` block), and `mount_grpc`.
+//!
+//! The request is the arguments as the fields of `<Method>Request`,
+//! numbered by position, or a lone `#[body]` argument; the response is the
+//! return value. A `#[body]` or return value of type `T` travels as `T`'s
+//! `GrpcPayload`: itself when it is a message, else field 1 of a message
+//! named for the method. The generated types have unconditional impls, so
+//! a type that cannot travel is reported once, at its span, not at every use.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{format_ident, quote};
+use syn::{Ident, Type};
 
-use super::types::{grpc_request, payload};
-use crate::internals::ast::{Endpoint, GrpcShape, Service, Source};
+use super::message;
+use super::types::payload;
+use crate::internals::ast::{Endpoint, Field, GrpcShape, Message, Service, Source};
+
+/// `__KitRequest{index}`.
+pub(super) fn request_ident(index: usize) -> Ident {
+    format_ident!("__KitRequest{}", index)
+}
+
+/// `__KitResponse{index}`.
+pub(super) fn response_ident(index: usize) -> Ident {
+    format_ident!("__KitResponse{}", index)
+}
+
+/// The message types of every gRPC endpoint.
+pub(super) fn messages(service: &Service) -> TokenStream {
+    let mut out = TokenStream::new();
+    for (index, e) in service.endpoints.iter().enumerate() {
+        let Some(grpc) = &e.grpc else { continue };
+        let request = request_ident(index);
+        let request_name = format!("{}Request", grpc.method);
+        out.extend(match grpc.shape {
+            GrpcShape::Args => {
+                let fields = e.wire_args().enumerate().map(|(i, a)| Field {
+                    ident: a.ident.clone(),
+                    name: a.name.clone(),
+                    ty: a.ty.clone(),
+                    tag: i as u32 + 1,
+                    tag_span: a.ident.span(),
+                });
+                let model = Message {
+                    ident: request.clone(),
+                    proto_name: request_name,
+                    docs: String::new(),
+                    fields: fields.collect(),
+                };
+                let decls = model.fields.iter().map(|f| {
+                    let (i, t) = (&f.ident, &f.ty);
+                    quote!(#i: #t)
+                });
+                let impls = message::message_impl(&model);
+                quote! {
+                    #[allow(non_camel_case_types)]
+                    struct #request { #(#decls),* }
+                    #impls
+                }
+            }
+            GrpcShape::Body => {
+                let body = e.wire_args().next();
+                match body {
+                    Some(a) => payload_message(&request, &a.ty, &request_name, &a.name),
+                    None => TokenStream::new(),
+                }
+            }
+        });
+        let response_name = format!("{}Response", grpc.method);
+        out.extend(payload_message(
+            &response_ident(index),
+            &e.output.ok,
+            &response_name,
+            "value",
+        ));
+    }
+    out
+}
+
+/// A message carrying one value of `ty` through its `GrpcPayload`.
+fn payload_message(ident: &Ident, ty: &Type, name: &str, field: &str) -> TokenStream {
+    let p = quote!(::kit::__private::proto);
+    let checked = payload(ty);
+    quote! {
+        struct #ident(#ty);
+
+        #[automatically_derived]
+        impl #p::ProtoMessage for #ident {
+            const NAME: &'static str = #name;
+
+            fn describe(schema: &mut #p::Schema) {
+                let _ = <#checked as #p::GrpcPayload>::register(schema, #name, #field);
+            }
+
+            fn proto_new() -> Self {
+                #ident(<#checked as #p::GrpcPayload>::payload_default())
+            }
+
+            fn encode_fields(&self, buf: &mut impl #p::BufMut) {
+                <#checked as #p::GrpcPayload>::payload_encode(&self.0, buf)
+            }
+
+            fn fields_len(&self) -> usize {
+                <#checked as #p::GrpcPayload>::payload_len(&self.0)
+            }
+
+            fn merge_field(
+                &mut self,
+                tag: u32,
+                wire_type: #p::WireType,
+                buf: &mut impl #p::Buf,
+                depth: #p::Depth,
+            ) -> ::core::result::Result<(), #p::DecodeError> {
+                <#checked as #p::GrpcPayload>::payload_merge(&mut self.0, tag, wire_type, buf, depth)
+            }
+        }
+    }
+}
 
 /// The body of `mount_grpc`.
 pub(super) fn mount(service: &Service) -> TokenStream {
@@ -24,14 +134,11 @@ pub(super) fn mount(service: &Service) -> TokenStream {
 
 fn endpoint(index: usize, e: &Endpoint, shape: GrpcShape) -> TokenStream {
     let method = &e.ident;
-    let request = grpc_request(e, shape);
-    let response = payload(&e.output.ok);
+    let (request, response) = (request_ident(index), response_ident(index));
     let wire: Vec<_> = e.wire_args().map(|a| &a.ident).collect();
     let unpack = match shape {
-        GrpcShape::Args => quote!(let ::kit::__private::proto::Args((#(#wire,)*)) = __req;),
-        GrpcShape::Body => {
-            quote!(let #(#wire)* = ::kit::__private::proto::GrpcPayload::from_message(__req);)
-        }
+        GrpcShape::Args => quote!(let #request { #(#wire),* } = __req;),
+        GrpcShape::Body => quote!(let #request(#(#wire)*) = __req;),
     };
     let context = e
         .args
@@ -63,7 +170,7 @@ fn endpoint(index: usize, e: &Endpoint, shape: GrpcShape) -> TokenStream {
                     #unpack
                     #(#context)*
                     let __out = __svc.#method(#(#call_args),*).await;
-                    #outcome
+                    #outcome.map(#response)
                 }
             });
         }

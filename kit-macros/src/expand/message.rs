@@ -12,6 +12,20 @@ use crate::internals::ast::{Enum, Message};
 /// `ProtoMessage`, `ProtoField` and `GrpcPayload` for a struct.
 pub(super) fn message(m: &Message) -> TokenStream {
     let ident = &m.ident;
+    let p = quote!(::kit::__private::proto);
+    let message = message_impl(m);
+    quote! {
+        const _: () = {
+            #message
+            #p::message_field!(#ident);
+            #p::grpc_payload_message!(#ident);
+        };
+    }
+}
+
+/// `ProtoMessage` for a struct whose fields are `FieldValue`s.
+pub(super) fn message_impl(m: &Message) -> TokenStream {
+    let ident = &m.ident;
     let name = &m.proto_name;
     let doc = &m.docs;
     let p = quote!(::kit::__private::proto);
@@ -33,47 +47,42 @@ pub(super) fn message(m: &Message) -> TokenStream {
         merge.push(quote!(#tag => <#ty as #p::FieldValue>::field_merge(&mut self.#fi, wire_type, buf, depth),));
     }
     quote! {
-        const _: () = {
-            #[automatically_derived]
-            impl #p::ProtoMessage for #ident {
-                const NAME: &'static str = #name;
+        #[automatically_derived]
+        impl #p::ProtoMessage for #ident {
+            const NAME: &'static str = #name;
 
-                fn describe(schema: &mut #p::Schema) {
-                    let fields = ::std::vec![#(#describe),*];
-                    schema.add_message(#name, #doc, fields);
-                }
-
-                fn proto_new() -> Self {
-                    #ident { #(#new),* }
-                }
-
-                fn encode_fields(&self, buf: &mut impl #p::BufMut) {
-                    let _ = &buf;
-                    #(#encode)*
-                }
-
-                fn fields_len(&self) -> usize {
-                    0 #(+ #len)*
-                }
-
-                fn merge_field(
-                    &mut self,
-                    tag: u32,
-                    wire_type: #p::WireType,
-                    buf: &mut impl #p::Buf,
-                    depth: #p::Depth,
-                ) -> ::core::result::Result<(), #p::DecodeError> {
-                    let _ = depth;
-                    match tag {
-                        #(#merge)*
-                        _ => #p::skip_unknown(tag, wire_type, buf),
-                    }
-                }
+            fn describe(schema: &mut #p::Schema) {
+                let fields = ::std::vec![#(#describe),*];
+                schema.add_message(#name, #doc, fields);
             }
 
-            #p::message_field!(#ident);
-            #p::grpc_payload_message!(#ident);
-        };
+            fn proto_new() -> Self {
+                #ident { #(#new),* }
+            }
+
+            fn encode_fields(&self, buf: &mut impl #p::BufMut) {
+                let _ = &buf;
+                #(#encode)*
+            }
+
+            fn fields_len(&self) -> usize {
+                0 #(+ #len)*
+            }
+
+            fn merge_field(
+                &mut self,
+                tag: u32,
+                wire_type: #p::WireType,
+                buf: &mut impl #p::Buf,
+                depth: #p::Depth,
+            ) -> ::core::result::Result<(), #p::DecodeError> {
+                let _ = depth;
+                match tag {
+                    #(#merge)*
+                    _ => #p::skip_unknown(tag, wire_type, buf),
+                }
+            }
+        }
     }
 }
 

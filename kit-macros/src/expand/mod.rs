@@ -51,6 +51,7 @@ pub(crate) fn service(args: TokenStream, item: TokenStream) -> TokenStream {
             let client_ident = format_ident!("{}Client", service.type_ident);
             let client_struct = client::definition(service, &client_ident);
             let endpoints = descriptor::expand(service);
+            let messages = grpc::messages(service);
             let http = http::mount(service);
             let grpc = grpc::mount(service);
             let client_impl = client::methods(service, &client_ident);
@@ -60,6 +61,7 @@ pub(crate) fn service(args: TokenStream, item: TokenStream) -> TokenStream {
 
                 const _: () = {
                     #endpoints
+                    #messages
 
                     #[automatically_derived]
                     impl ::kit::Endpoints for #self_ty {
@@ -129,3 +131,6 @@ pub(crate) fn stray_endpoint(_args: TokenStream, item: TokenStream) -> TokenStre
     out.extend(item);
     out
 }
+
+#[cfg(test)]
+mod corpus_tests;

@@ -3,11 +3,10 @@
 //! its place needs gets one error, at the type, with the runtime's message.
 
 use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use quote::quote_spanned;
 use syn::spanned::Spanned;
 use syn::Type;
 
-use crate::internals::ast::{Endpoint, GrpcShape};
 use crate::internals::parse::option_inner;
 
 /// `wire::<T>()`: the JSON codec of `T`.
@@ -33,18 +32,4 @@ pub(super) fn field(ty: &Type) -> TokenStream {
 /// `T` as a whole gRPC request or response.
 pub(super) fn payload(ty: &Type) -> TokenStream {
     quote_spanned!(ty.span()=> <#ty as ::kit::__private::proto::PayloadCheck>::Type)
-}
-
-/// The request message type of a gRPC endpoint.
-pub(super) fn grpc_request(e: &Endpoint, shape: GrpcShape) -> TokenStream {
-    match shape {
-        GrpcShape::Args => {
-            let fields = e.wire_args().map(|a| field(&a.ty));
-            quote!(::kit::__private::proto::Args<(#(#fields,)*)>)
-        }
-        GrpcShape::Body => {
-            let body = e.wire_args().next().map(|a| payload(&a.ty));
-            quote!(<#body as ::kit::__private::proto::GrpcPayload>::Message)
-        }
-    }
 }

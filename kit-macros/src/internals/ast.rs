@@ -66,7 +66,6 @@ pub(crate) struct Http {
 pub(crate) struct Grpc {
     /// Method name (`Uppercase`).
     pub(crate) method: String,
-    pub(crate) span: Span,
     pub(crate) shape: GrpcShape,
 }
 

@@ -8,9 +8,6 @@ use super::ast::{Endpoint, Enum, Message, Service, Source};
 use super::route::Segment;
 use super::Ctxt;
 
-/// How many arguments a gRPC method may take (kit::proto::MAX_ARGS).
-const MAX_GRPC_ARGS: usize = 16;
-
 pub(crate) fn service(cx: &mut Ctxt, service: &Service) {
     let mut routes = HashMap::new();
     let mut grpc_names = HashMap::new();
@@ -80,15 +77,6 @@ fn endpoint(cx: &mut Ctxt, e: &Endpoint) {
                     format!("path parameter `{{{param}}}` has no argument named `{param}`"),
                 );
             }
-        }
-    }
-    if let Some(grpc) = &e.grpc {
-        let n = e.wire_args().count();
-        if n > MAX_GRPC_ARGS {
-            cx.error_span(
-                grpc.span,
-                format!("a gRPC endpoint takes at most {MAX_GRPC_ARGS} arguments ({n} here); group them in a #[body] struct"),
-            );
         }
     }
 }

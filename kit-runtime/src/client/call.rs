@@ -18,7 +18,7 @@ use super::channel::{full, GrpcChannel};
 use super::Client;
 use crate::deadline::{timeout_header_value, TIMEOUT_HEADER};
 use crate::descriptor::EndpointDescriptor;
-use crate::proto::{decode_response, encode_to_vec, GrpcPayload, ProtoMessage};
+use crate::proto::{decode_response, encode_to_vec, ProtoMessage};
 use crate::retry::is_retryable;
 use crate::trace::TRACEPARENT;
 use crate::transport::grpc::from_status;
@@ -76,14 +76,14 @@ impl Client {
             .map_err(|e| Error::internal(format!("cannot decode the response: {e}")))
     }
 
-    /// Calls endpoint number `endpoint` over gRPC with `request`, retrying
-    /// as the endpoint and client allow; the answer travels as
-    /// `T::Message`.
-    pub async fn call_grpc<M: ProtoMessage, T: GrpcPayload>(
+    /// Calls endpoint number `endpoint` over gRPC with the request message
+    /// `request`, retrying as the endpoint and client allow, and decodes the
+    /// response message.
+    pub async fn call_grpc<M: ProtoMessage, R: ProtoMessage>(
         &self,
         endpoint: usize,
         request: M,
-    ) -> Result<T, Error> {
+    ) -> Result<R, Error> {
         let desc = &self.inner.service.endpoints[endpoint];
         let request = Bytes::from(encode_to_vec(&request));
         let bytes = self
@@ -91,7 +91,7 @@ impl Client {
                 self.grpc_attempt(ctx, desc, request.clone())
             })
             .await?;
-        decode_response::<T::Message>(bytes).map(T::from_message)
+        decode_response::<R>(bytes)
     }
 
     /// The deadline, the retry loop, the span and the metrics around attempts.

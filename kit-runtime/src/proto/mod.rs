@@ -37,7 +37,7 @@ pub use message::skip_unknown;
 pub use message::{decode, encode_to_vec};
 pub use payload::GrpcPayload;
 #[doc(hidden)]
-pub use payload::{register_message, register_wrapped, ArgTuple, Args, Wrapped, MAX_ARGS};
+pub use payload::{register_message, wrapped};
 pub use scalar::{Fixed32, Fixed64, Sfixed32, Sfixed64, Sint32, Sint64};
 pub use schema::{FieldType, Label, Schema};
 pub use value::FieldValue;

@@ -1,12 +1,12 @@
 //! What travels as a whole gRPC request or response.
 //!
-//! A gRPC method takes and returns messages. An endpoint's arguments become
-//! one message, [`Args`] (field `n` is argument `n`); its return type `T`
-//! travels as [`GrpcPayload::Message`]: `T` itself when `T` is a message
-//! (`#[derive(kit::Message)]` on a struct), otherwise `T` wrapped in a
-//! one-field message ([`Wrapped`]), and `()` as an empty message. The
-//! compiler picks the case from `T`'s traits, so a type alias or a user
-//! type named like a std type is no trouble.
+//! A gRPC method takes and returns messages. An endpoint's return type `T`
+//! travels as a message of its own: `T` itself when `T` is a message
+//! (`#[derive(kit::Message)]` on a struct), otherwise `T` as field 1 of a
+//! message named for the method (`UppercaseResponse { value = 1 }`), and
+//! `()` as an empty message. A lone `#[body]` argument is the request the
+//! same way. The compiler picks the case from `T`'s traits, so a type
+//! alias or a user type named like a std type is no trouble.
 
 use bytes::{Buf, BufMut};
 use prost::encoding::WireType;
@@ -15,62 +15,81 @@ use super::schema::{FieldSchema, Schema};
 use super::value::FieldValue;
 use super::{message, DecodeError, Depth, ProtoMessage};
 
-/// A type that can be a whole gRPC request or response.
+/// A type that can be a whole gRPC request or response: its value is the
+/// content of the message that carries it.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be sent over gRPC",
     label = "not a protobuf type",
     note = "gRPC requests and responses are protobuf: #[derive(kit::Message)] on your struct or enum; std types must be bool, integers, floats, String, Vec<u8>, bytes::Bytes, Duration, SystemTime, or Option, Vec, HashMap or BTreeMap of protobuf types"
 )]
 pub trait GrpcPayload: Sized + Send + 'static {
-    /// The message on the wire.
-    type Message: ProtoMessage + Send + 'static;
-    /// The message that carries `self`.
-    fn into_message(self) -> Self::Message;
-    /// The value a received message carries.
-    fn from_message(message: Self::Message) -> Self;
+    /// The value of an empty message.
+    fn payload_default() -> Self;
+    /// Writes the message's fields.
+    fn payload_encode(&self, buf: &mut impl BufMut);
+    /// The length of [`GrpcPayload::payload_encode`]'s output.
+    fn payload_len(&self) -> usize;
+    /// Merges one field of the message.
+    fn payload_merge(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        depth: Depth,
+    ) -> Result<(), DecodeError>;
     /// Registers the message in `schema` and returns its full name. A
-    /// wrapper message is named `wrapper` and its one field `field`.
+    /// message made for the value is named `wrapper`, its one field `field`.
     fn register(schema: &mut Schema, wrapper: &str, field: &str) -> String;
 }
 
-/// A value that is not a message, as the field `1` of a message of its own.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Wrapped<T>(pub T);
+/// [`GrpcPayload`] of a value that is not a message: field 1 of a message
+/// of its own.
+#[doc(hidden)]
+pub mod wrapped {
+    use super::*;
 
-impl<T: FieldValue> ProtoMessage for Wrapped<T> {
-    /// Wrappers are named per method by [`GrpcPayload::register`].
-    const NAME: &'static str = "Value";
+    /// The value of an empty message.
+    pub fn default<T: FieldValue>() -> T {
+        T::field_default()
+    }
 
-    fn describe(schema: &mut Schema) {
-        register_wrapper::<T>(schema, Self::NAME, "value");
+    /// Writes the value as field 1.
+    pub fn encode<T: FieldValue>(value: &T, buf: &mut impl BufMut) {
+        value.field_encode(1, buf)
     }
-    fn proto_new() -> Self {
-        Wrapped(T::field_default())
+
+    /// The length of [`encode`]'s output.
+    pub fn len<T: FieldValue>(value: &T) -> usize {
+        value.field_len(1)
     }
-    fn encode_fields(&self, buf: &mut impl BufMut) {
-        self.0.field_encode(1, buf)
-    }
-    fn fields_len(&self) -> usize {
-        self.0.field_len(1)
-    }
-    fn merge_field(
-        &mut self,
+
+    /// Merges field 1; others are skipped.
+    pub fn merge<T: FieldValue>(
+        value: &mut T,
         tag: u32,
         wire_type: WireType,
         buf: &mut impl Buf,
         depth: Depth,
     ) -> Result<(), DecodeError> {
         match tag {
-            1 => self.0.field_merge(wire_type, buf, depth),
+            1 => value.field_merge(wire_type, buf, depth),
             _ => message::skip_unknown(tag, wire_type, buf),
         }
     }
+
+    /// Registers the one-field message `name`.
+    pub fn register<T: FieldValue>(schema: &mut Schema, name: &str, field: &str) -> String {
+        let (ty, label) = T::field_schema(schema);
+        schema.add_message(name, "", vec![FieldSchema::new(field, 1, ty, label)]);
+        schema.full_name(name)
+    }
 }
 
-fn register_wrapper<T: FieldValue>(schema: &mut Schema, name: &str, field: &str) -> String {
-    let (ty, label) = T::field_schema(schema);
-    schema.add_message(name, "", vec![FieldSchema::new(field, 1, ty, label)]);
-    schema.full_name(name)
+/// [`GrpcPayload`] of a message: the message itself.
+#[doc(hidden)]
+pub fn register_message<M: ProtoMessage>(schema: &mut Schema) -> String {
+    schema.message::<M>();
+    schema.full_name(M::NAME)
 }
 
 /// Implements [`GrpcPayload`] by wrapping, for a type that is a field but
@@ -83,31 +102,29 @@ macro_rules! __grpc_payload_wrapped {
         where
             $ty: $crate::proto::FieldValue + Send + 'static,
         {
-            type Message = $crate::proto::Wrapped<$ty>;
-            fn into_message(self) -> Self::Message {
-                $crate::proto::Wrapped(self)
+            fn payload_default() -> Self {
+                $crate::proto::wrapped::default()
             }
-            fn from_message(message: Self::Message) -> Self {
-                message.0
+            fn payload_encode(&self, buf: &mut impl $crate::__bytes::BufMut) {
+                $crate::proto::wrapped::encode(self, buf)
+            }
+            fn payload_len(&self) -> usize {
+                $crate::proto::wrapped::len(self)
+            }
+            fn payload_merge(
+                &mut self,
+                tag: u32,
+                wire_type: $crate::proto::WireType,
+                buf: &mut impl $crate::__bytes::Buf,
+                depth: $crate::proto::Depth,
+            ) -> ::core::result::Result<(), $crate::proto::DecodeError> {
+                $crate::proto::wrapped::merge(self, tag, wire_type, buf, depth)
             }
             fn register(schema: &mut $crate::proto::Schema, wrapper: &str, field: &str) -> ::std::string::String {
-                $crate::proto::register_wrapped::<$ty>(schema, wrapper, field)
+                $crate::proto::wrapped::register::<$ty>(schema, wrapper, field)
             }
         }
     };
-}
-
-/// [`GrpcPayload::register`] of a wrapped type.
-#[doc(hidden)]
-pub fn register_wrapped<T: FieldValue>(schema: &mut Schema, wrapper: &str, field: &str) -> String {
-    register_wrapper::<T>(schema, wrapper, field)
-}
-
-/// [`GrpcPayload::register`] of a message type.
-#[doc(hidden)]
-pub fn register_message<M: ProtoMessage>(schema: &mut Schema) -> String {
-    schema.message::<M>();
-    schema.full_name(M::NAME)
 }
 
 /// Implements [`GrpcPayload`] for a message type: it travels as itself.
@@ -116,12 +133,23 @@ pub fn register_message<M: ProtoMessage>(schema: &mut Schema) -> String {
 macro_rules! __grpc_payload_message {
     ($ty:ty) => {
         impl $crate::proto::GrpcPayload for $ty {
-            type Message = $ty;
-            fn into_message(self) -> Self {
-                self
+            fn payload_default() -> Self {
+                <Self as $crate::proto::ProtoMessage>::proto_new()
             }
-            fn from_message(message: Self) -> Self {
-                message
+            fn payload_encode(&self, buf: &mut impl $crate::__bytes::BufMut) {
+                <Self as $crate::proto::ProtoMessage>::encode_fields(self, buf)
+            }
+            fn payload_len(&self) -> usize {
+                <Self as $crate::proto::ProtoMessage>::fields_len(self)
+            }
+            fn payload_merge(
+                &mut self,
+                tag: u32,
+                wire_type: $crate::proto::WireType,
+                buf: &mut impl $crate::__bytes::Buf,
+                depth: $crate::proto::Depth,
+            ) -> ::core::result::Result<(), $crate::proto::DecodeError> {
+                <Self as $crate::proto::ProtoMessage>::merge_field(self, tag, wire_type, buf, depth)
             }
             fn register(
                 schema: &mut $crate::proto::Schema,
@@ -168,160 +196,52 @@ crate::__grpc_payload_wrapped!(std::collections::BTreeMap<K, V>, [K, V]);
 
 /// `()`: an empty message.
 impl GrpcPayload for () {
-    type Message = Args<()>;
-    fn into_message(self) -> Args<()> {
-        Args(())
+    fn payload_default() {}
+    fn payload_encode(&self, _: &mut impl BufMut) {}
+    fn payload_len(&self) -> usize {
+        0
     }
-    fn from_message(_: Args<()>) {}
+    fn payload_merge(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        _: Depth,
+    ) -> Result<(), DecodeError> {
+        message::skip_unknown(tag, wire_type, buf)
+    }
     fn register(schema: &mut Schema, wrapper: &str, _: &str) -> String {
         schema.add_message(wrapper, "", Vec::new());
         schema.full_name(wrapper)
     }
 }
 
-/// An endpoint's arguments as one request message: field `n` (from 1) is
-/// the `n`th element of the tuple.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Args<T>(pub T);
-
-/// A tuple of [`FieldValue`]s: the fields of an [`Args`] message.
-pub trait ArgTuple: Sized {
-    /// Every field at its default.
-    fn new() -> Self;
-    /// Writes every field.
-    fn encode(&self, buf: &mut impl BufMut);
-    /// The length of [`ArgTuple::encode`]'s output.
-    fn encoded_len(&self) -> usize;
-    /// Merges field `tag`; unknown tags are skipped.
-    fn merge(
-        &mut self,
-        tag: u32,
-        wire_type: WireType,
-        buf: &mut impl Buf,
-        depth: Depth,
-    ) -> Result<(), DecodeError>;
-    /// The fields' schemas, named by `names` (one per element).
-    fn fields(schema: &mut Schema, names: &[&str]) -> Vec<FieldSchema>;
-}
-
-impl<T: ArgTuple> Args<T> {
-    /// Registers the request message `name` with fields named `names`.
-    pub fn register(schema: &mut Schema, name: &str, names: &[&str]) -> String {
-        let fields = T::fields(schema, names);
-        schema.add_message(name, "", fields);
-        schema.full_name(name)
-    }
-}
-
-impl<T: ArgTuple> ProtoMessage for Args<T> {
-    /// Argument messages are named per method by [`Args::register`].
-    const NAME: &'static str = "Args";
-
-    fn describe(schema: &mut Schema) {
-        Self::register(schema, Self::NAME, &[]);
-    }
-    fn proto_new() -> Self {
-        Args(T::new())
-    }
-    fn encode_fields(&self, buf: &mut impl BufMut) {
-        self.0.encode(buf)
-    }
-    fn fields_len(&self) -> usize {
-        self.0.encoded_len()
-    }
-    fn merge_field(
-        &mut self,
-        tag: u32,
-        wire_type: WireType,
-        buf: &mut impl Buf,
-        depth: Depth,
-    ) -> Result<(), DecodeError> {
-        self.0.merge(tag, wire_type, buf, depth)
-    }
-}
-
-macro_rules! arg_tuple {
-    ($($n:tt $t:ident),*) => {
-        impl<$($t: FieldValue),*> ArgTuple for ($($t,)*) {
-            #[allow(clippy::unused_unit)]
-            fn new() -> Self {
-                ($($t::field_default(),)*)
-            }
-            #[allow(unused_variables)]
-            fn encode(&self, buf: &mut impl BufMut) {
-                $( self.$n.field_encode($n + 1, buf); )*
-            }
-            fn encoded_len(&self) -> usize {
-                0 $( + self.$n.field_len($n + 1) )*
-            }
-            #[allow(unused_variables)]
-            fn merge(
-                &mut self,
-                tag: u32,
-                wire_type: WireType,
-                buf: &mut impl Buf,
-                depth: Depth,
-            ) -> Result<(), DecodeError> {
-                match tag {
-                    $( t if t == $n + 1 => self.$n.field_merge(wire_type, buf, depth), )*
-                    _ => message::skip_unknown(tag, wire_type, buf),
-                }
-            }
-            #[allow(unused_variables, unused_mut)]
-            fn fields(schema: &mut Schema, names: &[&str]) -> Vec<FieldSchema> {
-                let mut fields = Vec::new();
-                $(
-                    let (ty, label) = $t::field_schema(schema);
-                    let name = names.get($n).copied().unwrap_or("_");
-                    fields.push(FieldSchema::new(name, $n + 1, ty, label));
-                )*
-                fields
-            }
-        }
-    };
-}
-
-arg_tuple!();
-arg_tuple!(0 A);
-arg_tuple!(0 A, 1 B);
-arg_tuple!(0 A, 1 B, 2 C);
-arg_tuple!(0 A, 1 B, 2 C, 3 D);
-arg_tuple!(0 A, 1 B, 2 C, 3 D, 4 E);
-arg_tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F);
-arg_tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G);
-arg_tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H);
-arg_tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I);
-arg_tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J);
-arg_tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K);
-arg_tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L);
-arg_tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12 M);
-arg_tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12 M, 13 N);
-arg_tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12 M, 13 N, 14 O);
-arg_tuple!(0 A, 1 B, 2 C, 3 D, 4 E, 5 F, 6 G, 7 H, 8 I, 9 J, 10 K, 11 L, 12 M, 13 N, 14 O, 15 P);
-
-/// How many arguments a gRPC endpoint may take (the largest [`ArgTuple`]).
-pub const MAX_ARGS: usize = 16;
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{decode, encode_to_vec};
 
-    #[test]
-    fn args_are_fields_by_position() {
-        let args = Args(("hi".to_string(), 5u32, vec![1i64, 2]));
-        let bytes = encode_to_vec(&args);
-        // field 1 string "hi", field 2 varint 5, field 3 packed [1, 2]
-        assert_eq!(bytes, [0x0a, 2, b'h', b'i', 0x10, 5, 0x1a, 2, 1, 2]);
-        let back: Args<(String, u32, Vec<i64>)> = decode(bytes.as_slice()).unwrap();
-        assert_eq!(back, args);
+    fn encoded<T: GrpcPayload>(value: &T) -> Vec<u8> {
+        let mut buf = Vec::new();
+        value.payload_encode(&mut buf);
+        assert_eq!(buf.len(), value.payload_len());
+        buf
     }
 
     #[test]
-    fn one_argument_and_a_wrapped_value_look_the_same() {
-        let a = encode_to_vec(&Args(("x".to_string(),)));
-        let w = encode_to_vec(&"x".to_string().into_message());
-        assert_eq!(a, w);
+    fn values_travel_as_field_one() {
+        assert_eq!(encoded(&"hi".to_string()), [0x0a, 2, b'h', b'i']);
+        assert_eq!(encoded(&vec![1u32, 2]), [0x0a, 2, 1, 2]);
+        assert!(encoded(&()).is_empty());
+        let mut back = String::payload_default();
+        let bytes = [2u8, b'h', b'i'];
+        back.payload_merge(
+            1,
+            WireType::LengthDelimited,
+            &mut &bytes[..],
+            Depth::default(),
+        )
+        .unwrap();
+        assert_eq!(back, "hi");
     }
 
     #[test]
@@ -329,12 +249,9 @@ mod tests {
         let mut schema = Schema::new("p");
         let name = <Vec<u32> as GrpcPayload>::register(&mut schema, "ListResponse", "value");
         assert_eq!(name, "p.ListResponse");
-        let req = Args::<(String, Option<u32>)>::register(&mut schema, "GetRequest", &["id", "n"]);
-        assert_eq!(req, "p.GetRequest");
+        <() as GrpcPayload>::register(&mut schema, "DeleteResponse", "value");
         let proto = schema.to_proto();
         assert!(proto.contains("repeated uint32 value = 1;"), "{proto}");
-        assert!(proto.contains("optional uint32 n = 2;"), "{proto}");
-        <() as GrpcPayload>::register(&mut schema, "DeleteResponse", "value");
-        assert!(schema.to_proto().contains("message DeleteResponse {\n}"));
+        assert!(proto.contains("message DeleteResponse {\n}"), "{proto}");
     }
 }

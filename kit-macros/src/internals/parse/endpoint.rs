@@ -89,7 +89,7 @@ pub(super) fn endpoint(
             );
         }
     }
-    if http.is_none() && grpc_method.is_none() {
+    if args.http.is_none() && grpc_method.is_none() {
         cx.error_at(
             attr.path(),
             "this endpoint has no transport: add `http = \"METHOD /path\"`, `grpc`, or both",
@@ -115,7 +115,6 @@ pub(super) fn endpoint(
         };
         Grpc {
             method: method_name,
-            span: grpc_key.map(|g| g.span()).unwrap_or_else(|| attr.span()),
             shape,
         }
     });
@@ -143,17 +142,25 @@ fn signature(cx: &mut Ctxt, method: &ImplItemFn) {
             format!("an endpoint cannot be named `{ident}`: the generated client uses that name"),
         );
     }
-    if sig.asyncness.is_none() {
-        cx.error_at(&sig.fn_token, "endpoints must be `async fn`");
-    }
-    if let Some(c) = &sig.constness {
-        cx.error_at(c, "endpoints cannot be `const fn`");
-    }
-    if let Some(u) = &sig.unsafety {
-        cx.error_at(u, "endpoints cannot be `unsafe fn`: callers over the network cannot uphold a safety contract");
-    }
-    if let Some(abi) = &sig.abi {
+    // One error per signature problem: a `const`/`unsafe`/`extern` fn is
+    // reported as that, not also as "not async".
+    let qualifier = if let Some(c) = &sig.constness {
+        cx.error_at(c, "endpoints cannot be `const fn`; write `async fn`");
+        true
+    } else if let Some(u) = &sig.unsafety {
+        cx.error_at(
+            u,
+            "endpoints cannot be `unsafe fn`: callers over the network cannot uphold a safety contract",
+        );
+        true
+    } else if let Some(abi) = &sig.abi {
         cx.error_at(abi, "endpoints cannot have an `extern` ABI");
+        true
+    } else {
+        false
+    };
+    if !qualifier && sig.asyncness.is_none() {
+        cx.error_at(&sig.fn_token, "endpoints must be `async fn`");
     }
     if let Some(v) = &sig.variadic {
         cx.error_at(v, "endpoints cannot be variadic");

@@ -16,7 +16,7 @@ use tower::Service;
 use super::{response_code, to_status, Grpc};
 use crate::descriptor::EndpointDescriptor;
 use crate::layer::{server_stack, StackConfig, UserLayers};
-use crate::proto::{GrpcPayload, ProtoCodec, ProtoMessage};
+use crate::proto::{ProtoCodec, ProtoMessage};
 use crate::transport::http::DEFAULT_BODY_LIMIT;
 use crate::transport::{Protocol, ResponseCode};
 use crate::Error;
@@ -58,12 +58,11 @@ impl GrpcRoutes {
     }
 
     /// Mounts `handler` as the unary method of `endpoint`: it receives the
-    /// decoded request message and answers a value that travels as
-    /// `Resp::Message`.
+    /// decoded request message and answers the response message.
     pub fn unary<Req, Resp, F, Fut>(&mut self, endpoint: &'static EndpointDescriptor, handler: F)
     where
         Req: ProtoMessage + Send + 'static,
-        Resp: GrpcPayload,
+        Resp: ProtoMessage + Send + 'static,
         F: Fn(Req) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Resp, Error>> + Send + 'static,
     {
@@ -131,7 +130,7 @@ impl<Req, Resp, F> Clone for GrpcHandler<Req, Resp, F> {
 impl<Req, Resp, F, Fut> Service<Request<Body>> for GrpcHandler<Req, Resp, F>
 where
     Req: ProtoMessage + Send + 'static,
-    Resp: GrpcPayload,
+    Resp: ProtoMessage + Send + 'static,
     F: Fn(Req) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = Result<Resp, Error>> + Send + 'static,
 {
@@ -150,13 +149,13 @@ where
             if let Some(err) = unsupported_content_type(&req) {
                 return Ok(Grpc::error_response(&err));
             }
-            let mut grpc = tonic::server::Grpc::new(ProtoCodec::<Resp::Message, Req>::default())
+            let mut grpc = tonic::server::Grpc::new(ProtoCodec::<Resp, Req>::default())
                 .max_decoding_message_size(limit);
             let unary = tower::service_fn(move |request: tonic::Request<Req>| {
                 let call = handler(request.into_inner());
                 async move {
                     call.await
-                        .map(|value| tonic::Response::new(value.into_message()))
+                        .map(tonic::Response::new)
                         .map_err(|err| to_status(&err))
                 }
             });
