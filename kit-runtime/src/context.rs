@@ -76,6 +76,12 @@ impl Context {
         CURRENT.scope(self, fut)
     }
 
+    /// Runs `f` with `self` as the current context (what the server layers
+    /// use around a service's synchronous `call`).
+    pub(crate) fn sync_scoped<R>(self, f: impl FnOnce() -> R) -> R {
+        CURRENT.sync_scope(self, f)
+    }
+
     /// The same context with the deadline moved earlier to `now + timeout`
     /// if that is sooner. Deadlines only ever shrink.
     pub fn with_timeout(self, timeout: Duration) -> Context {

@@ -24,7 +24,8 @@ pub(crate) struct Call<B> {
 /// span of the caller's, or a new trace), the caller's remaining time
 /// (protocol `P`'s header) and the endpoint's own `timeout`, and runs the
 /// inner service with it as the task-local current context, so handlers
-/// and the clients they call see it.
+/// and the clients they call see it (in the inner services' `call` as well
+/// as in their futures).
 pub(crate) struct ContextLayer<P> {
     endpoint: &'static EndpointDescriptor,
     _protocol: PhantomData<fn() -> P>,
@@ -86,10 +87,13 @@ where
         let caller = P::caller_timeout(headers);
         let deadline = effective_deadline(Instant::now(), self.endpoint.timeout, caller);
         let ctx = Context::new(trace, deadline);
-        let fut = self.inner.call(Call {
+        // The inner layers' `call`s run now, their futures later: both see
+        // the context.
+        let call = Call {
             ctx: ctx.clone(),
             request,
-        });
+        };
+        let fut = ctx.clone().sync_scoped(|| self.inner.call(call));
         ctx.scoped(fut)
     }
 }
