@@ -4,16 +4,19 @@
 
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::time::Instant;
 
 /// Header with the caller's remaining time in whole milliseconds, on HTTP.
 /// (gRPC uses its standard `grpc-timeout` header, see [`parse_grpc_timeout`].)
-pub(crate) const TIMEOUT_HEADER: &str = "kit-timeout-ms";
+pub(crate) static TIMEOUT_HEADER: HeaderName = HeaderName::from_static("kit-timeout-ms");
+
+/// gRPC's `grpc-timeout`.
+pub(crate) static GRPC_TIMEOUT_HEADER: HeaderName = HeaderName::from_static("grpc-timeout");
 
 /// Reads [`TIMEOUT_HEADER`]; `None` when absent or not a number.
 pub(crate) fn timeout_from_headers(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(TIMEOUT_HEADER)?.to_str().ok()?;
+    let value = headers.get(&TIMEOUT_HEADER)?.to_str().ok()?;
     value.trim().parse::<u64>().ok().map(Duration::from_millis)
 }
 
@@ -44,15 +47,16 @@ pub(crate) fn parse_grpc_timeout(value: &str) -> Option<Duration> {
 }
 
 /// The deadline a server uses: the earlier of `now + own` (the endpoint's
-/// `timeout`) and `now + caller` (what the caller has left).
+/// `timeout`) and `now + caller` (what the caller has left); the clock is
+/// read only when there is a deadline.
 pub(crate) fn effective_deadline(
-    now: Instant,
+    now: impl FnOnce() -> Instant,
     own: Option<Duration>,
     caller: Option<Duration>,
 ) -> Option<Instant> {
     match (own, caller) {
-        (Some(a), Some(b)) => Some(now + a.min(b)),
-        (Some(d), None) | (None, Some(d)) => Some(now + d),
+        (Some(a), Some(b)) => Some(now() + a.min(b)),
+        (Some(d), None) | (None, Some(d)) => Some(now() + d),
         (None, None) => None,
     }
 }
@@ -83,9 +87,9 @@ mod tests {
         let v = timeout_header_value(Duration::from_micros(1999));
         assert_eq!(v, "1");
         let mut h = HeaderMap::new();
-        h.insert(TIMEOUT_HEADER, v);
+        h.insert(TIMEOUT_HEADER.clone(), v);
         assert_eq!(timeout_from_headers(&h), Some(Duration::from_millis(1)));
-        h.insert(TIMEOUT_HEADER, HeaderValue::from_static("soon"));
+        h.insert(TIMEOUT_HEADER.clone(), HeaderValue::from_static("soon"));
         assert_eq!(timeout_from_headers(&h), None);
     }
 
@@ -94,14 +98,17 @@ mod tests {
         let now = Instant::now();
         let s = Duration::from_secs;
         assert_eq!(
-            effective_deadline(now, Some(s(2)), Some(s(1))),
+            effective_deadline(|| now, Some(s(2)), Some(s(1))),
             Some(now + s(1))
         );
         assert_eq!(
-            effective_deadline(now, Some(s(2)), Some(s(5))),
+            effective_deadline(|| now, Some(s(2)), Some(s(5))),
             Some(now + s(2))
         );
-        assert_eq!(effective_deadline(now, None, Some(s(5))), Some(now + s(5)));
-        assert_eq!(effective_deadline(now, None, None), None);
+        assert_eq!(
+            effective_deadline(|| now, None, Some(s(5))),
+            Some(now + s(5))
+        );
+        assert_eq!(effective_deadline(|| now, None, None), None);
     }
 }

@@ -54,10 +54,30 @@ pub(crate) fn install_prometheus() -> Option<&'static PrometheusHandle> {
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
             describe();
+            spawn_upkeep(handle.clone());
             Some(handle)
         })
         .as_ref()
 }
+
+/// Histogram samples pile up in the recorder until drained: drain them
+/// every few seconds whether or not anyone scrapes `/metrics`, so memory
+/// stays flat under load. A thread, so it runs whatever runtime (if any)
+/// the process uses.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("kit-metrics-upkeep".into())
+        .spawn(move || loop {
+            std::thread::sleep(UPKEEP_INTERVAL);
+            handle.run_upkeep();
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the metrics upkeep thread: histogram samples will be drained only when /metrics is scraped");
+    }
+}
+
+/// How often histogram samples are drained.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};

@@ -128,7 +128,10 @@ async fn a_server_layer_wraps_every_endpoint_on_both_transports_inside_the_conte
         .unwrap();
     assert_eq!(grpc.get_item(7, None).await.unwrap().id, 7);
     // Not around kit's own routes.
-    assert_eq!(raw(server.addr, "GET", "/health", &[], "").await.status, 200);
+    assert_eq!(
+        raw(server.addr, "GET", "/health", &[], "").await.status,
+        200
+    );
     assert_eq!(
         lines(&seen),
         [
@@ -193,9 +196,10 @@ async fn a_layer_error_is_answered_in_the_error_model_and_counted() {
     let metrics = raw(server.addr, "GET", "/metrics", &[], "").await;
     let text = String::from_utf8_lossy(&metrics.body);
     assert!(
-        text.lines().any(|l| l.starts_with("kit_server_requests_total")
-            && l.contains("endpoint=\"search\"")
-            && l.contains("code=\"PERMISSION_DENIED\"")),
+        text.lines()
+            .any(|l| l.starts_with("kit_server_requests_total")
+                && l.contains("endpoint=\"search\"")
+                && l.contains("code=\"PERMISSION_DENIED\"")),
         "{text}"
     );
 }
@@ -203,11 +207,9 @@ async fn a_layer_error_is_answered_in_the_error_model_and_counted() {
 #[tokio::test]
 async fn tower_layers_errors_map_to_codes() {
     // A timeout shorter than the endpoint: DEADLINE_EXCEEDED.
-    let server = start(
-        Server::default().add_service(
-            Probe::default().with_layer(tower::timeout::TimeoutLayer::new(Duration::from_millis(50))),
-        ),
-    )
+    let server = start(Server::default().add_service(
+        Probe::default().with_layer(tower::timeout::TimeoutLayer::new(Duration::from_millis(50))),
+    ))
     .await;
     let client = ProbeClient::connect(server.url()).await.unwrap();
     let err = client.sleep(2_000).await.unwrap_err();

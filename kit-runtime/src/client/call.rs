@@ -20,7 +20,7 @@ use crate::deadline::{timeout_header_value, TIMEOUT_HEADER};
 use crate::descriptor::EndpointDescriptor;
 use crate::proto::{decode_response, encode_to_vec, ProtoMessage};
 use crate::retry::is_retryable;
-use crate::trace::TRACEPARENT;
+use crate::trace::{TRACEPARENT, TRACEPARENT_HEADER};
 use crate::transport::grpc::from_status;
 use crate::wire::WireCodec;
 use crate::{Code, Context, Error};
@@ -187,9 +187,9 @@ impl Client {
         if call.body.is_some() {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
-        headers.insert(TRACEPARENT, ctx.trace().header_value());
+        headers.insert(TRACEPARENT_HEADER.clone(), ctx.trace().header_value());
         if let Some(remaining) = ctx.remaining() {
-            headers.insert(TIMEOUT_HEADER, timeout_header_value(remaining));
+            headers.insert(TIMEOUT_HEADER.clone(), timeout_header_value(remaining));
         }
         let mut channel = self.inner.channel.clone();
         let unavailable = |e: BoxError| {

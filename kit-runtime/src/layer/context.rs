@@ -28,13 +28,17 @@ pub(crate) struct Call<B> {
 /// as in their futures).
 pub(crate) struct ContextLayer<P> {
     endpoint: &'static EndpointDescriptor,
+    scope_calls: bool,
     _protocol: PhantomData<fn() -> P>,
 }
 
 impl<P> ContextLayer<P> {
-    pub(crate) fn new(endpoint: &'static EndpointDescriptor) -> Self {
+    /// `scope_calls`: also set the context around the inner services'
+    /// `call`s, which only users' layers need (kit's own read the [`Call`]).
+    pub(crate) fn new(endpoint: &'static EndpointDescriptor, scope_calls: bool) -> Self {
         ContextLayer {
             endpoint,
+            scope_calls,
             _protocol: PhantomData,
         }
     }
@@ -46,6 +50,7 @@ impl<S, P> Layer<S> for ContextLayer<P> {
         WithContext {
             inner,
             endpoint: self.endpoint,
+            scope_calls: self.scope_calls,
             _protocol: PhantomData,
         }
     }
@@ -55,6 +60,7 @@ impl<S, P> Layer<S> for ContextLayer<P> {
 pub(crate) struct WithContext<S, P> {
     inner: S,
     endpoint: &'static EndpointDescriptor,
+    scope_calls: bool,
     _protocol: PhantomData<fn() -> P>,
 }
 
@@ -63,6 +69,7 @@ impl<S: Clone, P> Clone for WithContext<S, P> {
         WithContext {
             inner: self.inner.clone(),
             endpoint: self.endpoint,
+            scope_calls: self.scope_calls,
             _protocol: PhantomData,
         }
     }
@@ -85,7 +92,7 @@ where
         let headers = request.headers();
         let trace = TraceContext::from_headers(headers);
         let caller = P::caller_timeout(headers);
-        let deadline = effective_deadline(Instant::now(), self.endpoint.timeout, caller);
+        let deadline = effective_deadline(Instant::now, self.endpoint.timeout, caller);
         let ctx = Context::new(trace, deadline);
         // The inner layers' `call`s run now, their futures later: both see
         // the context.
@@ -93,7 +100,11 @@ where
             ctx: ctx.clone(),
             request,
         };
-        let fut = ctx.clone().sync_scoped(|| self.inner.call(call));
+        let fut = if self.scope_calls {
+            ctx.clone().sync_scoped(|| self.inner.call(call))
+        } else {
+            self.inner.call(call)
+        };
         ctx.scoped(fut)
     }
 }

@@ -41,11 +41,12 @@ pub use user::{BoxEndpoint, StackConfig};
 use crate::descriptor::EndpointDescriptor;
 use crate::transport::Protocol;
 
-/// Wraps `handler` (the endpoint's handler, with any user layers) in kit's
-/// layers for protocol `P`.
+/// Wraps `handler` (the endpoint's handler, inside the user's layers when
+/// `user_layers`) in kit's layers for protocol `P`.
 pub(crate) fn server_stack<P, H>(
     endpoint: &'static EndpointDescriptor,
     config: StackConfig,
+    user_layers: bool,
     handler: H,
 ) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send + 'static>
        + Clone
@@ -62,7 +63,7 @@ where
     H::Future: Send + 'static,
 {
     ServiceBuilder::new()
-        .layer(ContextLayer::<P>::new(endpoint))
+        .layer(ContextLayer::<P>::new(endpoint, user_layers))
         .layer(TraceLayer::new(endpoint, P::NAME, config.trace))
         .layer(MetricsLayer::new(endpoint, P::NAME, config.metrics))
         .layer(DeadlineLayer::<P>::new(config.deadline))

@@ -236,6 +236,25 @@ impl Server {
         Ok(self.into_routers()?.app.into_router())
     }
 
+    /// The service `serve` runs for each connection, without the wrapping
+    /// `into_router` needs: what the in-process benchmark calls.
+    #[doc(hidden)]
+    pub fn into_service(
+        self,
+    ) -> Result<
+        impl tower::Service<
+                Request<Body>,
+                Response = Response<Body>,
+                Error = std::convert::Infallible,
+                Future: Send,
+            > + Clone
+            + Send
+            + 'static,
+        Error,
+    > {
+        Ok(self.into_routers()?.app)
+    }
+
     fn into_routers(self) -> Result<Routers, Error> {
         let prometheus = crate::metrics::install_prometheus();
         let descriptors: Vec<&'static ServiceDescriptor> =

@@ -9,10 +9,13 @@ mod subscriber;
 pub(crate) use subscriber::init_subscriber;
 pub use subscriber::LogFormat;
 
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 /// The `traceparent` header name.
 pub(crate) const TRACEPARENT: &str = "traceparent";
+
+/// The same, pre-parsed: a lookup by a `HeaderName` skips parsing the name.
+pub(crate) static TRACEPARENT_HEADER: HeaderName = HeaderName::from_static(TRACEPARENT);
 
 /// The identity of one span in a distributed trace, as carried by the W3C
 /// `traceparent` header (`00-<trace id>-<parent span id>-<flags>`).
@@ -93,7 +96,7 @@ impl TraceContext {
     /// the headers carry a valid `traceparent`, a new root otherwise.
     pub fn from_headers(headers: &HeaderMap) -> TraceContext {
         headers
-            .get(TRACEPARENT)
+            .get(&TRACEPARENT_HEADER)
             .and_then(|v| v.to_str().ok())
             .and_then(TraceContext::parse)
             .map(|parent| parent.child())

@@ -9,7 +9,7 @@ use axum::body::Body;
 use http::HeaderMap;
 
 use super::{Protocol, ResponseCode};
-use crate::deadline::parse_grpc_timeout;
+use crate::deadline::{parse_grpc_timeout, GRPC_TIMEOUT_HEADER};
 use crate::{Code, Error};
 
 /// The gRPC protocol (HTTP/2, protobuf bodies, status in trailers).
@@ -56,7 +56,7 @@ impl From<tonic::Status> for Error {
 /// Reads `grpc-timeout`.
 fn timeout_from_headers(headers: &HeaderMap) -> Option<Duration> {
     headers
-        .get("grpc-timeout")
+        .get(&GRPC_TIMEOUT_HEADER)
         .and_then(|v| v.to_str().ok())
         .and_then(parse_grpc_timeout)
 }

@@ -78,13 +78,13 @@ impl GrpcRoutes {
         self.router = if self.layers.is_empty() {
             router.route_service(
                 method.path,
-                server_stack::<Grpc, _>(endpoint, self.stack, handler),
+                server_stack::<Grpc, _>(endpoint, self.stack, false, handler),
             )
         } else {
             let handler = self.layers.wrap::<Grpc, _>(handler);
             router.route_service(
                 method.path,
-                server_stack::<Grpc, _>(endpoint, self.stack, handler),
+                server_stack::<Grpc, _>(endpoint, self.stack, true, handler),
             )
         };
         self.count += 1;

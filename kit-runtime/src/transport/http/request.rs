@@ -161,18 +161,20 @@ impl HttpRequest {
     }
 }
 
+/// `application/json` or `application/*+json`, any case, any parameters.
 fn is_json(content_type: &HeaderValue) -> bool {
-    let Ok(ct) = content_type.to_str() else {
+    let bytes = content_type.as_bytes();
+    let essence = bytes.split(|b| *b == b';').next().unwrap_or_default();
+    let essence = essence.trim_ascii();
+    let Some(subtype) = essence
+        .get(..12)
+        .filter(|t| t.eq_ignore_ascii_case(b"application/"))
+        .map(|_| &essence[12..])
+    else {
         return false;
     };
-    let essence = ct
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    essence == "application/json"
-        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    subtype.eq_ignore_ascii_case(b"json")
+        || (subtype.len() > 5 && subtype[subtype.len() - 5..].eq_ignore_ascii_case(b"+json"))
 }
 
 #[cfg(test)]
@@ -196,6 +198,9 @@ mod tests {
             "text/plain",
             "application/x-www-form-urlencoded",
             "application/jsonx",
+            "application/+json",
+            "json",
+            "",
         ] {
             assert!(!is_json(&HeaderValue::from_static(bad)), "{bad}");
         }

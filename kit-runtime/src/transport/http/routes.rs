@@ -69,13 +69,13 @@ impl HttpRoutes {
         let service = if self.layers.is_empty() {
             on_service(
                 filter(route.method),
-                server_stack::<Http, _>(endpoint, self.stack, handler),
+                server_stack::<Http, _>(endpoint, self.stack, false, handler),
             )
         } else {
             let handler = self.layers.wrap::<Http, _>(handler);
             on_service(
                 filter(route.method),
-                server_stack::<Http, _>(endpoint, self.stack, handler),
+                server_stack::<Http, _>(endpoint, self.stack, true, handler),
             )
         };
         let (method_router, mut methods) = self.routes.remove(route.path).unwrap_or_default();
@@ -151,7 +151,10 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = HandlerFuture<Fut>;
+    // Boxed: the handler's future holds the request and is the largest
+    // part of the stack's future; behind a pointer, the layers above move a
+    // pointer instead of copying it at each level.
+    type Future = Pin<Box<HandlerFuture<Fut>>>;
 
     fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -159,9 +162,9 @@ where
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let req = HttpRequest::new(req, self.body_limit, self.path_params);
-        HandlerFuture {
+        Box::pin(HandlerFuture {
             inner: (self.handler)(req),
-        }
+        })
     }
 }
 
