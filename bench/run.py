@@ -334,6 +334,10 @@ armed only if the handler does not finish on its first poll, and the
 context is set around inner `call`s only when a user layer needs it.
 The Prometheus recorder now drains histogram samples every 5 s on its own
 thread: before, samples piled up in memory until `/metrics` was scraped.
+The innermost handler is one non-generic type per transport (the
+generated closure behind an `Arc<dyn Fn>`), so the layered stack is
+compiled once per crate instead of once per endpoint: 100 endpoints build
+in 3.9 s instead of 9.4 s (incremental 1.9 s instead of 6.0 s).
 
 Caveats: with a closed loop, a faster server also queues more in the load
 generator, so p99 is compared at each contender's own throughput.

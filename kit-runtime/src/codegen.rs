@@ -11,19 +11,20 @@
 
 use std::time::Duration;
 
-pub use bytes::{Buf, BufMut, Bytes};
+pub use bytes::Bytes;
 pub use inventory;
 
-pub use crate::client::{push_path_param, Client, HttpCall, QueryWriter, RawCodec};
+pub use crate::client::{push_path_param, Client, HttpCall, QueryWriter};
 pub use crate::descriptor::{
-    ArgDescriptor, ArgSource, EndpointDescriptor, GrpcMethod, GrpcService, HttpMethod, HttpRoute,
-    ServiceDescriptor, ServiceRegistration,
+    ArgDescriptor, ArgSource, EndpointDescriptor, HttpMethod, ServiceDescriptor,
+    ServiceRegistration,
 };
+use crate::descriptor::{GrpcMethod, GrpcService, HttpRoute};
 pub use crate::transport::grpc::routes::GrpcRoutes;
 pub use crate::transport::http::request::HttpRequest;
 pub use crate::transport::http::routes::HttpRoutes;
 pub use crate::transport::http::{reply, respond};
-pub use crate::wire::{wire, BodyFields, JsonObject, UrlParam, WireCodec};
+pub use crate::wire::{wire, JsonObject, UrlParam};
 
 /// What `#[derive(kit::Message)]` and the gRPC expansion use.
 pub mod proto {

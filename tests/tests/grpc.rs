@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use kit::__private::RawCodec;
 use kit::{Code, Server, Transport};
 use kit_tests::probe::{Chain, Front, Item, Probe, ProbeClient};
+use kit_tests::RawCodec;
 use kit_tests::{post_json, raw, start};
 use tonic::transport::Channel;
 

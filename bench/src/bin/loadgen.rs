@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use kit::__private::RawCodec;
 use kit::Transport;
 use kit_bench::pb;
+use kit_bench::RawCodec;
 use stringsvc::StringServiceClient;
 
 const INPUT: &str = "hello world";

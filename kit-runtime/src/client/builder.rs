@@ -26,6 +26,8 @@ use crate::Error;
 /// #     async fn uppercase(&self, s: String) -> String { s.to_uppercase() }
 /// # }
 /// use std::time::Duration;
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
 /// let client = StringsClient::builder()
 ///     .base_url("http://127.0.0.1:8080")
 ///     .base_url("http://127.0.0.1:8081")   // round-robin; retries move on
@@ -35,6 +37,7 @@ use crate::Error;
 ///     .layer(tower::limit::ConcurrencyLimitLayer::new(100))
 ///     .build()
 ///     .unwrap();
+/// # }
 /// ```
 pub struct ClientBuilder<C = Client> {
     service: &'static ServiceDescriptor,
@@ -134,7 +137,8 @@ impl<C: From<Client>> ClientBuilder<C> {
         self
     }
 
-    /// Builds the client. It does no I/O: connections are made on first use.
+    /// Builds the client. It does no I/O: connections are made on first
+    /// use. A gRPC client must be built inside a Tokio runtime.
     pub fn build(self) -> Result<C, Error> {
         if self.urls.is_empty() {
             return Err(Error::invalid_argument(
@@ -168,6 +172,11 @@ impl<C: From<Client>> ClientBuilder<C> {
                         })
                     })
                     .collect()
+            }
+            Transport::Grpc if tokio::runtime::Handle::try_current().is_err() => {
+                return Err(Error::failed_precondition(
+                    "a gRPC client is built inside a Tokio runtime (its connections run on it)",
+                ));
             }
             Transport::Grpc => bases
                 .into_iter()

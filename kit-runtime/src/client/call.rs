@@ -28,6 +28,7 @@ use crate::{Code, Context, Error};
 /// What a generated client sends over HTTP: the path with parameters
 /// filled in and the query string, and the JSON body if the route has one.
 #[derive(Clone, Debug)]
+#[doc(hidden)]
 pub struct HttpCall {
     path_and_query: String,
     body: Option<Bytes>,
@@ -302,7 +303,7 @@ impl Client {
 /// A tonic codec that sends and receives already-encoded messages, so a
 /// request is encoded once however often it is retried.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct RawCodec;
+pub(crate) struct RawCodec;
 
 impl Codec for RawCodec {
     type Encode = Bytes;

@@ -18,6 +18,7 @@ const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
 /// kit_runtime::client::push_path_param(&mut path, &"a b/c".to_string());
 /// assert_eq!(path, "/count/a%20b%2Fc");
 /// ```
+#[doc(hidden)]
 pub fn push_path_param<T: ParamValue>(path: &mut String, value: &T) {
     path.extend(utf8_percent_encode(&value.to_param(), COMPONENT));
 }
@@ -31,6 +32,7 @@ pub fn push_path_param<T: ParamValue>(path: &mut String, value: &T) {
 /// q.push("n", &3u32);
 /// assert_eq!(path, "/search?q=a%26b&n=3");
 /// ```
+#[doc(hidden)]
 pub struct QueryWriter<'a> {
     path: &'a mut String,
     first: bool,

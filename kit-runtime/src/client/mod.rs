@@ -13,8 +13,6 @@ use std::time::Duration;
 
 pub use builder::ClientBuilder;
 pub use call::HttpCall;
-#[doc(hidden)]
-pub use call::RawCodec;
 pub use channel::{Body, BoxChannel};
 pub use encode::{push_path_param, QueryWriter};
 
@@ -45,6 +43,7 @@ impl Transport {
 /// A client of one service: what a generated client wraps. Cheap to clone;
 /// clones share connections and the retry budget.
 #[derive(Clone)]
+#[doc(hidden)]
 pub struct Client {
     inner: Arc<ClientInner>,
 }

@@ -31,6 +31,7 @@ pub type BoxEndpoint = BoxCloneSyncService<Request<Body>, Response<Body>, BoxErr
 /// off is for measuring what it costs, not for production.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[doc(hidden)]
 pub struct StackConfig {
     /// The `request` span.
     pub trace: bool,

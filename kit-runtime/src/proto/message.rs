@@ -36,6 +36,7 @@ pub(crate) fn merge_fields<M: ProtoMessage>(
 }
 
 /// Skips a field this message does not know (forward compatibility).
+#[doc(hidden)]
 pub fn skip_unknown(
     tag: u32,
     wire_type: prost::encoding::WireType,

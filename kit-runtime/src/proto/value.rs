@@ -42,6 +42,7 @@ pub trait FieldValue: Sized {
 /// A [`ProtoField`] that may be the element of a `repeated` field: every
 /// one but `u8`, whose `Vec<u8>` is `bytes`. Implemented by kit for its
 /// types and by `#[derive(kit::Message)]`.
+#[doc(hidden)]
 pub trait Repeatable: ProtoField {}
 
 impl<T: ProtoField> FieldValue for T {

@@ -69,10 +69,14 @@ impl GrpcRoutes {
         let Some(method) = endpoint.grpc else {
             return;
         };
+        // Only this closure is generic: the handler and the stack around
+        // it are one type for every method, compiled once.
+        let handler = Arc::new(handler);
+        let limit = self.message_limit;
         let handler = GrpcHandler {
-            handler: Arc::new(handler),
-            message_limit: self.message_limit,
-            _types: std::marker::PhantomData,
+            call: Arc::new(move |req| {
+                Box::pin(unary::<Req, Resp, F, Fut>(handler.clone(), limit, req)) as ResponseFuture
+            }),
         };
         let router = std::mem::take(&mut self.router);
         self.router = if self.layers.is_empty() {
@@ -109,66 +113,64 @@ impl GrpcRoutes {
     }
 }
 
+type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
 /// The innermost gRPC service: tonic decodes, the generated handler calls
-/// the user's method, tonic encodes.
-struct GrpcHandler<Req, Resp, F> {
-    handler: Arc<F>,
-    message_limit: usize,
-    _types: std::marker::PhantomData<fn(Req) -> Resp>,
+/// the user's method, tonic encodes. Not generic, so the stack above it is
+/// compiled once for all methods.
+#[derive(Clone)]
+struct GrpcHandler {
+    call: Arc<dyn Fn(Request<Body>) -> ResponseFuture + Send + Sync>,
 }
 
-impl<Req, Resp, F> Clone for GrpcHandler<Req, Resp, F> {
-    fn clone(&self) -> Self {
-        GrpcHandler {
-            handler: self.handler.clone(),
-            message_limit: self.message_limit,
-            _types: std::marker::PhantomData,
-        }
-    }
-}
-
-impl<Req, Resp, F, Fut> Service<Request<Body>> for GrpcHandler<Req, Resp, F>
-where
-    Req: ProtoMessage + Send + 'static,
-    Resp: ProtoMessage + Send + 'static,
-    F: Fn(Req) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Resp, Error>> + Send + 'static,
-{
+impl Service<Request<Body>> for GrpcHandler {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = ResponseFuture;
 
     fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
-        let handler = self.handler.clone();
-        let limit = self.message_limit;
-        Box::pin(async move {
-            if let Some(err) = unsupported_content_type(&req) {
-                return Ok(Grpc::error_response(&err));
-            }
-            let mut grpc = tonic::server::Grpc::new(ProtoCodec::<Resp, Req>::default())
-                .max_decoding_message_size(limit);
-            let unary = tower::service_fn(move |request: tonic::Request<Req>| {
-                let call = handler(request.into_inner());
-                async move {
-                    call.await
-                        .map(tonic::Response::new)
-                        .map_err(|err| to_status(&err))
-                }
-            });
-            let mut response = grpc.unary(unary, req).await;
-            oversize_is_resource_exhausted(&mut response);
-            let code = response_code(&response);
-            let mut response = response.map(Body::new);
-            if code != crate::Code::Ok {
-                response.extensions_mut().insert(ResponseCode(code));
-            }
-            Ok(response)
-        })
+        (self.call)(req)
     }
+}
+
+/// One unary call: the request message decoded by tonic with kit's codec,
+/// `handler` called, the response encoded, errors as gRPC statuses.
+async fn unary<Req, Resp, F, Fut>(
+    handler: Arc<F>,
+    limit: usize,
+    req: Request<Body>,
+) -> Result<Response, Infallible>
+where
+    Req: ProtoMessage + Send + 'static,
+    Resp: ProtoMessage + Send + 'static,
+    F: Fn(Req) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Resp, Error>> + Send + 'static,
+{
+    if let Some(err) = unsupported_content_type(&req) {
+        return Ok(Grpc::error_response(&err));
+    }
+    let mut grpc = tonic::server::Grpc::new(ProtoCodec::<Resp, Req>::default())
+        .max_decoding_message_size(limit);
+    let service = tower::service_fn(move |request: tonic::Request<Req>| {
+        let call = handler(request.into_inner());
+        async move {
+            call.await
+                .map(tonic::Response::new)
+                .map_err(|err| to_status(&err))
+        }
+    });
+    let mut response = grpc.unary(service, req).await;
+    oversize_is_resource_exhausted(&mut response);
+    let code = response_code(&response);
+    let mut response = response.map(Body::new);
+    if code != crate::Code::Ok {
+        response.extensions_mut().insert(ResponseCode(code));
+    }
+    Ok(response)
 }
 
 /// gRPC with a codec other than protobuf (`application/grpc+json`, ...).

@@ -61,8 +61,10 @@ impl HttpRoutes {
         let Some(route) = endpoint.http else {
             return;
         };
+        // Only this closure is generic: the handler and the stack around
+        // it are one type for every endpoint, compiled once.
         let handler = HttpHandler {
-            handler: Arc::new(handler),
+            handler: Arc::new(move |req| Box::pin(handler(req)) as HandlerFuture),
             body_limit: self.body_limit,
             path_params: endpoint.args.iter().any(|a| a.source == ArgSource::Path),
         };
@@ -125,36 +127,24 @@ async fn method_not_allowed(allow: String) -> Response {
     response
 }
 
+/// A generated handler's future, boxed.
+type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response, Error>> + Send>>;
+
 /// The innermost service: the generated handler decodes the request, calls
 /// the user's method and encodes the answer; an error becomes its JSON
-/// error response.
-struct HttpHandler<F> {
-    handler: Arc<F>,
+/// error response. Not generic, so the stack above it is compiled once for
+/// all endpoints rather than once per endpoint.
+#[derive(Clone)]
+struct HttpHandler {
+    handler: Arc<dyn Fn(HttpRequest) -> HandlerFuture + Send + Sync>,
     body_limit: usize,
     path_params: bool,
 }
 
-impl<F> Clone for HttpHandler<F> {
-    fn clone(&self) -> Self {
-        HttpHandler {
-            handler: self.handler.clone(),
-            body_limit: self.body_limit,
-            path_params: self.path_params,
-        }
-    }
-}
-
-impl<F, Fut> Service<Request<Body>> for HttpHandler<F>
-where
-    F: Fn(HttpRequest) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Response, Error>> + Send + 'static,
-{
+impl Service<Request<Body>> for HttpHandler {
     type Response = Response;
     type Error = Infallible;
-    // Boxed: the handler's future holds the request and is the largest
-    // part of the stack's future; behind a pointer, the layers above move a
-    // pointer instead of copying it at each level.
-    type Future = Pin<Box<HandlerFuture<Fut>>>;
+    type Future = Answer;
 
     fn poll_ready(&mut self, _cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -162,28 +152,22 @@ where
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         let req = HttpRequest::new(req, self.body_limit, self.path_params);
-        Box::pin(HandlerFuture {
+        Answer {
             inner: (self.handler)(req),
-        })
+        }
     }
 }
 
-pin_project_lite::pin_project! {
-    /// The generated handler's future, its error answered as JSON.
-    struct HandlerFuture<F> {
-        #[pin]
-        inner: F,
-    }
+/// The handler's future, its error answered as JSON.
+struct Answer {
+    inner: HandlerFuture,
 }
 
-impl<F> Future for HandlerFuture<F>
-where
-    F: Future<Output = Result<Response, Error>>,
-{
+impl Future for Answer {
     type Output = Result<Response, Infallible>;
 
-    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        let out = std::task::ready!(self.project().inner.poll(cx));
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let out = std::task::ready!(self.inner.as_mut().poll(cx));
         Poll::Ready(Ok(out.unwrap_or_else(|err| error_response(&err))))
     }
 }
