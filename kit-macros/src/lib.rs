@@ -15,18 +15,37 @@ mod internals;
 
 use proc_macro::TokenStream;
 
-/// Turns an impl block into a kit service: HTTP routes, gRPC methods,
-/// instrumented wrappers, a typed client and a descriptor. See the `kit`
-/// crate docs.
+/// Turns an impl block into a kit service: HTTP routes, gRPC methods, the
+/// instrumented server stack, a typed `<Type>Client` and a descriptor.
+///
+/// ```text
+/// #[kit::service(name = "strings", package = "strings.v1", timeout = "2s")]
+/// impl StringService { /* #[endpoint(...)] async fn ... */ }
+/// ```
+///
+/// | key | meaning |
+/// | --- | --- |
+/// | `name = "..."` | the service name in metrics, logs and `/kit/describe` (default: the type in snake_case) |
+/// | `package = "..."` | the protobuf package (default: the name); needs a `grpc` endpoint |
+/// | `timeout`, `retry`, `idempotent`, `grpc` | defaults for every endpoint (see [`macro@endpoint`]); `grpc` here is plain, not `grpc = "Name"` |
+///
+/// The impl block's doc comment describes the service. It must be an
+/// inherent impl of a named, non-generic type; its other items (constants,
+/// helper methods, macro invocations) are left as they are. Every other
+/// mistake is a compile error at its span; the impl, an `Endpoints` impl
+/// and a client with stub methods are still emitted, so that error is the
+/// only one.
 #[proc_macro_attribute]
 pub fn service(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::service(args.into(), item.into()).into()
 }
 
-/// Protobuf encoding for a struct with named fields or a fieldless enum,
-/// alongside its serde derives. Field numbers are positions (1-based)
-/// unless a field says `#[kit(tag = N)]`; `#[kit(name = "...")]` renames
-/// the protobuf message or enum.
+/// Protobuf encoding, alongside serde's derives: a struct with named fields
+/// is a message, a fieldless enum an enum (numbered by discriminant, one
+/// must be 0), an enum with data a message of one `oneof`, a newtype
+/// `struct Id(T)` its field's type. Field numbers are positions (1-based)
+/// unless a field (or a variant with data) says `#[kit(tag = N)]`;
+/// `#[kit(name = "...")]` renames the protobuf message or enum.
 #[proc_macro_derive(Message, attributes(kit))]
 pub fn message(input: TokenStream) -> TokenStream {
     expand::message(input.into()).into()
@@ -34,6 +53,27 @@ pub fn message(input: TokenStream) -> TokenStream {
 
 /// Marks a method of a `#[kit::service]` impl block as an endpoint. Only
 /// meaningful there: `#[kit::service]` reads and removes it.
+///
+/// ```text
+/// #[endpoint(http = "POST /uppercase", grpc, timeout = "2s", retry = 3, idempotent)]
+/// pub async fn uppercase(&self, s: String) -> Result<String, kit::Error> { .. }
+/// ```
+///
+/// | key | meaning |
+/// | --- | --- |
+/// | `http = "METHOD /path/{param}"` | GET, POST, PUT, PATCH or DELETE. `{param}` binds the argument of that name; other arguments are query parameters (GET, DELETE) or fields of a JSON object body (POST, PUT, PATCH); `#[body]` on one argument makes it the whole body; a `&kit::Context` argument gets the request context |
+/// | `grpc`, `grpc = "Name"` | also a unary gRPC method, named in PascalCase unless named here |
+/// | `timeout = "2s"` | the server drops the handler and answers DEADLINE_EXCEEDED at the smaller of this and the caller's deadline; the client's per-call timeout |
+/// | `retry = N` | the client retries UNAVAILABLE up to N times, within a retry budget and the deadline, if `idempotent` or the request never reached a server |
+/// | `idempotent` | safe to retry after the server may have processed it |
+///
+/// The method is `async fn` taking `&self`; arguments are owned values
+/// with plain names (URL arguments: serde types of one value, `Option` and
+/// `Vec` of those in the query); the result is `T` or `Result<T, E>` with
+/// `E: Into<kit::Error>`, written as `Result<..>` or an alias whose name
+/// ends in `Result` with `T` first. `()` answers 204 No Content over HTTP.
+/// The doc comment describes the endpoint in `/kit/describe` and the
+/// `.proto`.
 #[proc_macro_attribute]
 pub fn endpoint(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::stray_endpoint(args.into(), item.into()).into()

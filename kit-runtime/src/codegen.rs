@@ -6,7 +6,7 @@
 //! Generated code builds runtime values only through the constructor
 //! functions here, never with struct literals, so the runtime can add
 //! fields without breaking it; and it asks the compiler, not the macro,
-//! what a type can do on the wire (`wire::<T>()`, `UrlParam`,
+//! what a type can do on the wire (`wire::<T>()`, `url::<T>()`,
 //! `FieldValue`, `GrpcPayload`), each check spanned at the user's type.
 
 use std::time::Duration;
@@ -22,19 +22,21 @@ pub use crate::descriptor::{
 use crate::descriptor::{GrpcMethod, GrpcService, HttpRoute};
 pub use crate::transport::grpc::routes::GrpcRoutes;
 pub use crate::transport::http::request::HttpRequest;
+pub use crate::transport::http::respond;
 pub use crate::transport::http::routes::HttpRoutes;
-pub use crate::transport::http::{reply, respond};
-pub use crate::wire::{wire, JsonObject, UrlParam};
+pub use crate::url::url;
+pub use crate::wire::{wire, JsonObject};
 
 /// What `#[derive(kit::Message)]` and the gRPC expansion use.
 pub mod proto {
     pub use bytes::{Buf, BufMut};
 
     pub use crate::proto::field::enumeration;
+    pub use crate::proto::oneof;
     pub use crate::proto::register_message;
     pub use crate::proto::schema::FieldSchema;
     pub use crate::proto::{
-        skip_unknown, DecodeError, Depth, FieldType, FieldValue, GrpcPayload, ProtoField,
+        skip_unknown, DecodeError, Depth, FieldType, FieldValue, GrpcPayload, Label, ProtoField,
         ProtoMessage, Repeatable, Schema, WireType,
     };
     pub use crate::{
@@ -150,6 +152,9 @@ pub const fn arg(name: &'static str, rust_type: &'static str, source: ArgSource)
         source,
     }
 }
+
+/// The answer of a method that returns `()`: 204 No Content over HTTP.
+pub use crate::transport::http::respond_empty;
 
 /// A handler's outcome, from a method that returns `T`.
 pub fn ok<T>(value: T) -> Result<T, crate::Error> {

@@ -235,11 +235,18 @@ impl ServiceDescriptor {
     pub fn proto_schema(&self) -> Option<Schema> {
         let grpc = self.grpc?;
         let mut schema = Schema::new(grpc.package);
+        self.add_to(&mut schema);
+        Some(schema)
+    }
+
+    /// Declares the service and its messages in `schema` (of its package).
+    fn add_to(&self, schema: &mut Schema) {
+        let Some(grpc) = self.grpc else { return };
         let mut methods = Vec::new();
         for e in self.endpoints {
             let Some(m) = e.grpc else { continue };
-            let request = (m.request)(&mut schema);
-            let response = (m.response)(&mut schema);
+            let request = (m.request)(schema);
+            let response = (m.response)(schema);
             methods.push(MethodSchema {
                 name: m.name.to_string(),
                 request,
@@ -252,7 +259,6 @@ impl ServiceDescriptor {
             doc: self.docs.to_string(),
             methods,
         });
-        Some(schema)
     }
 
     /// The `.proto` file of the service's gRPC methods.
@@ -265,6 +271,33 @@ impl ServiceDescriptor {
         self.grpc
             .map(|g| format!("{}.proto", g.package.replace('.', "/")))
     }
+}
+
+/// The `.proto` files of `services`: one per protobuf package (services
+/// that share a package share a file), as file name and schema, in the
+/// order the packages first appear. A package whose services declare two
+/// different messages with one name is an error naming it.
+pub fn proto_files(services: &[&ServiceDescriptor]) -> Result<Vec<(String, Schema)>, String> {
+    let mut files: Vec<(String, Schema)> = Vec::new();
+    for d in services {
+        let (Some(grpc), Some(name)) = (d.grpc, d.proto_file_name()) else {
+            continue;
+        };
+        let at = match files.iter().position(|(n, _)| *n == name) {
+            Some(i) => i,
+            None => {
+                files.push((name, Schema::new(grpc.package)));
+                files.len() - 1
+            }
+        };
+        d.add_to(&mut files[at].1);
+    }
+    for (name, schema) in &files {
+        if let Some(problem) = schema.errors().first() {
+            return Err(format!("{name}: {problem}"));
+        }
+    }
+    Ok(files)
 }
 
 /// A registration of a service descriptor with `inventory`.

@@ -1,10 +1,15 @@
 //! One error model for every transport: a [`Code`], a message and details.
 
+mod details;
+
 use std::fmt;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::Code;
+
+pub(crate) use details::{from_status_details, to_status_details};
 
 /// The error type of kit: a canonical [`Code`], a human-readable message and
 /// optional structured details.
@@ -16,6 +21,16 @@ use crate::Code;
 /// ```
 ///
 /// and the generated clients turn that body back into the same `Error`.
+/// `code` is the HTTP status of the canonical code (400 for
+/// INVALID_ARGUMENT); the response's own status may be more precise (415
+/// for a wrong content type, 413 for a body over the limit, 404 and 405
+/// for routes). Over gRPC the code and message are the status, and the
+/// details travel in the standard `grpc-status-details-bin` trailer.
+///
+/// A service's own error type can travel typed: convert it with
+/// [`Error::with_typed`] and a Rust client gets it back with
+/// [`Error::downcast`]; other callers see a standard
+/// `google.rpc.ErrorInfo` detail.
 ///
 /// ```
 /// use kit_runtime::{Code, Error};
@@ -23,7 +38,7 @@ use crate::Code;
 /// assert_eq!(err.code(), Code::InvalidArgument);
 /// assert_eq!(err.to_string(), "INVALID_ARGUMENT: empty string");
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Error {
     code: Code,
     message: String,
@@ -97,6 +112,33 @@ impl Error {
         self
     }
 
+    /// Adds `value` as a typed detail: a `google.rpc.ErrorInfo` whose
+    /// `reason` is the variant (or type) name in UPPER_SNAKE_CASE and whose
+    /// metadata carries the value as JSON. A Rust client with the same type
+    /// gets it back with [`Error::downcast`], on either transport.
+    ///
+    /// ```
+    /// #[derive(Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+    /// enum StockError { OutOfStock { sku: String } }
+    ///
+    /// let e = StockError::OutOfStock { sku: "b-1".into() };
+    /// let err = kit_runtime::Error::failed_precondition("out of stock").with_typed(&e);
+    /// assert_eq!(err.details()[0]["reason"], "OUT_OF_STOCK");
+    /// assert_eq!(err.downcast::<StockError>(), Some(e));
+    /// ```
+    pub fn with_typed<T: Serialize + ?Sized>(mut self, value: &T) -> Error {
+        if let Some(detail) = details::typed_detail(value) {
+            self.details.push(detail);
+        }
+        self
+    }
+
+    /// The typed detail of type `T` that [`Error::with_typed`] attached, if
+    /// there is one.
+    pub fn downcast<T: DeserializeOwned>(&self) -> Option<T> {
+        details::find_typed(&self.details)
+    }
+
     /// Answers with `status` over HTTP instead of the code's usual status
     /// (415 for a wrong content type, 413 for a body over the limit).
     pub fn with_http_status(mut self, status: http::StatusCode) -> Error {
@@ -128,10 +170,7 @@ impl Error {
     pub fn to_json(&self) -> Vec<u8> {
         let body = WireError {
             error: WireStatus {
-                code: self
-                    .http_status
-                    .unwrap_or_else(|| self.code.http_status())
-                    .as_u16(),
+                code: self.code.http_status().as_u16(),
                 status: self.code.as_str().into(),
                 message: self.message.clone(),
                 details: self.details.clone(),
@@ -157,6 +196,23 @@ impl Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+/// Like `Display` (`CODE: message`), so a `main` that returns an error
+/// prints one readable line; `{:#?}` shows every field.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            f.debug_struct("Error")
+                .field("code", &self.code)
+                .field("message", &self.message)
+                .field("details", &self.details)
+                .field("http_status", &self.http_status)
+                .finish()
+        } else {
+            fmt::Display::fmt(self, f)
+        }
     }
 }
 

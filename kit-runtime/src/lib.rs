@@ -23,6 +23,7 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+mod base64;
 mod cli;
 pub mod client;
 mod code;
@@ -35,12 +36,12 @@ pub mod descriptor;
 mod error;
 mod layer;
 pub mod metrics;
-mod param;
 pub mod proto;
 pub mod retry;
 pub mod server;
 pub mod trace;
 mod transport;
+mod url;
 mod wire;
 
 pub use cli::Cli;
@@ -49,7 +50,6 @@ pub use code::Code;
 pub use config::Config;
 pub use context::Context;
 pub use error::{Error, Result};
-pub use param::ParamValue;
 pub use server::{router, serve, Endpoints, Server};
 
 #[doc(hidden)]

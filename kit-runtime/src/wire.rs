@@ -14,11 +14,12 @@ use serde::de::{DeserializeOwned, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserializer, Serialize};
 use serde_json::value::RawValue;
 
-use crate::{Error, ParamValue};
+use crate::Error;
 
 /// Encodes and decodes one type as JSON.
 pub struct WireCodec<T> {
     decode: fn(&[u8]) -> Result<T, serde_json::Error>,
+    decode_path: fn(&[u8]) -> Result<T, String>,
     encode: fn(&T) -> Result<Vec<u8>, serde_json::Error>,
     encode_into: fn(&mut Vec<u8>, &T) -> Result<(), serde_json::Error>,
 }
@@ -35,6 +36,19 @@ impl<T> Copy for WireCodec<T> {}
 pub const fn wire<T: Serialize + DeserializeOwned>() -> WireCodec<T> {
     WireCodec {
         decode: |bytes| serde_json::from_slice(bytes),
+        decode_path: |bytes| {
+            let mut de = serde_json::Deserializer::from_slice(bytes);
+            let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                let path = e.path().to_string();
+                if path == "." {
+                    e.into_inner().to_string()
+                } else {
+                    format!("at `{path}`: {}", e.into_inner())
+                }
+            })?;
+            de.end().map_err(|e| e.to_string())?;
+            Ok(value)
+        },
         encode: |value| serde_json::to_vec(value),
         encode_into: |buf, value| serde_json::to_writer(buf, value),
     }
@@ -44,6 +58,12 @@ impl<T> WireCodec<T> {
     /// Parses `bytes` as a `T`.
     pub fn decode(&self, bytes: &[u8]) -> Result<T, serde_json::Error> {
         (self.decode)(bytes)
+    }
+
+    /// Parses `bytes` as a `T`; an error names the path of the value that
+    /// did not fit (`shape.rect.w`).
+    pub fn decode_with_path(&self, bytes: &[u8]) -> Result<T, String> {
+        (self.decode_path)(bytes)
     }
 
     /// Serializes `value`.
@@ -62,18 +82,6 @@ impl<T> WireCodec<T> {
             .map(Bytes::from)
             .map_err(|e| Error::invalid_argument(format!("cannot encode the request as JSON: {e}")))
     }
-}
-
-/// The check generated code puts on a URL-bound argument's type, so a type
-/// that cannot travel in a URL is reported once, at the argument (with
-/// [`ParamValue`]'s message).
-pub trait UrlParam {
-    /// `Self`, once checked.
-    type Type: ParamValue;
-}
-
-impl<T: ParamValue> UrlParam for T {
-    type Type = T;
 }
 
 /// A JSON object body split into its named fields, each decoded on demand

@@ -31,7 +31,7 @@
 //!
 //! // Or call it from another crate through the generated client:
 //! let client = StringServiceClient::connect("http://127.0.0.1:8080").await?;
-//! assert_eq!(client.uppercase("hi".into()).await?, "HI");
+//! assert_eq!(client.uppercase("hi").await?, "HI");
 //! # Ok(()) }
 //! ```
 //!
@@ -40,12 +40,12 @@
 pub use kit_macros::{endpoint, service, Message};
 pub use kit_runtime::{
     client, config, descriptor, metrics, proto, retry, router, serve, server, trace, Cli,
-    ClientBuilder, Code, Config, Context, Endpoints, Error, ParamValue, Result, Server, Transport,
+    ClientBuilder, Code, Config, Context, Endpoints, Error, Result, Server, Transport,
 };
 
 /// `use kit::prelude::*;` brings what a service author needs.
 pub mod prelude {
-    pub use kit_runtime::{Code, Context, Endpoints, Error, ParamValue};
+    pub use kit_runtime::{Code, Context, Endpoints, Error};
 }
 
 /// What generated code refers to. Not a public API.

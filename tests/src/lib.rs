@@ -1,7 +1,9 @@
 //! Services and helpers shared by the integration tests in `tests/`.
 //! Everything here runs over real sockets: servers bind 127.0.0.1:0.
 
+pub mod inventory;
 pub mod probe;
+pub mod shared;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

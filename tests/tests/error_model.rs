@@ -38,8 +38,15 @@ async fn transport_failures_are_unavailable() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let client = ProbeClient::connect(format!("http://{addr}"))
+    // connect() checks, so it says so at once; a built client says so per call.
+    let err = ProbeClient::connect(format!("http://{addr}"))
         .await
+        .err()
+        .expect("nothing listens");
+    assert_eq!(err.code(), Code::Unavailable);
+    let client = ProbeClient::builder()
+        .base_url(format!("http://{addr}"))
+        .build()
         .unwrap();
     let err = client.get_item(1, None).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);

@@ -72,6 +72,12 @@ fn stringsvc_serves_on_the_flag_address_and_stringcli_calls_it() {
         (true, "HELLO".into(), String::new())
     );
     assert_eq!(cli(&addr, &["count", "hello"]).1, "5");
+    assert_eq!(
+        cli(&addr, &["--transport", "grpc", "uppercase", "grpc"]),
+        (true, "GRPC".into(), String::new())
+    );
+    // Logs to a pipe carry no terminal colours.
+    assert!(!log.contains('\x1b'), "{log}");
     let (ok, _, err) = cli(&addr, &["uppercase", ""]);
     assert!(!ok);
     assert!(err.contains("INVALID_ARGUMENT: empty string"), "{err}");
@@ -132,4 +138,22 @@ fn stringsvc_has_help_and_version() {
     // The version of the crate that defines the service.
     let text = String::from_utf8_lossy(&version.stdout);
     assert!(text.trim().ends_with(env!("CARGO_PKG_VERSION")), "{text}");
+}
+
+#[test]
+fn a_start_up_error_is_one_human_line() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = Command::new(workspace_bin("stringsvc"))
+        .args(["--http-addr", &addr])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("Error: UNAVAILABLE: cannot listen on") && last.contains(&addr),
+        "{err}"
+    );
 }

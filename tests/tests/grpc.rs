@@ -59,7 +59,7 @@ async fn the_generated_client_calls_every_shape_over_grpc() {
     assert_eq!(client.put_item(3, item.clone()).await.unwrap(), item);
     assert_eq!(
         client
-            .rename(9, "nine".into(), vec!["x".into()])
+            .rename(9, "nine", vec!["x".into()])
             .await
             .unwrap()
             .tags,
@@ -67,10 +67,10 @@ async fn the_generated_client_calls_every_shape_over_grpc() {
     );
     client.delete_item(1).await.unwrap();
     assert_eq!(
-        client.search("q".into(), Some(3)).await.unwrap(),
+        client.search("q", Some(3)).await.unwrap(),
         vec!["q-0", "q-1", "q-2"]
     );
-    assert_eq!(client.search("q".into(), None).await.unwrap().len(), 2);
+    assert_eq!(client.search("q", None).await.unwrap().len(), 2);
 
     let strings = start(Server::default().add_service(stringsvc::StringService)).await;
     let s = stringsvc::StringServiceClient::builder()
@@ -78,8 +78,8 @@ async fn the_generated_client_calls_every_shape_over_grpc() {
         .transport(Transport::Grpc)
         .build()
         .unwrap();
-    assert_eq!(s.uppercase("hello".into()).await.unwrap(), "HELLO");
-    assert_eq!(s.count("hello".into()).await.unwrap(), 5);
+    assert_eq!(s.uppercase("hello").await.unwrap(), "HELLO");
+    assert_eq!(s.count("hello").await.unwrap(), 5);
 }
 
 #[tokio::test]
@@ -141,9 +141,9 @@ async fn retries_over_grpc_follow_the_same_rules() {
     let probe = Arc::new(Probe::default());
     let server = start(Server::default().add_shared_service(probe.clone())).await;
     let client = grpc(server.url());
-    assert_eq!(client.flaky("g1".into(), 2).await.unwrap(), 3);
+    assert_eq!(client.flaky("g1", 2).await.unwrap(), 3);
     assert_eq!(probe.attempts("g1"), 3);
-    assert!(client.flaky_unsafe("g2".into(), 1).await.is_err());
+    assert!(client.flaky_unsafe("g2", 1).await.is_err());
     assert_eq!(probe.attempts("g2"), 1);
 }
 
@@ -312,7 +312,7 @@ async fn a_separate_grpc_address_serves_grpc_only() {
         .transport(Transport::Grpc)
         .build()
         .unwrap();
-    assert_eq!(client.uppercase("sep".into()).await.unwrap(), "SEP");
+    assert_eq!(client.uppercase("sep").await.unwrap(), "SEP");
     let _ = tx.send(());
     task.await.unwrap().unwrap();
 }

@@ -68,8 +68,14 @@ where
         } else {
             "-"
         };
+        let tenant = req
+            .headers()
+            .get("x-tenant")
+            .and_then(|v| v.to_str().ok())
+            .map(|t| format!(" tenant={t}"))
+            .unwrap_or_default();
         self.layer.seen.lock().unwrap().push(format!(
-            "{} {} {ctx} {trace}",
+            "{} {} {ctx} {trace}{tenant}",
             self.layer.name,
             req.uri().path()
         ));
@@ -120,7 +126,7 @@ async fn a_server_layer_wraps_every_endpoint_on_both_transports_inside_the_conte
     )
     .await;
     let http = ProbeClient::connect(server.url()).await.unwrap();
-    assert_eq!(http.search("q".into(), Some(1)).await.unwrap(), ["q-0"]);
+    assert_eq!(http.search("q", Some(1)).await.unwrap(), ["q-0"]);
     let grpc = ProbeClient::builder()
         .base_url(server.url())
         .transport(Transport::Grpc)
@@ -154,11 +160,11 @@ async fn a_service_layer_wraps_only_that_service_inside_the_server_layers() {
     )
     .await;
     let probe = ProbeClient::connect(server.url()).await.unwrap();
-    probe.search("q".into(), None).await.unwrap();
+    probe.search("q", None).await.unwrap();
     let strings = stringsvc::StringServiceClient::connect(server.url())
         .await
         .unwrap();
-    assert_eq!(strings.uppercase("a".into()).await.unwrap(), "A");
+    assert_eq!(strings.uppercase("a").await.unwrap(), "A");
     assert_eq!(
         lines(&seen),
         [
@@ -186,13 +192,13 @@ async fn a_layer_error_is_answered_in_the_error_model_and_counted() {
         .transport(Transport::Grpc)
         .build()
         .unwrap();
-    let err = grpc.search("x".into(), None).await.unwrap_err();
+    let err = grpc.search("x", None).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
     // The other service is untouched.
     let strings = stringsvc::StringServiceClient::connect(server.url())
         .await
         .unwrap();
-    assert_eq!(strings.uppercase("a".into()).await.unwrap(), "A");
+    assert_eq!(strings.uppercase("a").await.unwrap(), "A");
     let metrics = raw(server.addr, "GET", "/metrics", &[], "").await;
     let text = String::from_utf8_lossy(&metrics.body);
     assert!(
@@ -255,7 +261,7 @@ async fn a_client_layer_sees_every_attempt_on_both_transports() {
             .build()
             .unwrap();
         // Two failures, then success: three attempts through the layer.
-        assert_eq!(client.flaky("k".into(), 2).await.unwrap(), 3);
+        assert_eq!(client.flaky("k", 2).await.unwrap(), 3);
         let seen = lines(&seen);
         assert_eq!(seen.len(), 3, "{transport:?}: {seen:?}");
         for line in seen {
@@ -269,4 +275,34 @@ async fn a_client_layer_sees_every_attempt_on_both_transports() {
             assert!(line.contains(path), "{line}");
         }
     }
+}
+
+#[tokio::test]
+async fn per_call_headers_reach_the_server_on_both_transports() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let server = start(
+        Server::default()
+            .layer(Record::named("server", &seen))
+            .add_service(Probe::default()),
+    )
+    .await;
+    for transport in [Transport::Http, Transport::Grpc] {
+        let client = ProbeClient::builder()
+            .base_url(server.url())
+            .transport(transport)
+            .build()
+            .unwrap();
+        client
+            .with_header("x-tenant", "acme")
+            .search("q", None)
+            .await
+            .unwrap();
+        client.search("q", None).await.unwrap();
+    }
+    let seen = lines(&seen);
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(seen[0].ends_with("tenant=acme"), "{seen:?}");
+    assert!(!seen[1].contains("tenant"), "{seen:?}");
+    assert!(seen[2].ends_with("tenant=acme"), "{seen:?}");
+    assert!(!seen[3].contains("tenant"), "{seen:?}");
 }

@@ -20,7 +20,7 @@ async fn red_metrics_are_exported_and_pass_promtool() {
     post_json(server.addr, "/uppercase", r#"{"s":""}"#).await;
     let client = ProbeClient::connect(server.url()).await.unwrap();
     client.get_item(1, None).await.unwrap();
-    let _ = client.lookup("x".into()).await;
+    let _ = client.lookup("x").await;
 
     let r = raw(server.addr, "GET", "/metrics", &[], "").await;
     assert_eq!(r.status, 200);

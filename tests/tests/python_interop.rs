@@ -171,8 +171,8 @@ async fn kit_client_calls_a_grpcio_server() {
         .transport(Transport::Grpc)
         .build()
         .unwrap();
-    assert_eq!(client.uppercase("hi".into()).await.unwrap(), "HI!py");
-    assert_eq!(client.count("abc".into()).await.unwrap(), 300);
+    assert_eq!(client.uppercase("hi").await.unwrap(), "HI!py");
+    assert_eq!(client.count("abc").await.unwrap(), 300);
     let err = client.uppercase(String::new()).await.unwrap_err();
     assert_eq!(
         (err.code(), err.message()),

@@ -29,14 +29,14 @@ async fn setup() -> (kit_tests::Running, std::sync::Arc<Probe>, ProbeClient) {
 async fn idempotent_calls_are_retried_until_they_succeed() {
     let (_server, probe, client) = setup().await;
     // Fails twice, then succeeds on the third attempt: within retry = 3.
-    assert_eq!(client.flaky("a".into(), 2).await.unwrap(), 3);
+    assert_eq!(client.flaky("a", 2).await.unwrap(), 3);
     assert_eq!(probe.attempts("a"), 3);
 }
 
 #[tokio::test]
 async fn retries_stop_at_the_configured_count() {
     let (_server, probe, client) = setup().await;
-    let err = client.flaky("b".into(), 10).await.unwrap_err();
+    let err = client.flaky("b", 10).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);
     assert_eq!(probe.attempts("b"), 4, "one call plus retry = 3");
 }
@@ -44,7 +44,7 @@ async fn retries_stop_at_the_configured_count() {
 #[tokio::test]
 async fn non_idempotent_calls_that_reached_the_server_are_not_retried() {
     let (_server, probe, client) = setup().await;
-    let err = client.flaky_unsafe("c".into(), 1).await.unwrap_err();
+    let err = client.flaky_unsafe("c", 1).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable);
     assert_eq!(probe.attempts("c"), 1);
 }
@@ -65,7 +65,7 @@ async fn calls_that_never_reached_a_server_are_retried_even_if_not_idempotent() 
         .backoff(fast_backoff())
         .build()
         .unwrap();
-    assert_eq!(client.flaky_unsafe("d".into(), 0).await.unwrap(), 1);
+    assert_eq!(client.flaky_unsafe("d", 0).await.unwrap(), 1);
     assert_eq!(probe.attempts("d"), 1);
 }
 
@@ -79,7 +79,7 @@ async fn an_empty_budget_allows_no_retries() {
         .retry_budget(RetryBudget::new(Duration::from_secs(1), 0, 0.0))
         .build()
         .unwrap();
-    assert!(client.flaky("e".into(), 1).await.is_err());
+    assert!(client.flaky("e", 1).await.is_err());
     assert_eq!(probe.attempts("e"), 1);
 }
 
@@ -96,7 +96,7 @@ async fn retrying_never_exceeds_the_deadline() {
         .build()
         .unwrap();
     let started = Instant::now();
-    let err = client.down("f".into()).await.unwrap_err();
+    let err = client.down("f").await.unwrap_err();
     let elapsed = started.elapsed();
     // `down` allows 50 retries but has a 300 ms timeout; 50 retries with
     // 20-80 ms backoffs would take over 2 s.
@@ -118,6 +118,6 @@ async fn builder_override_disables_retries() {
         .retries(0)
         .build()
         .unwrap();
-    assert!(client.flaky("g".into(), 1).await.is_err());
+    assert!(client.flaky("g", 1).await.is_err());
     assert_eq!(probe.attempts("g"), 1);
 }

@@ -213,12 +213,7 @@ async fn main() {
                 let client = client.clone();
                 move || {
                     let client = client.clone();
-                    async move {
-                        client
-                            .uppercase(INPUT.into())
-                            .await
-                            .is_ok_and(|v| v == EXPECTED)
-                    }
+                    async move { client.uppercase(INPUT).await.is_ok_and(|v| v == EXPECTED) }
                 }
             })
             .await

@@ -1,8 +1,8 @@
 //! Calls a running stringsvc through the client that `#[kit::service]`
-//! generated in the `stringsvc` crate.
+//! generated in the `stringsvc` crate, over HTTP/JSON or gRPC.
 //!
 //! ```text
-//! cargo run -p stringcli -- [--addr http://127.0.0.1:8080] uppercase hello
+//! cargo run -p stringcli -- [--addr http://127.0.0.1:8080] [--transport grpc] uppercase hello
 //! cargo run -p stringcli -- count hello
 //! ```
 
@@ -10,26 +10,39 @@ use std::process::ExitCode;
 
 use stringsvc::StringServiceClient;
 
-const USAGE: &str = "usage: stringcli [--addr URL] (uppercase|count) STRING";
+const USAGE: &str =
+    "usage: stringcli [--addr URL] [--transport http|grpc] (uppercase|count) STRING";
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let mut args: Vec<String> = std::env::args().skip(1).collect();
     let mut addr =
         std::env::var("STRINGSVC_ADDR").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
-    if args.first().map(String::as_str) == Some("--addr") {
-        if args.len() < 2 {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
+    let mut transport = kit::Transport::Http;
+    let mut rest = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--addr" => match args.next() {
+                Some(a) => addr = a,
+                None => return usage(),
+            },
+            "--transport" => match args.next().as_deref() {
+                Some("http") => transport = kit::Transport::Http,
+                Some("grpc") => transport = kit::Transport::Grpc,
+                _ => return usage(),
+            },
+            _ => rest.push(arg),
         }
-        addr = args.remove(1);
-        args.remove(0);
     }
-    let [command, input] = <[String; 2]>::try_from(args).unwrap_or_else(|_| {
-        eprintln!("{USAGE}");
-        std::process::exit(2)
-    });
-    let client = match StringServiceClient::connect(&addr).await {
+    let [command, input] = match <[String; 2]>::try_from(rest) {
+        Ok(pair) => pair,
+        Err(_) => return usage(),
+    };
+    let client = match StringServiceClient::builder()
+        .base_url(&addr)
+        .transport(transport)
+        .build()
+    {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -39,10 +52,7 @@ async fn main() -> ExitCode {
     let result = match command.as_str() {
         "uppercase" => client.uppercase(input).await,
         "count" => client.count(input).await.map(|n| n.to_string()),
-        _ => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
+        _ => return usage(),
     };
     match result {
         Ok(out) => {
@@ -54,4 +64,9 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn usage() -> ExitCode {
+    eprintln!("{USAGE}");
+    ExitCode::from(2)
 }

@@ -8,6 +8,7 @@
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StringService;
 
+/// Uppercases and counts strings, over HTTP/JSON and gRPC.
 #[kit::service(name = "strings", package = "strings.v1")]
 impl StringService {
     /// Uppercases `s`. Fails with INVALID_ARGUMENT on an empty string.

@@ -6,8 +6,9 @@ use quote::quote;
 use syn::Ident;
 
 use super::grpc::{request_ident, response_ident};
-use super::types::{optional_url_param, url_param, wire};
+use super::types::{url, wire};
 use crate::internals::ast::{Endpoint, GrpcShape, Service, Source};
+use crate::internals::parse::option_inner;
 use crate::internals::route::Segment;
 
 /// The client type (outside the `const _` block: users name it).
@@ -43,9 +44,28 @@ pub(super) fn methods(service: &Service, client: &Ident) -> TokenStream {
         #[automatically_derived]
         impl #client {
             /// A client of the server at `base_url` (e.g. `http://127.0.0.1:8080`)
-            /// over HTTP/JSON. Connections are made, and pooled, on first use.
+            /// over HTTP/JSON, after checking that the server accepts
+            /// connections (UNAVAILABLE if not). Calls pool their
+            /// connections; `builder().build()` does no I/O at all.
             pub async fn connect(base_url: impl ::core::convert::AsRef<str>) -> ::core::result::Result<Self, ::kit::Error> {
-                Self::builder().base_url(base_url.as_ref()).build()
+                let client: ::kit::__private::Client = ::kit::ClientBuilder::new(&__KIT_SERVICE)
+                    .base_url(base_url.as_ref())
+                    .build()?;
+                client.check_reachable().await?;
+                ::core::result::Result::Ok(#client { inner: client })
+            }
+
+            /// This client with every call bounded by `timeout` (the tighter
+            /// of it and the endpoint's own `timeout` wins); the original
+            /// is unchanged and clones are cheap.
+            pub fn with_timeout(&self, timeout: ::core::time::Duration) -> Self {
+                #client { inner: self.inner.with_timeout(timeout) }
+            }
+
+            /// This client sending `name: value` with every call (an HTTP
+            /// header, or gRPC metadata); the original is unchanged.
+            pub fn with_header(&self, name: &str, value: &str) -> Self {
+                #client { inner: self.inner.with_header(name, value) }
             }
 
             /// A builder for base URLs, transport, timeout, retries and layers.
@@ -62,10 +82,10 @@ fn method(service: &Service, index: usize, e: &Endpoint) -> TokenStream {
     let ident = &e.ident;
     let docs = &e.docs;
     let ok = &e.output.ok;
-    let params = e.wire_args().map(|a| {
-        let (i, t) = (&a.ident, &a.ty);
-        quote!(#i: #t)
-    });
+    // Conveniences a caller expects: `"text"` for a `String`, `5` or
+    // `None` for an `Option<u32>`.
+    let (params, conversions): (Vec<_>, Vec<_>) =
+        e.wire_args().map(|a| param(&a.ident, &a.ty)).unzip();
     let grpc = match &e.grpc {
         Some(g) => grpc_call(index, e, g.shape),
         None => {
@@ -83,6 +103,7 @@ fn method(service: &Service, index: usize, e: &Endpoint) -> TokenStream {
     quote! {
         #[doc = #docs]
         pub async fn #ident(&self, #(#params),*) -> ::core::result::Result<#ok, ::kit::Error> {
+            #(#conversions)*
             match self.inner.transport() {
                 ::kit::Transport::Grpc => { #grpc }
                 ::kit::Transport::Http => { #http }
@@ -116,8 +137,10 @@ fn http_call(index: usize, e: &Endpoint) -> TokenStream {
             Segment::Literal(l) => path.push(quote!(__path.push_str(#l);)),
             Segment::Param(p) => {
                 if let Some(arg) = e.args.iter().find(|a| a.name == *p) {
-                    let (i, t) = (&arg.ident, url_param(&arg.ty));
-                    path.push(quote!(::kit::__private::push_path_param::<#t>(&mut __path, &#i);));
+                    let (i, codec) = (&arg.ident, url(&arg.ty));
+                    path.push(
+                        quote!(::kit::__private::push_path_param(&mut __path, #codec, &#i)?;),
+                    );
                 }
             }
         }
@@ -125,16 +148,9 @@ fn http_call(index: usize, e: &Endpoint) -> TokenStream {
     let mut query = Vec::new();
     for arg in &e.args {
         let (i, name) = (&arg.ident, &arg.name);
-        match arg.source {
-            Source::Query { optional: false } => {
-                let t = url_param(&arg.ty);
-                query.push(quote!(__query.push::<#t>(#name, &#i);));
-            }
-            Source::Query { optional: true } => {
-                let t = optional_url_param(&arg.ty);
-                query.push(quote!(if let ::core::option::Option::Some(__v) = &#i { __query.push::<#t>(#name, __v); }));
-            }
-            _ => {}
+        if let Source::Query { .. } = arg.source {
+            let codec = url(&arg.ty);
+            query.push(quote!(__query.push(#name, #codec, &#i)?;));
         }
     }
     let query = if query.is_empty() {
@@ -177,4 +193,29 @@ fn http_call(index: usize, e: &Endpoint) -> TokenStream {
             .call_http(#index, ::kit::__private::HttpCall::new(__path, __body), #codec)
             .await
     }
+}
+
+/// A client method's parameter for an argument, and the statement that
+/// turns it back into the argument's type: `impl Into<String>` for a
+/// `String`, `impl Into<Option<T>>` for an `Option<T>`, the type itself
+/// otherwise.
+pub(super) fn param(i: &Ident, t: &syn::Type) -> (TokenStream, TokenStream) {
+    if is_string(t) {
+        (
+            quote!(#i: impl ::core::convert::Into<::std::string::String>),
+            quote!(let #i: #t = ::core::convert::Into::into(#i);),
+        )
+    } else if let Some(inner) = option_inner(t) {
+        (
+            quote!(#i: impl ::core::convert::Into<::core::option::Option<#inner>>),
+            quote!(let #i: #t = ::core::convert::Into::into(#i);),
+        )
+    } else {
+        (quote!(#i: #t), quote!())
+    }
+}
+
+/// Whether the type is written `String` (or `std::string::String`).
+fn is_string(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Path(p) if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "String" && s.arguments.is_empty()))
 }

@@ -6,11 +6,19 @@
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, ToTokens};
 
-use super::client::definition;
+use super::client::{definition, param};
 use crate::internals::ast::Service;
 
 /// Names the client defines itself; a stub of one would clash.
-const CLIENT_OWN: &[&str] = &["connect", "builder", "from", "into", "clone"];
+const CLIENT_OWN: &[&str] = &[
+    "connect",
+    "builder",
+    "from",
+    "into",
+    "clone",
+    "with_timeout",
+    "with_header",
+];
 
 pub(super) fn service(service: &Service) -> TokenStream {
     let self_ty = &service.self_ty;
@@ -25,7 +33,7 @@ pub(super) fn service(service: &Service) -> TokenStream {
         .map(|s| {
             let (ident, ok) = (&s.ident, &s.ok);
             let (generics, where_clause) = (&s.generics, &s.generics.where_clause);
-            let params = s.params.iter().map(|(i, t)| quote!(#i: #t));
+            let params = s.params.iter().map(|(i, t)| param(i, t).0);
             quote! {
                 #[allow(unused_variables)]
                 pub async fn #ident #generics (&self, #(#params),*) -> ::core::result::Result<#ok, ::kit::Error> #where_clause {
@@ -62,6 +70,16 @@ pub(super) fn service(service: &Service) -> TokenStream {
 
                 /// Not available: the service's annotations have errors.
                 pub fn builder() -> ::kit::ClientBuilder<Self> {
+                    ::core::unimplemented!()
+                }
+
+                /// Not available: the service's annotations have errors.
+                pub fn with_timeout(&self, _timeout: ::core::time::Duration) -> Self {
+                    ::core::unimplemented!()
+                }
+
+                /// Not available: the service's annotations have errors.
+                pub fn with_header(&self, _name: &str, _value: &str) -> Self {
                     ::core::unimplemented!()
                 }
 

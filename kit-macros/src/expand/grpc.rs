@@ -9,7 +9,7 @@
 //! a type that cannot travel is reported once, at its span, not at every use.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
+use quote::{format_ident, quote, quote_spanned};
 use syn::{Ident, Type};
 
 use super::message;
@@ -156,8 +156,9 @@ fn endpoint(index: usize, e: &Endpoint, shape: GrpcShape) -> TokenStream {
             quote!(#i)
         }
     });
+    let span = e.output.span;
     let outcome = if e.output.fallible {
-        quote!(::kit::__private::outcome(__out))
+        quote_spanned!(span=> ::kit::__private::outcome(__out))
     } else {
         quote!(::kit::__private::ok(__out))
     };

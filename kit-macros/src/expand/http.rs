@@ -3,9 +3,9 @@
 //! the runtime's server stack.
 
 use proc_macro2::TokenStream;
-use quote::quote;
+use quote::{quote, quote_spanned};
 
-use super::types::{optional_url_param, url_param, wire};
+use super::types::{is_unit, url, wire};
 use crate::internals::ast::{Endpoint, Service, Source};
 
 /// The body of `mount_http`.
@@ -35,6 +35,7 @@ fn endpoint(index: usize, e: &Endpoint) -> TokenStream {
         decode.push(quote!(let __fields = __req.body_fields(&[#(#names),*]).await?;));
     }
     let mut call_args = Vec::new();
+    let mut checks = Vec::new();
     let mut field_index = 0usize;
     for arg in &e.args {
         let ident = &arg.ident;
@@ -42,16 +43,15 @@ fn endpoint(index: usize, e: &Endpoint) -> TokenStream {
         let ty = &arg.ty;
         decode.push(match arg.source {
             Source::Path => {
-                let checked = url_param(ty);
-                quote!(let #ident: #checked = __req.path::<#checked>(#name)?;)
+                let codec = url(ty);
+                checks.push(quote!(routes.url_arg(&__KIT_ENDPOINTS[#index], #name, #codec, true);));
+                quote!(let #ident: #ty = __req.path(#name, #codec)?;)
             }
-            Source::Query { optional: true } => {
-                let checked = optional_url_param(ty);
-                quote!(let #ident: ::core::option::Option<#checked> = __req.query_opt::<#checked>(#name)?;)
-            }
-            Source::Query { optional: false } => {
-                let checked = url_param(ty);
-                quote!(let #ident: #checked = __req.query::<#checked>(#name)?;)
+            Source::Query { .. } => {
+                let codec = url(ty);
+                checks
+                    .push(quote!(routes.url_arg(&__KIT_ENDPOINTS[#index], #name, #codec, false);));
+                quote!(let #ident: #ty = __req.query(#name, #codec)?;)
             }
             Source::Body => {
                 let codec = wire(ty);
@@ -71,8 +71,20 @@ fn endpoint(index: usize, e: &Endpoint) -> TokenStream {
         });
     }
     let codec = wire(&e.output.ok);
-    let reply = if e.output.fallible {
-        quote!(::kit::__private::reply(#codec, __out))
+    let span = e.output.span;
+    // A wrong error type is reported once, at the return type, by the same
+    // `outcome` call the gRPC handler makes.
+    let unwrap = if e.output.fallible {
+        let outcome = quote_spanned!(span=> ::kit::__private::outcome(__out));
+        quote!(let __out = #outcome?;)
+    } else {
+        quote!()
+    };
+    let reply = if is_unit(&e.output.ok) {
+        quote!({
+            let () = __out;
+            ::kit::__private::respond_empty()
+        })
     } else {
         quote!(::kit::__private::respond(#codec, &__out))
     };
@@ -87,12 +99,14 @@ fn endpoint(index: usize, e: &Endpoint) -> TokenStream {
     };
     quote! {
         {
+            #(#checks)*
             let __svc = ::std::sync::Arc::clone(&self);
             routes.endpoint(&__KIT_ENDPOINTS[#index], move |#req: ::kit::__private::HttpRequest| {
                 let __svc = ::std::sync::Arc::clone(&__svc);
                 async move {
                     #(#decode)*
                     let __out = __svc.#method(#(#call_args),*).await;
+                    #unwrap
                     #reply
                 }
             });

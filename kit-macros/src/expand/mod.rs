@@ -111,6 +111,11 @@ pub(crate) fn message(input: TokenStream) -> TokenStream {
             check::enumeration(&mut cx, &e);
             message::enumeration(&e)
         }
+        Some(parse::Derived::Newtype(n)) => message::newtype(&n),
+        Some(parse::Derived::Oneof(o)) => {
+            check::oneof(&mut cx, &o);
+            message::oneof(&o)
+        }
         None => TokenStream::new(),
     };
     if cx.has_errors() {

@@ -7,21 +7,19 @@ use quote::quote_spanned;
 use syn::spanned::Spanned;
 use syn::Type;
 
-use crate::internals::parse::option_inner;
-
 /// `wire::<T>()`: the JSON codec of `T`.
 pub(super) fn wire(ty: &Type) -> TokenStream {
     quote_spanned!(ty.span()=> ::kit::__private::wire::<#ty>())
 }
 
-/// `T` as a value in a URL (path segment or query parameter).
-pub(super) fn url_param(ty: &Type) -> TokenStream {
-    quote_spanned!(ty.span()=> <#ty as ::kit::__private::UrlParam>::Type)
+/// `url::<T>()`: the URL codec of `T` (path segment or query parameter).
+pub(super) fn url(ty: &Type) -> TokenStream {
+    quote_spanned!(ty.span()=> ::kit::__private::url::<#ty>())
 }
 
-/// The `T` of an optional query parameter `Option<T>`, as a URL value.
-pub(super) fn optional_url_param(ty: &Type) -> TokenStream {
-    url_param(option_inner(ty).unwrap_or(ty))
+/// Whether the type is written `()`.
+pub(super) fn is_unit(ty: &Type) -> bool {
+    matches!(ty, Type::Tuple(t) if t.elems.is_empty())
 }
 
 /// `T` as a protobuf message field.

@@ -122,6 +122,8 @@ pub(crate) struct Output {
     pub(crate) ok: Type,
     /// Whether the method returns `Result<T, E>`.
     pub(crate) fallible: bool,
+    /// The span of the return type, where a wrong error type is reported.
+    pub(crate) span: proc_macro2::Span,
 }
 
 /// A client method to stub when the expansion fails.
@@ -165,4 +167,40 @@ pub(crate) struct Variant {
     /// `ENUM_VARIANT`.
     pub(crate) proto_name: String,
     pub(crate) number: i32,
+}
+
+/// A `#[derive(kit::Message)]` struct with one unnamed field: the field's
+/// protobuf type, transparently.
+pub(crate) struct Newtype {
+    pub(crate) ident: Ident,
+    pub(crate) inner: Type,
+}
+
+/// A `#[derive(kit::Message)]` enum whose variants carry data: a message
+/// holding one `oneof`, a field per variant.
+pub(crate) struct Oneof {
+    pub(crate) ident: Ident,
+    pub(crate) proto_name: String,
+    pub(crate) docs: String,
+    pub(crate) variants: Vec<OneofVariant>,
+}
+
+/// A variant of a [`Oneof`] enum.
+pub(crate) struct OneofVariant {
+    pub(crate) ident: Ident,
+    /// The oneof field's name (`circle` for `Circle`).
+    pub(crate) field: String,
+    pub(crate) tag: u32,
+    pub(crate) tag_span: Span,
+    pub(crate) kind: VariantKind,
+}
+
+/// What a oneof variant holds.
+pub(crate) enum VariantKind {
+    /// Nothing: an empty message `<Enum><Variant>`.
+    Unit,
+    /// One unnamed field: that field's type.
+    Newtype(Type),
+    /// Named fields: a message `<Enum><Variant>` of them.
+    Struct(Vec<Field>),
 }

@@ -50,8 +50,12 @@ pub(crate) struct FieldAttr {
     pub(crate) tag: Option<SpannedValue<u32>>,
 }
 
-/// `#[kit(...)]` on an enum variant: no keys yet (its number is its
-/// discriminant), but read so a stray key is an error, not ignored.
+/// `#[kit(...)]` on an enum variant. A fieldless enum's values are
+/// numbered by discriminant, so `tag` is for the variants of an enum with
+/// data (its oneof field number).
 #[derive(Debug, Default, FromAttributes)]
 #[darling(attributes(kit))]
-pub(crate) struct VariantAttr {}
+pub(crate) struct VariantAttr {
+    /// `tag = N`: the oneof field number.
+    pub(crate) tag: Option<SpannedValue<u32>>,
+}

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::ast::{Endpoint, Enum, Message, Service, Source};
+use super::ast::{Endpoint, Enum, Message, Oneof, Service, Source, VariantKind};
 use super::route::Segment;
 use super::Ctxt;
 
@@ -94,20 +94,50 @@ fn normalize(segments: &[Segment]) -> String {
 
 /// Field numbers: in protobuf's range and each used once.
 pub(crate) fn message(cx: &mut Ctxt, message: &Message) {
+    numbers(
+        cx,
+        message
+            .fields
+            .iter()
+            .map(|f| (f.tag, f.tag_span, f.ident.to_string())),
+    );
+}
+
+/// The same for the variants of an enum with data, and the fields of each.
+pub(crate) fn oneof(cx: &mut Ctxt, oneof: &Oneof) {
+    numbers(
+        cx,
+        oneof
+            .variants
+            .iter()
+            .map(|v| (v.tag, v.tag_span, v.ident.to_string())),
+    );
+    for v in &oneof.variants {
+        if let VariantKind::Struct(fields) = &v.kind {
+            numbers(
+                cx,
+                fields
+                    .iter()
+                    .map(|f| (f.tag, f.tag_span, f.ident.to_string())),
+            );
+        }
+    }
+}
+
+fn numbers(cx: &mut Ctxt, tags: impl Iterator<Item = (u32, proc_macro2::Span, String)>) {
     let mut seen: BTreeMap<u32, String> = BTreeMap::new();
-    for f in &message.fields {
-        let tag = f.tag;
+    for (tag, span, name) in tags {
         if tag == 0 || tag > 536_870_911 || (19_000..=19_999).contains(&tag) {
             cx.error_span(
-                f.tag_span,
+                span,
                 format!(
                     "field number {tag} is not allowed: use 1 to 536870911, except 19000 to 19999"
                 ),
             );
         }
-        if let Some(other) = seen.insert(tag, f.ident.to_string()) {
+        if let Some(other) = seen.insert(tag, name) {
             cx.error_span(
-                f.tag_span,
+                span,
                 format!("field number {tag} is already used by `{other}`"),
             );
         }

@@ -150,6 +150,7 @@ impl<C: From<Client>> ClientBuilder<C> {
             .iter()
             .map(|u| parse_base(u))
             .collect::<Result<Vec<_>, _>>()?;
+        let uris = bases.clone();
         let instances = match self.transport {
             Transport::Http => {
                 let mut connector = HttpConnector::new();
@@ -196,8 +197,11 @@ impl<C: From<Client>> ClientBuilder<C> {
             .map(|_| OnceLock::new())
             .collect();
         Ok(C::from(Client {
+            options: None,
             inner: std::sync::Arc::new(ClientInner {
                 service: self.service,
+                bases: uris,
+                connect_timeout: self.connect_timeout,
                 transport: self.transport,
                 channel,
                 timeout: self.timeout,

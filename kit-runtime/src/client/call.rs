@@ -72,8 +72,10 @@ impl Client {
         let bytes = self
             .run(endpoint, |ctx| self.http_attempt(ctx, desc, &call))
             .await?;
+        // 204 No Content answers a method that returns `()`.
+        let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
         codec
-            .decode(&bytes)
+            .decode(bytes)
             .map_err(|e| Error::internal(format!("cannot decode the response: {e}")))
     }
 
@@ -113,6 +115,9 @@ impl Client {
         let result = async {
             let mut ctx = Context::current();
             if let Some(timeout) = desc.timeout.or(inner.timeout) {
+                ctx = ctx.with_timeout(timeout);
+            }
+            if let Some(timeout) = self.options.as_ref().and_then(|o| o.timeout) {
                 ctx = ctx.with_timeout(timeout);
             }
             let max_retries = inner.retries.unwrap_or(desc.retry);
@@ -192,6 +197,20 @@ impl Client {
         if let Some(remaining) = ctx.remaining() {
             headers.insert(TIMEOUT_HEADER.clone(), timeout_header_value(remaining));
         }
+        for (name, value) in self.extra_headers() {
+            let header = http::HeaderName::try_from(name.as_str());
+            let value = HeaderValue::try_from(value.as_str());
+            match (header, value) {
+                (Ok(n), Ok(v)) => {
+                    headers.append(n, v);
+                }
+                _ => {
+                    return Err(Failure::before_sending(Error::invalid_argument(format!(
+                        "invalid header `{name}`"
+                    ))))
+                }
+            }
+        }
         let mut channel = self.inner.channel.clone();
         let unavailable = |e: BoxError| {
             let never_sent = never_sent(&*e);
@@ -267,6 +286,20 @@ impl Client {
         ) {
             req.metadata_mut().insert(TRACEPARENT, v);
         }
+        for (name, value) in self.extra_headers() {
+            let key = tonic::metadata::AsciiMetadataKey::from_bytes(name.as_bytes());
+            let value = tonic::metadata::AsciiMetadataValue::try_from(value.as_str());
+            match (key, value) {
+                (Ok(k), Ok(v)) => {
+                    req.metadata_mut().append(k, v);
+                }
+                _ => {
+                    return Err(Failure::before_sending(Error::invalid_argument(format!(
+                        "invalid metadata `{name}`"
+                    ))))
+                }
+            }
+        }
         let path = http::uri::PathAndQuery::from_static(method.path);
         match grpc.unary(req, path, RawCodec).await {
             Ok(response) => Ok(response.into_inner()),
@@ -297,6 +330,14 @@ impl Client {
                 })
             }
         }
+    }
+}
+
+impl Client {
+    fn extra_headers(&self) -> &[(String, String)] {
+        self.options
+            .as_deref()
+            .map_or(&[], |o| o.headers.as_slice())
     }
 }
 

@@ -46,10 +46,21 @@ impl Transport {
 #[doc(hidden)]
 pub struct Client {
     inner: Arc<ClientInner>,
+    options: Option<Arc<CallOptions>>,
+}
+
+/// What one call (or every call of a client clone) adds: a tighter
+/// timeout, extra headers.
+#[derive(Clone, Debug, Default)]
+struct CallOptions {
+    timeout: Option<Duration>,
+    headers: Vec<(String, String)>,
 }
 
 struct ClientInner {
     service: &'static ServiceDescriptor,
+    bases: Vec<http::Uri>,
+    connect_timeout: Duration,
     transport: Transport,
     channel: BoxChannel,
     timeout: Option<Duration>,
@@ -68,6 +79,54 @@ impl Client {
     /// The transport this client speaks.
     pub fn transport(&self) -> Transport {
         self.inner.transport
+    }
+
+    /// This client with every call bounded by `timeout` (the tighter of it
+    /// and the endpoint's own wins); the original is unchanged.
+    pub fn with_timeout(&self, timeout: Duration) -> Client {
+        self.with_options(|o| o.timeout = Some(timeout))
+    }
+
+    /// This client sending `name: value` with every call (HTTP header or
+    /// gRPC metadata); the original is unchanged.
+    pub fn with_header(&self, name: &str, value: &str) -> Client {
+        self.with_options(|o| o.headers.push((name.to_string(), value.to_string())))
+    }
+
+    fn with_options(&self, change: impl FnOnce(&mut CallOptions)) -> Client {
+        let mut options = self.options.as_deref().cloned().unwrap_or_default();
+        change(&mut options);
+        Client {
+            inner: self.inner.clone(),
+            options: Some(Arc::new(options)),
+        }
+    }
+
+    /// Opens (and closes) a connection to every server, so a client made
+    /// with `connect` fails early when nothing listens.
+    pub async fn check_reachable(&self) -> Result<(), crate::Error> {
+        for uri in &self.inner.bases {
+            let Some(authority) = uri.authority() else {
+                continue;
+            };
+            let port = authority.port_u16().unwrap_or(80);
+            let addr = format!("{}:{port}", authority.host());
+            let connect = tokio::net::TcpStream::connect(&addr);
+            match tokio::time::timeout(self.inner.connect_timeout, connect).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    return Err(crate::Error::unavailable(format!(
+                        "cannot connect to {uri}: {e}"
+                    )))
+                }
+                Err(_) => {
+                    return Err(crate::Error::unavailable(format!(
+                        "cannot connect to {uri}: timed out"
+                    )))
+                }
+            }
+        }
+        Ok(())
     }
 
     fn metrics(&self, endpoint: usize) -> &EndpointMetrics {

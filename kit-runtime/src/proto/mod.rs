@@ -19,11 +19,14 @@ mod codec;
 #[doc(hidden)]
 pub mod field;
 mod message;
+#[doc(hidden)]
+pub mod oneof;
 mod payload;
 pub(crate) mod reflection;
 mod scalar;
 pub mod schema;
 mod value;
+mod wkt;
 
 use std::fmt;
 
@@ -43,6 +46,7 @@ pub use schema::{FieldType, Label, Schema};
 pub use value::FieldValue;
 #[doc(hidden)]
 pub use value::Repeatable;
+pub use wkt::{Bytes, Duration, Timestamp};
 
 /// Why a protobuf message could not be decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]

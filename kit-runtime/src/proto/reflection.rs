@@ -75,7 +75,9 @@ pub(crate) fn file_descriptor_set(schema: &Schema, file_name: &str) -> Vec<u8> {
                 }
                 ty => typed_field(&f.name, f.number, ty, f.label),
             };
-            if f.label == Label::Optional
+            if let Some(name) = &f.oneof {
+                fd.oneof_index = Some(oneof_index(&mut msg, name));
+            } else if f.label == Label::Optional
                 && !matches!(f.ty, FieldType::Message(_) | FieldType::Map(..))
             {
                 // proto3 optional is a synthetic one-field oneof.
@@ -123,6 +125,25 @@ pub(crate) fn file_descriptor_set(schema: &Schema, file_name: &str) -> Vec<u8> {
     }
     files.push(main);
     FileDescriptorSet { file: files }.encode_to_vec()
+}
+
+/// The index of the `oneof` named `name` in `msg`, declared if new. Real
+/// oneofs come before the synthetic ones of proto3 `optional` fields
+/// because kit puts a message's oneof fields before any optional field:
+/// an enum with data is a message of one oneof and nothing else.
+fn oneof_index(msg: &mut DescriptorProto, name: &str) -> i32 {
+    if let Some(i) = msg
+        .oneof_decl
+        .iter()
+        .position(|o| o.name.as_deref() == Some(name))
+    {
+        return i as i32;
+    }
+    msg.oneof_decl.push(OneofDescriptorProto {
+        name: Some(name.to_string()),
+        options: None,
+    });
+    msg.oneof_decl.len() as i32 - 1
 }
 
 fn short(full: &str) -> &str {

@@ -42,6 +42,8 @@ pub struct FieldSchema {
     pub ty: FieldType,
     /// Cardinality.
     pub label: Label,
+    /// The `oneof` the field belongs to, if any.
+    pub oneof: Option<String>,
 }
 
 impl FieldSchema {
@@ -52,7 +54,14 @@ impl FieldSchema {
             number,
             ty,
             label,
+            oneof: None,
         }
+    }
+
+    /// The same field, as a member of the `oneof` named `name`.
+    pub fn in_oneof(mut self, name: impl Into<String>) -> FieldSchema {
+        self.oneof = Some(name.into());
+        self
     }
 }
 
@@ -288,12 +297,12 @@ impl Schema {
             let _ = writeln!(out, "service {} {{", s.name);
             for m in &s.methods {
                 doc_comment(&mut out, &m.doc, "  ");
+                // Fully qualified: inside a service block a bare name
+                // resolves to an rpc first (`rpc Stats(..) returns (Stats)`).
                 let _ = writeln!(
                     out,
-                    "  rpc {}({}) returns ({});",
-                    m.name,
-                    self.type_name(&FieldType::Message(m.request.clone())),
-                    self.type_name(&FieldType::Message(m.response.clone()))
+                    "  rpc {}(.{}) returns (.{});",
+                    m.name, m.request, m.response
                 );
             }
             out.push_str("}\n\n");
@@ -301,20 +310,34 @@ impl Schema {
         for m in &self.messages {
             doc_comment(&mut out, &m.doc, "");
             let _ = writeln!(out, "message {} {{", short(&m.full_name));
+            let mut open_oneof: Option<&str> = None;
             for f in &m.fields {
+                if open_oneof.is_some() && open_oneof != f.oneof.as_deref() {
+                    out.push_str("  }\n");
+                    open_oneof = None;
+                }
+                if let (None, Some(name)) = (open_oneof, f.oneof.as_deref()) {
+                    let _ = writeln!(out, "  oneof {name} {{");
+                    open_oneof = Some(name);
+                }
                 let label = match (f.label, &f.ty) {
+                    _ if f.oneof.is_some() => "",
                     (_, FieldType::Map(..)) => "",
                     (Label::Optional, _) => "optional ",
                     (Label::Repeated, _) => "repeated ",
                     (Label::Singular, _) => "",
                 };
+                let indent = if f.oneof.is_some() { "    " } else { "  " };
                 let _ = writeln!(
                     out,
-                    "  {label}{} {} = {};",
+                    "{indent}{label}{} {} = {};",
                     self.type_name(&f.ty),
                     f.name,
                     f.number
                 );
+            }
+            if open_oneof.is_some() {
+                out.push_str("  }\n");
             }
             out.push_str("}\n\n");
         }

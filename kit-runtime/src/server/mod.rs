@@ -264,6 +264,9 @@ impl Server {
         for (_, mount) in self.services {
             mount(&mut http, &mut grpc);
         }
+        if let Some(problem) = http.problems().first() {
+            return Err(Error::invalid_argument(problem.clone()));
+        }
         let has_grpc = !grpc.is_empty();
         if has_grpc {
             add_grpc_builtins(&mut grpc, &descriptors, &self.health)?;
@@ -291,19 +294,17 @@ impl Server {
         })
     }
 
-    /// The `.proto` files of the services added: file name and text.
-    /// Fails when a schema is inconsistent (two different messages with
-    /// one name).
+    /// The `.proto` files of the services added, one per protobuf package:
+    /// file name and text. Fails when services of one package declare two
+    /// different messages with one name.
     pub fn protos(&self) -> Result<Vec<(String, String)>, Error> {
-        let mut out = Vec::new();
-        for (d, _) in &self.services {
-            let (Some(schema), Some(file)) = (d.proto_schema(), d.proto_file_name()) else {
-                continue;
-            };
-            check_schema(d, &schema)?;
-            out.push((file, schema.to_proto()));
-        }
-        Ok(out)
+        let descriptors: Vec<_> = self.services.iter().map(|(d, _)| *d).collect();
+        let files =
+            crate::descriptor::proto_files(&descriptors).map_err(Error::invalid_argument)?;
+        Ok(files
+            .into_iter()
+            .map(|(name, schema)| (name, schema.to_proto()))
+            .collect())
     }
 
     /// Binds, logs the address and the endpoint table, and serves until
@@ -323,16 +324,6 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
         .map_err(|e| Error::unavailable(format!("cannot listen on {addr}: {e}")))
 }
 
-fn check_schema(d: &ServiceDescriptor, schema: &crate::proto::Schema) -> Result<(), Error> {
-    match schema.errors().first() {
-        Some(problem) => Err(Error::invalid_argument(format!(
-            "service {}: {problem}",
-            d.name
-        ))),
-        None => Ok(()),
-    }
-}
-
 /// gRPC health (the same state as `/health`) and server reflection.
 fn add_grpc_builtins(
     grpc: &mut GrpcRoutes,
@@ -344,18 +335,16 @@ fn add_grpc_builtins(
         .filter_map(|d| d.grpc.map(|g| format!("{}.{}", g.package, g.name)))
         .collect();
     grpc.add_tonic("grpc.health.v1.Health", health.grpc_service(names));
-    let mut sets = Vec::new();
-    for d in descriptors {
-        let (Some(schema), Some(file)) = (d.proto_schema(), d.proto_file_name()) else {
-            continue;
-        };
-        check_schema(d, &schema)?;
-        sets.push(crate::proto::reflection::file_descriptor_set(
-            &schema, &file,
-        ));
-    }
-    let mut v1 = tonic_reflection::server::Builder::configure();
-    let mut v1alpha = tonic_reflection::server::Builder::configure();
+    let files = crate::descriptor::proto_files(descriptors).map_err(Error::invalid_argument)?;
+    let sets: Vec<Vec<u8>> = files
+        .iter()
+        .map(|(file, schema)| crate::proto::reflection::file_descriptor_set(schema, file))
+        .collect();
+    // Reflection lists the health service too, as grpcurl-style tools expect.
+    let mut v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
+    let mut v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
     for set in &sets {
         v1 = v1.register_encoded_file_descriptor_set(set);
         v1alpha = v1alpha.register_encoded_file_descriptor_set(set);

@@ -7,7 +7,7 @@ use darling::FromMeta;
 use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, ImplItemFn, Pat, Type};
 
-use super::{docs, is_context, option_inner, output, wire_name};
+use super::{docs, is_context, is_owned_context, option_inner, output, wire_name};
 use crate::internals::ast::{Arg, Endpoint, Grpc, GrpcShape, Http, Source};
 use crate::internals::attr::{EndpointArgs, EndpointKeys};
 use crate::internals::case::pascal_case;
@@ -16,7 +16,15 @@ use crate::internals::route::{parse_route, Route};
 use crate::internals::Ctxt;
 
 /// Names the generated client already uses.
-const RESERVED: &[&str] = &["connect", "builder", "from", "into", "clone"];
+const RESERVED: &[&str] = &[
+    "connect",
+    "builder",
+    "from",
+    "into",
+    "clone",
+    "with_timeout",
+    "with_header",
+];
 
 /// Removes `#[endpoint]` from the method and returns it.
 pub(super) fn take_endpoint_attr(cx: &mut Ctxt, method: &mut ImplItemFn) -> Option<Attribute> {
@@ -210,6 +218,12 @@ fn arguments(cx: &mut Ctxt, method: &ImplItemFn, route: Option<&Route>) -> Vec<A
         let in_path = route.is_some_and(|r| r.params().any(|p| p == name));
         let source = if is_context(&ty) {
             Source::Context
+        } else if is_owned_context(&ty) {
+            cx.error_at(
+                &ty,
+                "the request context is borrowed: take `&kit::Context` (or call `kit::Context::current()`)",
+            );
+            continue;
         } else if let Type::Reference(_) = ty {
             cx.error_at(
                 &ty,

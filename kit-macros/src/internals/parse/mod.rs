@@ -55,6 +55,16 @@ pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
     }
 }
 
+/// `Context`, `kit::Context` written without a reference.
+pub(crate) fn is_owned_context(ty: &Type) -> bool {
+    let Type::Path(p) = ty else { return false };
+    p.qself.is_none()
+        && p.path
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "Context" && s.arguments.is_empty())
+}
+
 /// `&Context`, `&kit::Context`.
 pub(crate) fn is_context(ty: &Type) -> bool {
     let Type::Reference(r) = ty else { return false };
@@ -69,24 +79,36 @@ pub(crate) fn is_context(ty: &Type) -> bool {
 }
 
 /// The success type and fallibility of a method's return type.
+///
+/// This is the one thing the macro reads from a type's spelling, because a
+/// client method must name the success type in its signature: a path whose
+/// last segment is `Result` or ends in `Result` (`io::Result<T>`,
+/// `SvcResult<T>`) with generic arguments is fallible, its first argument
+/// the success type; the compiler then checks that it is a `Result` whose
+/// error converts into `kit::Error`. Any other alias of a `Result`: write
+/// `Result<..>` out.
 pub(crate) fn output(ret: &ReturnType) -> Output {
+    use syn::spanned::Spanned;
     let ty = match ret {
         ReturnType::Default => {
             return Output {
                 ok: syn::parse_quote!(()),
                 fallible: false,
+                span: proc_macro2::Span::call_site(),
             }
         }
         ReturnType::Type(_, ty) => &**ty,
     };
+    let span = ty.span();
     if let Type::Path(p) = ty {
         if let Some(last) = p.path.segments.last() {
-            if last.ident == "Result" {
+            if last.ident.to_string().ends_with("Result") {
                 if let PathArguments::AngleBracketed(a) = &last.arguments {
                     if let Some(GenericArgument::Type(ok)) = a.args.first() {
                         return Output {
                             ok: ok.clone(),
                             fallible: true,
+                            span,
                         };
                     }
                 }
@@ -96,5 +118,6 @@ pub(crate) fn output(ret: &ReturnType) -> Output {
     Output {
         ok: ty.clone(),
         fallible: false,
+        span,
     }
 }

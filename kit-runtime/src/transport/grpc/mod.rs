@@ -10,6 +10,7 @@ use http::HeaderMap;
 
 use super::{Protocol, ResponseCode};
 use crate::deadline::{parse_grpc_timeout, GRPC_TIMEOUT_HEADER};
+use crate::error::{from_status_details, to_status_details};
 use crate::{Code, Error};
 
 /// The gRPC protocol (HTTP/2, protobuf bodies, status in trailers).
@@ -31,14 +32,25 @@ impl Protocol for Grpc {
     }
 }
 
-/// `kit::Error` as a `tonic::Status` with the same code and message.
+/// `kit::Error` as a `tonic::Status` with the same code and message, and
+/// its details in `grpc-status-details-bin`.
 pub(crate) fn to_status(err: &Error) -> tonic::Status {
-    tonic::Status::new(tonic::Code::from_i32(err.code().as_i32()), err.message())
+    let code = tonic::Code::from_i32(err.code().as_i32());
+    if err.details().is_empty() {
+        return tonic::Status::new(code, err.message());
+    }
+    let details = to_status_details(err.code().as_i32(), err.message(), err.details());
+    tonic::Status::with_details(code, err.message(), details.into())
 }
 
-/// A `tonic::Status` as a `kit::Error` with the same code and message.
+/// A `tonic::Status` as a `kit::Error` with the same code, message and
+/// details.
 pub(crate) fn from_status(status: &tonic::Status) -> Error {
-    Error::new(Code::from_i32(status.code() as i32), status.message())
+    let mut err = Error::new(Code::from_i32(status.code() as i32), status.message());
+    for detail in from_status_details(status.details()) {
+        err = err.with_detail(detail);
+    }
+    err
 }
 
 impl From<Error> for tonic::Status {

@@ -66,18 +66,17 @@ fn ok_response(body: Vec<u8>) -> Response {
     response
 }
 
+/// The answer of a method that returns `()`: 204 No Content, no body.
+pub fn respond_empty() -> Result<Response, Error> {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = http::StatusCode::NO_CONTENT;
+    Ok(response)
+}
+
 /// Encodes what an infallible handler returned.
 pub fn respond<T>(codec: WireCodec<T>, value: &T) -> Result<Response, Error> {
     let body = codec
         .encode(value)
         .map_err(|e| Error::internal(format!("cannot encode the response as JSON: {e}")))?;
     Ok(ok_response(body))
-}
-
-/// Encodes what a fallible handler returned (`Result<T, E>`).
-pub fn reply<T, E: Into<Error>>(codec: WireCodec<T>, out: Result<T, E>) -> Result<Response, Error> {
-    match out {
-        Ok(value) => respond(codec, &value),
-        Err(e) => Err(e.into()),
-    }
 }

@@ -9,8 +9,9 @@ use http::request::Parts;
 use http::{HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Limited};
 
+use crate::url::UrlCodec;
 use crate::wire::{BodyFields, WireCodec};
-use crate::{Error, ParamValue};
+use crate::Error;
 
 /// An incoming HTTP request as the generated handlers see it: path and query
 /// parameters by name, and a JSON body read on demand under a size limit.
@@ -58,42 +59,47 @@ impl HttpRequest {
     }
 
     /// The path parameter `name`, parsed.
-    pub fn path<T: ParamValue>(&self, name: &str) -> Result<T, Error> {
+    pub fn path<T>(&self, name: &str, codec: UrlCodec<T>) -> Result<T, Error> {
         let raw = self
             .path_params
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
             .ok_or_else(|| Error::internal(format!("route has no path parameter `{name}`")))?;
-        T::from_param(raw)
+        codec
+            .read(&[raw])
             .map_err(|e| Error::invalid_argument(format!("path parameter `{name}`: {e}")))
     }
 
-    /// The query parameter `name`, parsed; `None` when absent.
-    pub fn query_opt<T: ParamValue>(&self, name: &str) -> Result<Option<T>, Error> {
-        let Some(query) = self.parts.uri.query() else {
-            return Ok(None);
-        };
-        let Some((_, raw)) = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name)
-        else {
-            return Ok(None);
-        };
-        T::from_param(&raw)
-            .map(Some)
-            .map_err(|e| Error::invalid_argument(format!("query parameter `{name}`: {e}")))
+    /// The query parameter `name` (every occurrence, for a repeated one),
+    /// parsed; an `Option` is `None` and a `Vec` empty when it is absent.
+    pub fn query<T>(&self, name: &str, codec: UrlCodec<T>) -> Result<T, Error> {
+        let pairs: Vec<(std::borrow::Cow<'_, str>, std::borrow::Cow<'_, str>)> = self
+            .parts
+            .uri
+            .query()
+            .map(|q| form_urlencoded::parse(q.as_bytes()).collect())
+            .unwrap_or_default();
+        let values: Vec<&str> = pairs
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_ref())
+            .collect();
+        codec.read(&values).map_err(|e| {
+            Error::invalid_argument(if values.is_empty() {
+                format!("missing query parameter `{name}`")
+            } else {
+                format!("query parameter `{name}`: {e}")
+            })
+        })
     }
 
-    /// The query parameter `name`, parsed; INVALID_ARGUMENT when absent.
-    pub fn query<T: ParamValue>(&self, name: &str) -> Result<T, Error> {
-        self.query_opt(name)?
-            .ok_or_else(|| Error::invalid_argument(format!("missing query parameter `{name}`")))
-    }
-
-    /// Reads the body as a JSON value of the codec's type (a `#[body]` argument).
+    /// Reads the body as a JSON value of the codec's type (a `#[body]`
+    /// argument); an error names the path of the value that did not fit.
     pub async fn json_with<T>(&mut self, codec: WireCodec<T>) -> Result<T, Error> {
         let bytes = self.json_bytes().await?;
         codec
-            .decode(&bytes)
+            .decode_with_path(&bytes)
             .map_err(|e| Error::invalid_argument(format!("invalid JSON body: {e}")))
     }
 
@@ -181,6 +187,7 @@ fn is_json(content_type: &HeaderValue) -> bool {
 mod tests {
     use super::*;
     use crate::transport::http::error_response;
+    use crate::url::url;
     use crate::wire::wire;
     use crate::Code;
 
@@ -228,12 +235,13 @@ mod tests {
             .body(Body::empty())
             .unwrap();
         let req = HttpRequest::new(req, 10, false);
-        assert_eq!(req.query::<u32>("n").unwrap(), 5);
-        assert_eq!(req.query::<String>("s").unwrap(), "a b");
-        assert_eq!(req.query_opt::<u32>("missing").unwrap(), None);
-        assert_eq!(
-            req.query::<u32>("bad").unwrap_err().code(),
-            Code::InvalidArgument
-        );
+        assert_eq!(req.query("n", url::<u32>()).unwrap(), 5);
+        assert_eq!(req.query("s", url::<String>()).unwrap(), "a b");
+        assert_eq!(req.query("missing", url::<Option<u32>>()).unwrap(), None);
+        assert_eq!(req.query("n", url::<Vec<u32>>()).unwrap(), [5]);
+        let err = req.query("bad", url::<u32>()).unwrap_err();
+        assert_eq!(err.code(), Code::InvalidArgument);
+        let err = req.query("missing", url::<u32>()).unwrap_err();
+        assert_eq!(err.message(), "missing query parameter `missing`");
     }
 }

@@ -19,6 +19,7 @@ use super::request::HttpRequest;
 use super::{error_response, Http, DEFAULT_BODY_LIMIT};
 use crate::descriptor::{ArgSource, EndpointDescriptor, HttpMethod};
 use crate::layer::{server_stack, StackConfig, UserLayers};
+use crate::url::{misfit, UrlCodec};
 use crate::Error;
 
 /// Collects the HTTP endpoints of one or more services. The generated
@@ -29,6 +30,8 @@ pub struct HttpRoutes {
     body_limit: usize,
     stack: StackConfig,
     pub(crate) layers: UserLayers,
+    /// Arguments that cannot travel where the route puts them.
+    problems: Vec<String>,
 }
 
 impl Default for HttpRoutes {
@@ -48,7 +51,37 @@ impl HttpRoutes {
             body_limit,
             stack,
             layers,
+            problems: Vec::new(),
         }
+    }
+
+    /// Checks that URL argument `name` of `endpoint` (a path parameter if
+    /// `in_path`, else a query parameter) has a type that fits there; the
+    /// server refuses to start otherwise.
+    pub fn url_arg<T>(
+        &mut self,
+        endpoint: &'static EndpointDescriptor,
+        name: &str,
+        codec: UrlCodec<T>,
+        in_path: bool,
+    ) {
+        if let Some(why) = misfit(codec.shape(), in_path) {
+            let place = if in_path { "path" } else { "query" };
+            let ty = endpoint
+                .args
+                .iter()
+                .find(|a| a.name == name)
+                .map_or("?", |a| a.rust_type);
+            self.problems.push(format!(
+                "{}.{}: {place} parameter `{name}: {ty}`: {why}",
+                endpoint.service, endpoint.name
+            ));
+        }
+    }
+
+    /// Why the routes cannot be served, if they cannot.
+    pub(crate) fn problems(&self) -> &[String] {
+        &self.problems
     }
 
     /// Mounts `handler` for `endpoint` (which must have an HTTP route),

@@ -12,7 +12,7 @@ impl Svc {
 
 async fn call() -> Result<String, kit::Error> {
     let client = SvcClient::connect("http://127.0.0.1:1").await?;
-    client.x("a".into()).await
+    client.x("a").await
 }
 
 fn main() {

@@ -61,8 +61,8 @@ impl Svc {
 fn main() {
     let d = <Svc as kit::Endpoints>::DESCRIPTOR;
     let proto = d.proto().unwrap();
-    assert!(proto.contains("rpc Echo(Everything) returns (Everything);"), "{proto}");
-    assert!(proto.contains("rpc Ping(PingRequest) returns (PingResponse);"), "{proto}");
+    assert!(proto.contains("rpc Echo(.demo.v1.Everything) returns (.demo.v1.Everything);"), "{proto}");
+    assert!(proto.contains("rpc Ping(.demo.v1.PingRequest) returns (.demo.v1.PingResponse);"), "{proto}");
     assert!(proto.contains("sint64 zig = 20;"), "{proto}");
     assert!(proto.contains("map<string, uint32> map = 7;"), "{proto}");
     assert!(proto.contains("google.protobuf.Duration took = 10;"), "{proto}");

@@ -1,7 +1,7 @@
 #[derive(kit::Message)]
 pub enum Shape {
-    Empty,
-    Circle(f64),
+    Point(f64, f64),
+    Blank,
 }
 
 fn main() {}
