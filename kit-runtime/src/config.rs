@@ -20,8 +20,7 @@ use crate::transport::http::DEFAULT_BODY_LIMIT;
 /// | `--body-limit BYTES` | `KIT_BODY_LIMIT` | `4194304` (4 MiB) |
 ///
 /// An address may name a host (`localhost:8080`); it is resolved once, at
-/// start. `Config` is a `clap::Args`, so a binary with flags of its own can
-/// `#[command(flatten)]` it into its parser.
+/// start. In code:
 ///
 /// ```
 /// use std::time::Duration;
@@ -30,6 +29,28 @@ use crate::transport::http::DEFAULT_BODY_LIMIT;
 ///     ..Default::default()
 /// };
 /// assert_eq!(config.http_addr.port(), 8080);
+/// ```
+///
+/// `Config` is a `clap::Args`, so a binary with flags of its own puts kit's
+/// next to them:
+///
+/// ```
+/// use clap::Parser;
+///
+/// /// A service with a flag of its own.
+/// #[derive(Parser)]
+/// struct Args {
+///     /// Where the data lives.
+///     #[arg(long, default_value = "/var/lib/app")]
+///     data_dir: String,
+///     #[command(flatten)]
+///     kit: kit_runtime::Config,
+/// }
+///
+/// let args = Args::parse_from(["app", "--data-dir", "/tmp", "--http-addr", "127.0.0.1:9000"]);
+/// assert_eq!(args.data_dir, "/tmp");
+/// assert_eq!(args.kit.http_addr.port(), 9000);
+/// // then: kit_runtime::Server::new(args.kit).add_service(..).serve().await
 /// ```
 #[derive(Clone, Debug, PartialEq, clap::Args)]
 pub struct Config {
