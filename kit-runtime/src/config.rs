@@ -18,6 +18,8 @@ use crate::transport::http::DEFAULT_BODY_LIMIT;
 /// | `--log-format json\|pretty` | `KIT_LOG_FORMAT` | `pretty` |
 /// | `--grace-period DURATION` | `KIT_GRACE_PERIOD` | `10s` |
 /// | `--body-limit BYTES` | `KIT_BODY_LIMIT` | `4194304` (4 MiB) |
+/// | `--register URL` (repeatable) | `KIT_REGISTER` (space-separated) | none |
+/// | `--advertise-addr HOST:PORT` | `KIT_ADVERTISE_ADDR` | the bound address |
 ///
 /// An address may name a host (`localhost:8080`); it is resolved once, at
 /// start. In code:
@@ -92,6 +94,25 @@ pub struct Config {
         help = "Time to drain in-flight requests on SIGINT/SIGTERM"
     )]
     pub grace_period: Duration,
+    /// Registries to announce the server in while it serves (`etcd://`,
+    /// `zk://`, `consul://` URLs; see `kit::sd`).
+    #[arg(
+        long = "register",
+        env = "KIT_REGISTER",
+        value_name = "URL",
+        value_delimiter = ' ',
+        help = "Register in this registry while serving (etcd://, zk://, consul:// URL; repeatable)"
+    )]
+    pub register: Vec<String>,
+    /// The address others reach the server at, when it is not the one it
+    /// binds (NAT, containers, `0.0.0.0`).
+    #[arg(
+        long,
+        env = "KIT_ADVERTISE_ADDR",
+        value_name = "HOST:PORT",
+        help = "The address to register instead of the bound one"
+    )]
+    pub advertise_addr: Option<String>,
     /// Largest accepted request body (and gRPC message), in bytes.
     #[arg(
         long,
@@ -110,6 +131,8 @@ impl Default for Config {
             grpc_addr: None,
             log_format: LogFormat::Pretty,
             grace_period: Duration::from_secs(10),
+            register: Vec::new(),
+            advertise_addr: None,
             body_limit: DEFAULT_BODY_LIMIT,
         }
     }

@@ -15,6 +15,8 @@
 //! | [`metrics`] | the names of the metrics every service exports |
 //! | [`proto`] | protobuf encoding from Rust types |
 //! | [`retry`] | client backoff and retry budget |
+//! | [`sd`] | service discovery and registration (fixed, DNS, etcd, ZooKeeper, Consul) |
+//! | [`lb`] | load balancing (P2C peak-EWMA, round robin), failure accrual, circuit breaking |
 //!
 //! Inside: `layer` holds one tower layer per server concern (context,
 //! trace, metrics, deadline, panics) and the stack builder; `transport`
@@ -35,9 +37,11 @@ mod deadline;
 pub mod descriptor;
 mod error;
 mod layer;
+pub mod lb;
 pub mod metrics;
 pub mod proto;
 pub mod retry;
+pub mod sd;
 pub mod server;
 pub mod trace;
 mod transport;

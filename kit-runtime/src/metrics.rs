@@ -10,6 +10,10 @@
 //! | `kit_client_requests_total` | counter | service, endpoint, transport, code |
 //! | `kit_client_request_duration_seconds` | histogram | service, endpoint, transport |
 //! | `kit_client_retries_total` | counter | service, endpoint, transport |
+//! | `kit_client_instances` | gauge | service, state |
+//! | `kit_client_ejections_total` | counter | service |
+//! | `kit_client_discovery_stale` | gauge | service |
+//! | `kit_client_breaker_open` | gauge | service |
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -32,6 +36,15 @@ pub const CLIENT_REQUESTS: &str = "kit_client_requests_total";
 pub const CLIENT_DURATION: &str = "kit_client_request_duration_seconds";
 /// Client retries.
 pub const CLIENT_RETRIES: &str = "kit_client_retries_total";
+/// A client's instances of a service, by state (`live`, `ejected`, `probing`).
+pub const CLIENT_INSTANCES: &str = "kit_client_instances";
+/// Instances a client ejected after consecutive failures.
+pub const CLIENT_EJECTIONS: &str = "kit_client_ejections_total";
+/// 1 while a client's discovery source is failing and it calls the last
+/// instances it knew.
+pub const CLIENT_DISCOVERY_STALE: &str = "kit_client_discovery_stale";
+/// 1 while a client's circuit breaker for a service is open.
+pub const CLIENT_BREAKER_OPEN: &str = "kit_client_breaker_open";
 
 /// Latency buckets, in seconds: 0.5 ms to 10 s.
 pub(crate) const LATENCY_BUCKETS: &[f64] = &[
@@ -94,6 +107,22 @@ fn describe() {
         "Time a client call took, retries included."
     );
     describe_counter!(CLIENT_RETRIES, "Client retries.");
+    describe_gauge!(
+        CLIENT_INSTANCES,
+        "A client's instances of a service, by state."
+    );
+    describe_counter!(
+        CLIENT_EJECTIONS,
+        "Instances ejected after consecutive failures."
+    );
+    describe_gauge!(
+        CLIENT_DISCOVERY_STALE,
+        "1 while discovery fails and the last known instances are used."
+    );
+    describe_gauge!(
+        CLIENT_BREAKER_OPEN,
+        "1 while the client's circuit breaker is open."
+    );
 }
 
 /// The metric handles of one endpoint on one transport, resolved once so a

@@ -39,7 +39,7 @@
 
 pub use kit_macros::{endpoint, service, Message};
 pub use kit_runtime::{
-    client, config, descriptor, metrics, proto, retry, router, serve, server, trace, Cli,
+    client, config, descriptor, lb, metrics, proto, retry, router, sd, serve, server, trace, Cli,
     ClientBuilder, Code, Config, Context, Endpoints, Error, Result, Server, Transport,
 };
 

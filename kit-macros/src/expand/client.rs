@@ -68,6 +68,13 @@ pub(super) fn methods(service: &Service, client: &Ident) -> TokenStream {
                 #client { inner: self.inner.with_header(name, value) }
             }
 
+            /// What this client knows of each instance of the service:
+            /// state (live, ejected, probing), attempts served, failures,
+            /// load and latency.
+            pub fn instance_stats(&self) -> ::std::vec::Vec<::kit::lb::InstanceStats> {
+                self.inner.instance_stats()
+            }
+
             /// A builder for base URLs, transport, timeout, retries and layers.
             pub fn builder() -> ::kit::ClientBuilder<Self> {
                 ::kit::ClientBuilder::new(&__KIT_SERVICE)

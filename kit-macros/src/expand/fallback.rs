@@ -18,6 +18,7 @@ const CLIENT_OWN: &[&str] = &[
     "clone",
     "with_timeout",
     "with_header",
+    "instance_stats",
 ];
 
 pub(super) fn service(service: &Service) -> TokenStream {
@@ -80,6 +81,11 @@ pub(super) fn service(service: &Service) -> TokenStream {
 
                 /// Not available: the service's annotations have errors.
                 pub fn with_header(&self, _name: &str, _value: &str) -> Self {
+                    ::core::unimplemented!()
+                }
+
+                /// Not available: the service's annotations have errors.
+                pub fn instance_stats(&self) -> ::std::vec::Vec<::kit::lb::InstanceStats> {
                     ::core::unimplemented!()
                 }
 

@@ -1,7 +1,7 @@
 //! Configuring a client.
 
 use std::marker::PhantomData;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use http::{Request, Response, Uri};
@@ -10,10 +10,14 @@ use hyper_util::rt::TokioExecutor;
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, Layer, Service, ServiceExt};
 
-use super::channel::{ClientLayers, HttpInstance, RoundRobin};
+use futures_util::{FutureExt, StreamExt};
+
+use super::channel::{ClientLayers, HttpInstance};
 use super::{Body, BoxChannel, Client, ClientInner, Transport};
 use crate::descriptor::ServiceDescriptor;
+use crate::lb::{Accrual, BalanceService, Balancer, Breaker, Circuit, Policy};
 use crate::retry::{Backoff, RetryBudget};
+use crate::sd::{Discover, Instance};
 use crate::Error;
 
 /// Configures a client; every generated client has
@@ -43,6 +47,10 @@ pub struct ClientBuilder<C = Client> {
     service: &'static ServiceDescriptor,
     transport: Transport,
     urls: Vec<String>,
+    discover: Option<Box<dyn Discover>>,
+    policy: Policy,
+    accrual: Accrual,
+    breaker: Option<Breaker>,
     timeout: Option<Duration>,
     retries: Option<u32>,
     backoff: Backoff,
@@ -62,6 +70,10 @@ impl<C: From<Client>> ClientBuilder<C> {
             service,
             transport: Transport::Http,
             urls: Vec::new(),
+            discover: None,
+            policy: Policy::default(),
+            accrual: Accrual::default(),
+            breaker: None,
             timeout: None,
             retries: None,
             backoff: Backoff::default(),
@@ -74,9 +86,39 @@ impl<C: From<Client>> ClientBuilder<C> {
         }
     }
 
-    /// Adds a server (`http://host:port`); calls go round-robin over all.
+    /// Adds a server (`http://host:port`) to a fixed list of instances.
     pub fn base_url(mut self, url: impl Into<String>) -> ClientBuilder<C> {
         self.urls.push(url.into());
+        self
+    }
+
+    /// Finds the instances through `source` (instead of base URLs):
+    /// `kit::sd::etcd(..)`, `kit::sd::dns_srv(..)`, `kit::sd::from_url(..)`, ...
+    /// The client follows its changes; when the source fails, it keeps
+    /// calling the instances it knew.
+    pub fn discover(mut self, source: impl Discover) -> ClientBuilder<C> {
+        self.discover = Some(Box::new(source));
+        self
+    }
+
+    /// How each attempt picks an instance: `kit::lb::P2c::peak_ewma()`
+    /// (the default) or `kit::lb::RoundRobin`.
+    pub fn balance(mut self, policy: impl Into<Policy>) -> ClientBuilder<C> {
+        self.policy = policy.into();
+        self
+    }
+
+    /// When an instance is ejected (default: 5 consecutive failures, for a
+    /// jittered 5 s to 300 s, then probed); `Accrual::off()` never ejects.
+    pub fn failure_accrual(mut self, accrual: Accrual) -> ClientBuilder<C> {
+        self.accrual = accrual;
+        self
+    }
+
+    /// A circuit breaker over the whole service (off by default): calls
+    /// fail fast with UNAVAILABLE while it is open.
+    pub fn circuit_breaker(mut self, breaker: Breaker) -> ClientBuilder<C> {
+        self.breaker = Some(breaker);
         self
     }
 
@@ -138,72 +180,69 @@ impl<C: From<Client>> ClientBuilder<C> {
     }
 
     /// Builds the client. It does no I/O: connections are made on first
-    /// use. A gRPC client must be built inside a Tokio runtime.
+    /// use. A gRPC client, or one following a registry, must be built
+    /// inside a Tokio runtime.
     pub fn build(self) -> Result<C, Error> {
-        if self.urls.is_empty() {
-            return Err(Error::invalid_argument(
-                "client needs at least one base URL",
+        let source: Box<dyn Discover> = match (self.discover, self.urls.is_empty()) {
+            (Some(d), true) => d,
+            (Some(_), false) => {
+                return Err(Error::invalid_argument(
+                    "a client takes base URLs or a discovery source, not both",
+                ))
+            }
+            (None, false) => {
+                for url in &self.urls {
+                    parse_base(url)?;
+                }
+                Box::new(crate::sd::fixed(self.urls.clone()))
+            }
+            (None, true) => {
+                return Err(Error::invalid_argument(
+                    "client needs at least one base URL or a discovery source",
+                ))
+            }
+        };
+        let has_runtime = tokio::runtime::Handle::try_current().is_ok();
+        if self.transport == Transport::Grpc && !has_runtime {
+            return Err(Error::failed_precondition(
+                "a gRPC client is built inside a Tokio runtime (its connections run on it)",
             ));
         }
-        let bases = self
-            .urls
-            .iter()
-            .map(|u| parse_base(u))
-            .collect::<Result<Vec<_>, _>>()?;
-        let uris = bases.clone();
-        let instances = match self.transport {
-            Transport::Http => {
-                let mut connector = HttpConnector::new();
-                connector.set_nodelay(true);
-                connector.set_connect_timeout(Some(self.connect_timeout));
-                let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-                    .http2_only(self.http2_only)
-                    .pool_idle_timeout(self.pool_idle_timeout)
-                    .build(connector);
-                bases
-                    .into_iter()
-                    .map(|uri| {
-                        BoxCloneSyncService::new(HttpInstance {
-                            client: client.clone(),
-                            scheme: uri.scheme().cloned().unwrap_or(http::uri::Scheme::HTTP),
-                            authority: uri
-                                .authority()
-                                .cloned()
-                                .unwrap_or_else(|| http::uri::Authority::from_static("localhost")),
-                        })
-                    })
-                    .collect()
-            }
-            Transport::Grpc if tokio::runtime::Handle::try_current().is_err() => {
-                return Err(Error::failed_precondition(
-                    "a gRPC client is built inside a Tokio runtime (its connections run on it)",
-                ));
-            }
-            Transport::Grpc => bases
-                .into_iter()
-                .map(|uri| {
-                    let channel = tonic::transport::Endpoint::from(uri)
-                        .connect_timeout(self.connect_timeout)
-                        .tcp_nodelay(true)
-                        .connect_lazy();
-                    BoxCloneSyncService::new(channel.map_err(BoxError::from))
-                })
-                .collect(),
-        };
+        let connect = instance_connector(
+            self.transport,
+            self.http2_only,
+            self.connect_timeout,
+            self.pool_idle_timeout,
+        );
+        let balancer = Arc::new(Balancer::new(
+            self.service.name,
+            source.describe(),
+            self.policy,
+            self.accrual,
+            connect,
+        ));
+        follow(&balancer, source.as_ref(), has_runtime)?;
         let channel = self
             .layers
-            .wrap(BoxCloneSyncService::new(RoundRobin::new(instances)));
+            .wrap(BoxCloneSyncService::new(BalanceService(balancer.clone())));
         let metrics = (0..self.service.endpoints.len())
             .map(|_| OnceLock::new())
             .collect();
+        let bases = self
+            .urls
+            .iter()
+            .filter_map(|u| parse_base(u).ok())
+            .collect();
         Ok(C::from(Client {
             options: None,
-            inner: std::sync::Arc::new(ClientInner {
+            inner: Arc::new(ClientInner {
                 service: self.service,
-                bases: uris,
+                bases,
                 connect_timeout: self.connect_timeout,
                 transport: self.transport,
                 channel,
+                balancer,
+                breaker: self.breaker.map(Circuit::new),
                 timeout: self.timeout,
                 retries: self.retries,
                 backoff: self.backoff,
@@ -212,6 +251,76 @@ impl<C: From<Client>> ClientBuilder<C> {
             }),
         }))
     }
+}
+
+/// Makes the channel to one instance: an HTTP origin on a shared
+/// connection pool, or a lazily connected gRPC channel.
+fn instance_connector(
+    transport: Transport,
+    http2_only: bool,
+    connect_timeout: Duration,
+    pool_idle_timeout: Duration,
+) -> Box<dyn Fn(&Instance) -> Result<BoxChannel, Error> + Send + Sync> {
+    match transport {
+        Transport::Http => {
+            let mut connector = HttpConnector::new();
+            connector.set_nodelay(true);
+            connector.set_connect_timeout(Some(connect_timeout));
+            let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+                .http2_only(http2_only)
+                .pool_idle_timeout(pool_idle_timeout)
+                .build(connector);
+            Box::new(move |instance| {
+                let uri = parse_base(&instance.url)?;
+                Ok(BoxCloneSyncService::new(HttpInstance {
+                    client: client.clone(),
+                    scheme: uri.scheme().cloned().unwrap_or(http::uri::Scheme::HTTP),
+                    authority: uri
+                        .authority()
+                        .cloned()
+                        .unwrap_or_else(|| http::uri::Authority::from_static("localhost")),
+                }))
+            })
+        }
+        Transport::Grpc => Box::new(move |instance| {
+            let uri = parse_base(&instance.url)?;
+            let channel = tonic::transport::Endpoint::from(uri)
+                .connect_timeout(connect_timeout)
+                .tcp_nodelay(true)
+                .connect_lazy();
+            Ok(BoxCloneSyncService::new(channel.map_err(BoxError::from)))
+        }),
+    }
+}
+
+/// Applies what `source` knows now, then (when there is a runtime and the
+/// source can change) follows it for as long as the balancer lives.
+fn follow(balancer: &Arc<Balancer>, source: &dyn Discover, has_runtime: bool) -> Result<(), Error> {
+    let mut changes = source.watch();
+    while let Some(Some(change)) = changes.next().now_or_never() {
+        balancer.apply(change);
+    }
+    if !has_runtime {
+        // Outside a runtime only what is known at once can be used: a
+        // fixed list is fully known; a registry needs a runtime to watch.
+        if balancer.stats().is_empty() {
+            return Err(Error::failed_precondition(format!(
+                "following {} needs a Tokio runtime: build the client inside one",
+                source.describe()
+            )));
+        }
+        return Ok(());
+    }
+    let weak = Arc::downgrade(balancer);
+    tokio::spawn(async move {
+        while let Some(change) = changes.next().await {
+            let Some(balancer) = weak.upgrade() else {
+                return;
+            };
+            balancer.apply(change);
+        }
+    });
+    Ok(())
 }
 
 /// `http://host:port`, with nothing after the authority.

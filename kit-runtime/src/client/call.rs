@@ -3,7 +3,7 @@
 
 use std::error::Error as _;
 use std::future::Future;
-use std::time::Instant as StdInstant;
+use std::time::{Duration, Instant as StdInstant};
 
 use bytes::{Buf, Bytes};
 use http::header::{ACCEPT, CONTENT_TYPE};
@@ -18,6 +18,7 @@ use super::channel::{full, GrpcChannel};
 use super::Client;
 use crate::deadline::{timeout_header_value, TIMEOUT_HEADER};
 use crate::descriptor::EndpointDescriptor;
+use crate::lb::{Avoid, NoInstance, Trip};
 use crate::proto::{decode_response, encode_to_vec, ProtoMessage};
 use crate::retry::is_retryable;
 use crate::trace::{TRACEPARENT, TRACEPARENT_HEADER};
@@ -70,7 +71,9 @@ impl Client {
     ) -> Result<T, Error> {
         let desc = &self.inner.service.endpoints[endpoint];
         let bytes = self
-            .run(endpoint, |ctx| self.http_attempt(ctx, desc, &call))
+            .run(endpoint, |ctx, avoid| {
+                self.http_attempt(ctx, avoid, desc, &call)
+            })
             .await?;
         // 204 No Content answers a method that returns `()`.
         let bytes: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
@@ -90,17 +93,18 @@ impl Client {
         let desc = &self.inner.service.endpoints[endpoint];
         let request = Bytes::from(encode_to_vec(&request));
         let bytes = self
-            .run(endpoint, |ctx| {
-                self.grpc_attempt(ctx, desc, request.clone())
+            .run(endpoint, |ctx, avoid| {
+                self.grpc_attempt(ctx, avoid, desc, request.clone())
             })
             .await?;
         decode_response::<R>(bytes)
     }
 
-    /// The deadline, the retry loop, the span and the metrics around attempts.
+    /// The deadline, the breaker, the retry loop over instances, the span
+    /// and the metrics around attempts.
     async fn run<'a, F, Fut>(&'a self, endpoint: usize, attempt: F) -> Result<Bytes, Error>
     where
-        F: Fn(Context) -> Fut + 'a,
+        F: Fn(Context, Avoid) -> Fut + 'a,
         Fut: Future<Output = Result<Bytes, Failure>> + 'a,
     {
         let inner = &*self.inner;
@@ -120,24 +124,57 @@ impl Client {
             if let Some(timeout) = self.options.as_ref().and_then(|o| o.timeout) {
                 ctx = ctx.with_timeout(timeout);
             }
+            if let Some(breaker) = &inner.breaker {
+                if let Err(left) = breaker.allow(StdInstant::now()) {
+                    return Err(Error::unavailable(format!(
+                        "{}.{}: circuit breaker open after too many failures; next try in {left:?}",
+                        desc.service, desc.name
+                    )));
+                }
+            }
+            let wait = ctx
+                .remaining()
+                .unwrap_or(Duration::from_secs(10))
+                .min(Duration::from_secs(10));
+            inner.balancer.populated(wait).await?;
             let max_retries = inner.retries.unwrap_or(desc.retry);
             inner.budget.deposit();
             let mut retries = 0u32;
+            let mut failed: Vec<String> = Vec::new();
             loop {
-                let outcome = match ctx.deadline() {
-                    Some(deadline) => tokio::time::timeout_at(deadline, attempt(ctx.clone()))
-                        .await
-                        .unwrap_or_else(|_| {
-                            Err(Failure {
-                                error: Error::deadline_exceeded(format!(
-                                    "{}.{}: deadline exceeded",
-                                    desc.service, desc.name
-                                )),
-                                maybe_processed: true,
-                            })
-                        }),
-                    None => attempt(ctx.clone()).await,
+                let avoid = Avoid {
+                    ids: failed.clone(),
+                    ..Avoid::default()
                 };
+                let served_by = avoid.served_by.clone();
+                let outcome = match ctx.deadline() {
+                    Some(deadline) => {
+                        tokio::time::timeout_at(deadline, attempt(ctx.clone(), avoid))
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(Failure {
+                                    error: Error::deadline_exceeded(format!(
+                                        "{}.{}: deadline exceeded",
+                                        desc.service, desc.name
+                                    )),
+                                    maybe_processed: true,
+                                })
+                            })
+                    }
+                    None => attempt(ctx.clone(), avoid).await,
+                };
+                // Failure accrual: no answer or UNAVAILABLE counts against
+                // the instance; a retry goes elsewhere.
+                let instance_failed = outcome
+                    .as_ref()
+                    .err()
+                    .is_some_and(|f| f.error.code() == Code::Unavailable);
+                if let Some(id) = served_by.take() {
+                    inner.balancer.record(&id, !instance_failed);
+                    if instance_failed {
+                        failed.push(id);
+                    }
+                }
                 let failure = match outcome {
                     Ok(bytes) => return Ok(bytes),
                     Err(f) => f,
@@ -166,12 +203,32 @@ impl Client {
         .await;
         let code = result.as_ref().err().map(Error::code).unwrap_or(Code::Ok);
         self.metrics(endpoint).finish(code, started.elapsed());
+        if let Some(breaker) = &inner.breaker {
+            let ok = !matches!(code, Code::Unavailable | Code::DeadlineExceeded);
+            match breaker.record(ok, StdInstant::now()) {
+                Some(Trip::Opened) => {
+                    tracing::warn!(
+                        service = desc.service,
+                        "circuit breaker opened: failing calls fast"
+                    );
+                    metrics::gauge!(crate::metrics::CLIENT_BREAKER_OPEN, "service" => desc.service)
+                        .set(1.0);
+                }
+                Some(Trip::Closed) => {
+                    tracing::info!(service = desc.service, "circuit breaker closed");
+                    metrics::gauge!(crate::metrics::CLIENT_BREAKER_OPEN, "service" => desc.service)
+                        .set(0.0);
+                }
+                None => {}
+            }
+        }
         result
     }
 
     async fn http_attempt(
         &self,
         ctx: Context,
+        avoid: Avoid,
         desc: &EndpointDescriptor,
         call: &HttpCall,
     ) -> Result<Bytes, Failure> {
@@ -188,6 +245,7 @@ impl Client {
             .map_err(|e| {
                 Failure::before_sending(Error::internal(format!("cannot build request: {e}")))
             })?;
+        req.extensions_mut().insert(avoid);
         let headers = req.headers_mut();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         if call.body.is_some() {
@@ -259,6 +317,7 @@ impl Client {
     async fn grpc_attempt(
         &self,
         ctx: Context,
+        avoid: Avoid,
         desc: &EndpointDescriptor,
         request: Bytes,
     ) -> Result<Bytes, Failure> {
@@ -278,6 +337,7 @@ impl Client {
             )))
         })?;
         let mut req = tonic::Request::new(request);
+        req.extensions_mut().insert(avoid);
         if let Some(remaining) = ctx.remaining() {
             req.set_timeout(remaining);
         }
@@ -390,6 +450,9 @@ fn never_sent(e: &(dyn std::error::Error + 'static)) -> bool {
     while let Some(err) = source {
         if let Some(e) = err.downcast_ref::<super::channel::ChannelError>() {
             return never_sent(&*e.0);
+        }
+        if err.downcast_ref::<NoInstance>().is_some() {
+            return true;
         }
         if let Some(e) = err.downcast_ref::<hyper_util::client::legacy::Error>() {
             if e.is_connect() {

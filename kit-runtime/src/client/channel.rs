@@ -1,7 +1,6 @@
 //! Where a client's attempts go: one tower service per server instance,
 //! picked in turn, inside the user's layers.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
@@ -20,7 +19,7 @@ pub type Body = tonic::body::Body;
 /// client layer ([`ClientBuilder::layer`](super::ClientBuilder::layer))
 /// wraps. It takes every attempt of every call (a retry is a new request),
 /// on both transports, after kit has set the deadline and `traceparent`
-/// headers, and sends it to the next server instance.
+/// headers, and sends it to the instance the load balancer picks.
 pub type BoxChannel = BoxCloneSyncService<Request<Body>, Response<Body>, BoxError>;
 
 pub(crate) type HyperClient = hyper_util::client::legacy::Client<HttpConnector, Body>;
@@ -61,54 +60,6 @@ impl Service<Request<Body>> for HttpInstance {
             let response = client.request(request).await?;
             Ok(response.map(Body::new))
         })
-    }
-}
-
-/// Sends each request to the next instance in turn (round robin).
-#[derive(Clone)]
-pub(crate) struct RoundRobin {
-    instances: Arc<[BoxChannel]>,
-    next: Arc<AtomicUsize>,
-    /// The instance made ready for the next `call`.
-    ready: Option<BoxChannel>,
-}
-
-impl RoundRobin {
-    pub(crate) fn new(instances: Vec<BoxChannel>) -> RoundRobin {
-        RoundRobin {
-            instances: instances.into(),
-            next: Arc::new(AtomicUsize::new(0)),
-            ready: None,
-        }
-    }
-}
-
-impl Service<Request<Body>> for RoundRobin {
-    type Response = Response<Body>;
-    type Error = BoxError;
-    type Future = <BoxChannel as Service<Request<Body>>>::Future;
-
-    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), BoxError>> {
-        if self.ready.is_none() {
-            if self.instances.is_empty() {
-                return Poll::Ready(Err("no server instances".into()));
-            }
-            let i = self.next.fetch_add(1, Ordering::Relaxed) % self.instances.len();
-            self.ready = Some(self.instances[i].clone());
-        }
-        match &mut self.ready {
-            Some(instance) => instance.poll_ready(cx),
-            None => Poll::Pending,
-        }
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
-        match self.ready.take() {
-            Some(mut instance) => instance.call(request),
-            None => Box::pin(std::future::ready(Err(
-                "RoundRobin called before ready".into()
-            ))),
-        }
     }
 }
 

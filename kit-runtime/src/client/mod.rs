@@ -63,6 +63,8 @@ struct ClientInner {
     connect_timeout: Duration,
     transport: Transport,
     channel: BoxChannel,
+    balancer: Arc<crate::lb::Balancer>,
+    breaker: Option<crate::lb::Circuit>,
     timeout: Option<Duration>,
     retries: Option<u32>,
     backoff: Backoff,
@@ -100,6 +102,12 @@ impl Client {
             inner: self.inner.clone(),
             options: Some(Arc::new(options)),
         }
+    }
+
+    /// What this client knows of each instance of the service: its state,
+    /// load and the attempts it served.
+    pub fn instance_stats(&self) -> Vec<crate::lb::InstanceStats> {
+        self.inner.balancer.stats()
     }
 
     /// Opens (and closes) a connection to every server, so a client made

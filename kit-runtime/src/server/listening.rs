@@ -10,7 +10,18 @@ use tokio::net::TcpListener;
 use super::dispatch::Dispatch;
 use super::health::Health;
 use crate::descriptor::ServiceDescriptor;
+use crate::sd::{Instance, Registrar, Registration};
 use crate::Error;
+
+/// Where a server announces itself, and as what address.
+pub(crate) struct Announce {
+    pub(crate) registrars: Vec<Box<dyn Registrar>>,
+    pub(crate) advertise: Option<String>,
+}
+
+/// How long a deregistered server keeps serving before it stops
+/// accepting, so clients watching the registry see it go first.
+const DEREGISTER_DELAY: Duration = Duration::from_millis(1500);
 
 /// A bound server, not yet serving.
 pub struct Listening {
@@ -21,6 +32,7 @@ pub struct Listening {
     health: Health,
     grace: Duration,
     descriptors: Vec<&'static ServiceDescriptor>,
+    announce: Announce,
 }
 
 impl Listening {
@@ -31,6 +43,7 @@ impl Listening {
         health: Health,
         grace: Duration,
         descriptors: Vec<&'static ServiceDescriptor>,
+        announce: Announce,
     ) -> Result<Listening, Error> {
         let addr_of = |l: &TcpListener| {
             l.local_addr()
@@ -52,7 +65,26 @@ impl Listening {
             health,
             grace,
             descriptors,
+            announce,
         })
+    }
+
+    /// This server as an instance in a registry: the advertised address
+    /// (or the bound one), its id that address.
+    pub fn instance(&self) -> Instance {
+        let addr = match &self.announce.advertise {
+            Some(a) => a.clone(),
+            None if self.local_addr.ip().is_unspecified() => {
+                tracing::warn!(addr = %self.local_addr, "listening on every interface: registering 127.0.0.1; set --advertise-addr");
+                format!("127.0.0.1:{}", self.local_addr.port())
+            }
+            None => self.local_addr.to_string(),
+        };
+        let mut instance = Instance::at(format!("http://{addr}"));
+        if let Some(d) = self.descriptors.first() {
+            instance = instance.with("version", d.version).with("service", d.name);
+        }
+        instance
     }
 
     /// The address actually bound.
@@ -90,22 +122,36 @@ impl Listening {
     /// Serves until `signal` completes; then stops accepting, marks the
     /// server not ready, and waits up to the grace period for in-flight
     /// requests before returning.
-    pub async fn run_until<F>(self, signal: F) -> Result<(), Error>
+    pub async fn run_until<F>(mut self, signal: F) -> Result<(), Error>
     where
         F: Future<Output = ()> + Send + 'static,
     {
         use axum::serve::ListenerExt;
         let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let (registered_tx, registered_rx) =
+            tokio::sync::oneshot::channel::<Vec<Box<dyn Registration>>>();
         let health = self.health.clone();
         health.publish();
         tokio::spawn(async move {
             signal.await;
+            // Deregister first, and keep serving a moment so clients that
+            // watch the registry stop sending before the door closes.
+            let registrations = registered_rx.await.unwrap_or_default();
+            if !registrations.is_empty() {
+                tracing::info!("shutting down: deregistering");
+                for r in registrations {
+                    r.deregister().await;
+                }
+                tokio::time::sleep(DEREGISTER_DELAY).await;
+            }
             health.set_draining();
             tracing::info!("shutting down: draining in-flight requests");
             let _ = stop_tx.send(true);
             let _ = fired_tx.send(());
         });
+        let instance = self.instance();
+        let registrars = std::mem::take(&mut self.announce.registrars);
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
@@ -127,6 +173,30 @@ impl Listening {
                 }
                 None => main.await,
             }
+        };
+        let server = tokio::spawn(server);
+        // The listeners accept from here on: announce the server.
+        let mut registrations = Vec::new();
+        for registrar in &registrars {
+            match registrar.register(instance.clone()).await {
+                Ok(r) => {
+                    tracing::info!(registry = %registrar.describe(), instance = %instance.url, "registered");
+                    registrations.push(r);
+                }
+                Err(e) => {
+                    server.abort();
+                    for r in registrations {
+                        r.deregister().await;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        let _ = registered_tx.send(registrations);
+        let server = async move {
+            server
+                .await
+                .map_err(|e| std::io::Error::other(format!("the server task failed: {e}")))?
         };
         let grace = self.grace;
         let deadline = async move {

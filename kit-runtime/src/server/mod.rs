@@ -31,8 +31,10 @@ use crate::codegen::{GrpcRoutes, HttpRoutes};
 use crate::config::Config;
 use crate::descriptor::ServiceDescriptor;
 use crate::layer::UserLayers;
+use crate::sd::Registrar;
 use crate::Error;
 use dispatch::Dispatch;
+use listening::Announce;
 
 /// The axum router of one service's endpoints (JSON 404/405 included), to
 /// nest in an application of your own. Install a `metrics` recorder first
@@ -99,6 +101,7 @@ pub struct Server {
     health: Health,
     layers: UserLayers,
     stack: StackConfig,
+    registrars: Vec<Box<dyn Registrar>>,
 }
 
 impl Default for Server {
@@ -116,7 +119,33 @@ impl Server {
             health: Health::new(),
             layers: UserLayers::default(),
             stack: StackConfig::default(),
+            registrars: Vec::new(),
         }
+    }
+
+    /// Announces the server in `registrar` while it serves: registered
+    /// with the address it bound (or `--advertise-addr`) once it accepts
+    /// connections, kept alive, and deregistered first on shutdown, before
+    /// draining, so clients stop sending. `--register URL` does the same
+    /// from the command line.
+    ///
+    /// ```no_run
+    /// # #[derive(Default)] struct Strings;
+    /// # #[kit::service] impl Strings {
+    /// #     #[endpoint(http = "POST /uppercase")]
+    /// #     async fn uppercase(&self, s: String) -> String { s.to_uppercase() }
+    /// # }
+    /// # async fn run() -> Result<(), kit::Error> {
+    /// kit::Server::default()
+    ///     .add_service(Strings)
+    ///     .register(kit::sd::etcd(["http://127.0.0.1:2379"], "strings"))
+    ///     .serve()
+    ///     .await
+    /// # }
+    /// ```
+    pub fn register(mut self, registrar: impl Registrar) -> Server {
+        self.registrars.push(Box::new(registrar));
+        self
     }
 
     /// A server configured from the command line and `KIT_*` variables.
@@ -209,7 +238,11 @@ impl Server {
 
     /// Binds the listeners; the server runs when [`Listening::run_until`]
     /// is awaited.
-    pub async fn bind(self) -> Result<Listening, Error> {
+    pub async fn bind(mut self) -> Result<Listening, Error> {
+        for url in &self.config.register {
+            let registrar = crate::sd::from_url(url)?.registrar()?;
+            self.registrars.push(registrar);
+        }
         let listener = bind(self.config.http_addr).await?;
         let grpc_listener = match self.config.grpc_addr {
             Some(addr) => Some(bind(addr).await?),
@@ -218,6 +251,10 @@ impl Server {
         let descriptors = self.services.iter().map(|(d, _)| *d).collect();
         let grace = self.config.grace_period;
         let health = self.health.clone();
+        let announce = Announce {
+            registrars: std::mem::take(&mut self.registrars),
+            advertise: self.config.advertise_addr.clone(),
+        };
         let routers = self.into_routers()?;
         Listening::new(
             listener,
@@ -226,6 +263,7 @@ impl Server {
             health,
             grace,
             descriptors,
+            announce,
         )
     }
 

@@ -24,6 +24,7 @@ const RESERVED: &[&str] = &[
     "clone",
     "with_timeout",
     "with_header",
+    "instance_stats",
 ];
 
 /// Removes `#[endpoint]` from the method and returns it.
