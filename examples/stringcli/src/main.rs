@@ -7,9 +7,11 @@
 //! stringcli --discover etcd://127.0.0.1:2379/strings --calls 1000 --concurrency 8
 //! ```
 //!
-//! With `--calls N` it makes N `uppercase` calls, C at a time, then prints
-//! one line per instance with the calls it served and a last line
-//! `calls: N ok, M failed`.
+//! With `--calls N` it makes N `uppercase` calls (or `count` calls, with
+//! `--endpoint count`: not idempotent, so never retried), C at a time, then
+//! prints one line per instance with the calls it served and a last line
+//! `calls: N ok, M failed`. Log lines (instances ejected, the registry
+//! unreachable) go to stderr; `RUST_LOG` filters them.
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,7 +20,8 @@ use std::sync::Arc;
 use stringsvc::StringServiceClient;
 
 const USAGE: &str = "usage: stringcli [--addr URL | --discover URL] [--transport http|grpc] \
-                     [--calls N [--concurrency C]] [(uppercase|count) STRING]";
+                     [--calls N [--concurrency C] [--endpoint uppercase|count]] \
+                     [(uppercase|count) STRING]";
 
 struct Args {
     addr: String,
@@ -26,6 +29,7 @@ struct Args {
     transport: kit::Transport,
     calls: Option<u64>,
     concurrency: u64,
+    count: bool,
     rest: Vec<String>,
 }
 
@@ -36,6 +40,7 @@ fn args() -> Option<Args> {
         transport: kit::Transport::Http,
         calls: None,
         concurrency: 1,
+        count: false,
         rest: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
@@ -52,6 +57,13 @@ fn args() -> Option<Args> {
             }
             "--calls" => a.calls = Some(it.next()?.parse().ok()?),
             "--concurrency" => a.concurrency = it.next()?.parse().ok()?,
+            "--endpoint" => {
+                a.count = match it.next()?.as_str() {
+                    "uppercase" => false,
+                    "count" => true,
+                    _ => return None,
+                }
+            }
             _ => a.rest.push(arg),
         }
     }
@@ -64,6 +76,7 @@ async fn main() -> ExitCode {
         eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
+    kit::trace::init_subscriber(kit::trace::LogFormat::Pretty);
     let builder = StringServiceClient::builder().transport(args.transport);
     let built = match &args.discover {
         Some(url) => match kit::sd::from_url(url) {
@@ -80,7 +93,7 @@ async fn main() -> ExitCode {
         }
     };
     if let Some(calls) = args.calls {
-        return load(client, calls, args.concurrency.max(1)).await;
+        return load(client, calls, args.concurrency.max(1), args.count).await;
     }
     let Ok([command, input]) = <[String; 2]>::try_from(args.rest) else {
         eprintln!("{USAGE}");
@@ -106,9 +119,9 @@ async fn main() -> ExitCode {
     }
 }
 
-/// `calls` uppercase calls, `concurrency` at a time; a line per instance,
-/// then the totals.
-async fn load(client: StringServiceClient, calls: u64, concurrency: u64) -> ExitCode {
+/// `calls` uppercase (or count) calls, `concurrency` at a time; a line per
+/// instance, then the totals.
+async fn load(client: StringServiceClient, calls: u64, concurrency: u64, count: bool) -> ExitCode {
     let next = Arc::new(AtomicU64::new(0));
     let failed = Arc::new(AtomicU64::new(0));
     let workers: Vec<_> = (0..concurrency)
@@ -116,7 +129,12 @@ async fn load(client: StringServiceClient, calls: u64, concurrency: u64) -> Exit
             let (client, next, failed) = (client.clone(), next.clone(), failed.clone());
             tokio::spawn(async move {
                 while next.fetch_add(1, Ordering::Relaxed) < calls {
-                    if let Err(e) = client.uppercase("fleet").await {
+                    let result = if count {
+                        client.count("fleet").await.map(drop)
+                    } else {
+                        client.uppercase("fleet").await.map(drop)
+                    };
+                    if let Err(e) = result {
                         failed.fetch_add(1, Ordering::Relaxed);
                         eprintln!("call failed: {e}");
                     }

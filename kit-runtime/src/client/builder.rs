@@ -17,7 +17,7 @@ use super::{Body, BoxChannel, Client, ClientInner, Transport};
 use crate::descriptor::ServiceDescriptor;
 use crate::lb::{Accrual, BalanceService, Balancer, Breaker, Circuit, Policy};
 use crate::retry::{Backoff, RetryBudget};
-use crate::sd::{Discover, Instance};
+use crate::sd::Discover;
 use crate::Error;
 
 /// Configures a client; every generated client has
@@ -260,7 +260,7 @@ fn instance_connector(
     http2_only: bool,
     connect_timeout: Duration,
     pool_idle_timeout: Duration,
-) -> Box<dyn Fn(&Instance) -> Result<BoxChannel, Error> + Send + Sync> {
+) -> crate::lb::Connect {
     match transport {
         Transport::Http => {
             let mut connector = HttpConnector::new();

@@ -206,7 +206,7 @@ mod tests {
         let c = Circuit::new(Breaker::new(0.5).min_volume(4));
         let t0 = Instant::now();
         for i in 0..100 {
-            assert_eq!(c.record(i % 3 != 0, t0), None);
+            assert_eq!(c.record(i % 3 != 2, t0), None);
         }
         let c = Circuit::new(Breaker::new(0.5).min_volume(4));
         for _ in 0..3 {

@@ -17,7 +17,7 @@ pub use accrual::Accrual;
 pub use breaker::Breaker;
 pub(crate) use breaker::{Circuit, Trip};
 pub use table::InstanceStats;
-pub(crate) use table::{Avoid, BalanceService, Balancer, NoInstance};
+pub(crate) use table::{Avoid, BalanceService, Balancer, Connect, NoInstance};
 
 /// How a client picks an instance for each attempt.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -83,6 +83,9 @@ pub struct InstanceStats {
     pub latency_ms: f64,
 }
 
+/// Opens the channel to one instance, when it joins the set.
+pub(crate) type Connect = Box<dyn Fn(&Instance) -> Result<BoxChannel, Error> + Send + Sync>;
+
 /// The instances of one service, as one client sees them.
 pub(crate) struct Balancer {
     service: &'static str,
@@ -93,7 +96,7 @@ pub(crate) struct Balancer {
     next: AtomicUsize,
     stale: AtomicBool,
     populated: tokio::sync::watch::Sender<bool>,
-    connect: Box<dyn Fn(&Instance) -> Result<BoxChannel, Error> + Send + Sync>,
+    connect: Connect,
 }
 
 impl Balancer {
@@ -102,7 +105,7 @@ impl Balancer {
         source: String,
         policy: Policy,
         accrual: Accrual,
-        connect: Box<dyn Fn(&Instance) -> Result<BoxChannel, Error> + Send + Sync>,
+        connect: Connect,
     ) -> Balancer {
         Balancer {
             service,

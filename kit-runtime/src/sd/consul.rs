@@ -138,7 +138,20 @@ impl Consul {
                         tracing::warn!(id = %e.service.id, "skipping a Consul entry with no address");
                         continue;
                     }
-                    let mut i = Instance::at(format!("http://{host}:{}", e.service.port));
+                    let host = if host.contains(':') && !host.starts_with('[') {
+                        format!("[{host}]")
+                    } else {
+                        host
+                    };
+                    let mut i = match Instance::at(format!("http://{host}:{}", e.service.port))
+                        .checked()
+                    {
+                        Ok(i) => i,
+                        Err(why) => {
+                            tracing::warn!(id = %e.service.id, why, "skipping a Consul entry");
+                            continue;
+                        }
+                    };
                     i.id = e.service.id;
                     i.metadata = e.service.meta.unwrap_or_default();
                     set.push(i);
@@ -236,6 +249,7 @@ impl Consul {
             "Meta": instance.metadata,
             "Check": {
                 "TTL": CHECK_TTL,
+                "Status": "passing",
                 "DeregisterCriticalServiceAfter": "1m",
             },
         });

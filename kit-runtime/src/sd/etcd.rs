@@ -48,7 +48,10 @@ impl Etcd {
     async fn client(&self) -> Result<Client, etcd_client::Error> {
         let options = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(2))
-            .with_timeout(Duration::from_secs(5));
+            .with_timeout(Duration::from_secs(5))
+            // A watch on a dead connection must fail, not wait forever.
+            .with_keep_alive(Duration::from_secs(3), Duration::from_secs(2))
+            .with_keep_alive_while_idle(true);
         Client::connect(&self.endpoints, Some(options)).await
     }
 }
@@ -136,11 +139,15 @@ impl Etcd {
                 let Some(kv) = event.kv() else { continue };
                 let key = kv.key_str().unwrap_or("").to_string();
                 match event.event_type() {
-                    EventType::Put => {
-                        if let Some(i) = parse(&key, kv.value()) {
+                    EventType::Put => match parse(&key, kv.value()) {
+                        Some(i) => {
                             known.insert(key, i);
                         }
-                    }
+                        // Overwritten with garbage: that instance is gone.
+                        None => {
+                            known.remove(&key);
+                        }
+                    },
                     EventType::Delete => {
                         known.remove(&key);
                     }
@@ -159,7 +166,10 @@ fn key_of(prefix: &str, id: &str) -> String {
 
 /// An instance from a key's JSON value; garbage is logged and skipped.
 fn parse(key: &str, value: &[u8]) -> Option<Instance> {
-    match serde_json::from_slice::<Instance>(value) {
+    match serde_json::from_slice::<Instance>(value)
+        .map_err(|e| e.to_string())
+        .and_then(Instance::checked)
+    {
         Ok(i) => Some(i),
         Err(e) => {
             tracing::warn!(key, error = %e, "skipping an etcd entry that is not a kit instance");

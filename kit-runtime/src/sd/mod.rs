@@ -66,6 +66,31 @@ impl Instance {
         }
     }
 
+    /// The instance if its URL is `http://HOST:PORT` (or `https://`), an
+    /// error naming what is wrong otherwise: what a registry holds is
+    /// checked before a client sends to it.
+    ///
+    /// ```
+    /// use kit_runtime::sd::Instance;
+    /// assert!(Instance::at("http://10.0.0.1:8080").checked().is_ok());
+    /// assert!(Instance::at("gopher://10.0.0.1").checked().is_err());
+    /// assert!(Instance::at("http://").checked().is_err());
+    /// ```
+    pub fn checked(self) -> Result<Instance, String> {
+        let uri: http::Uri = self
+            .url
+            .parse()
+            .map_err(|e| format!("`{}` is not a URL: {e}", self.url))?;
+        match uri.scheme_str() {
+            Some("http" | "https") => {}
+            _ => return Err(format!("`{}` is not an http:// URL", self.url)),
+        }
+        match uri.authority() {
+            Some(a) if !a.host().is_empty() => Ok(self),
+            _ => Err(format!("`{}` names no host", self.url)),
+        }
+    }
+
     /// The same instance with metadata `key = value`.
     pub fn with(mut self, key: &str, value: impl Into<String>) -> Instance {
         self.metadata.insert(key.to_string(), value.into());
@@ -110,6 +135,27 @@ pub trait Registrar: Send + Sync + 'static {
         &self,
         instance: Instance,
     ) -> BoxFuture<'static, Result<Box<dyn Registration>, Error>>;
+}
+
+impl Discover for Box<dyn Discover> {
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    fn watch(&self) -> BoxStream<'static, Change> {
+        (**self).watch()
+    }
+}
+
+impl Registrar for Box<dyn Registrar> {
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+    fn register(
+        &self,
+        instance: Instance,
+    ) -> BoxFuture<'static, Result<Box<dyn Registration>, Error>> {
+        (**self).register(instance)
+    }
 }
 
 /// A fixed list of instances (`http://host:port` URLs).

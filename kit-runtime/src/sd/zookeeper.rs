@@ -45,7 +45,37 @@ struct Nerve {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     weight: Option<u32>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    labels: BTreeMap<String, String>,
+    labels: BTreeMap<String, serde_json::Value>,
+}
+
+/// The instance a member node describes; garbage is an error saying why.
+fn member(child: &str, data: &[u8]) -> Result<Instance, String> {
+    let n: Nerve = serde_json::from_slice(data)
+        .map_err(|e| format!("not SmartStack (Nerve) JSON: {e}"))?;
+    if n.port == 0 {
+        return Err("port 0".into());
+    }
+    let host = if n.host.contains(':') && !n.host.starts_with('[') {
+        format!("[{}]", n.host)
+    } else {
+        n.host
+    };
+    let mut i = Instance::at(format!("http://{host}:{}", n.port)).checked()?;
+    i.id = child.to_string();
+    for (k, v) in n.labels {
+        let v = match v {
+            serde_json::Value::String(s) => s,
+            other => other.to_string(),
+        };
+        i.metadata.insert(k, v);
+    }
+    if let Some(w) = n.weight {
+        i.metadata.insert("weight".into(), w.to_string());
+    }
+    if !n.name.is_empty() {
+        i.metadata.insert("name".into(), n.name);
+    }
+    Ok(i)
 }
 
 impl ZooKeeper {
@@ -83,18 +113,10 @@ impl ZooKeeper {
             for child in children {
                 let node = format!("{}/{child}", self.path);
                 match client.get_data(&node).await {
-                    Ok((data, _)) => match serde_json::from_slice::<Nerve>(&data) {
-                        Ok(n) => {
-                            let mut i = Instance::at(format!("http://{}:{}", n.host, n.port));
-                            i.id = child;
-                            i.metadata = n.labels;
-                            if let Some(w) = n.weight {
-                                i.metadata.insert("weight".into(), w.to_string());
-                            }
-                            set.push(i);
-                        }
+                    Ok((data, _)) => match member(&child, &data) {
+                        Ok(i) => set.push(i),
                         Err(e) => {
-                            tracing::warn!(node, error = %e, "skipping a ZooKeeper node that is not SmartStack JSON")
+                            tracing::warn!(node, error = %e, "skipping a ZooKeeper member node")
                         }
                     },
                     // Gone between the listing and the read.
@@ -179,7 +201,11 @@ fn nerve(instance: &Instance) -> Result<Vec<u8>, Error> {
         port: uri.port_u16().unwrap_or(80),
         name: instance.id.clone(),
         weight: instance.metadata.get("weight").and_then(|w| w.parse().ok()),
-        labels: instance.metadata.clone(),
+        labels: instance
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect(),
     };
     serde_json::to_vec(&nerve).map_err(|e| Error::internal(e.to_string()))
 }
@@ -252,5 +278,52 @@ impl Registration for ZkRegistration {
             let _ = self.stop.send(());
             let _ = tokio::time::timeout(Duration::from_secs(3), self.task).await;
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_what_nerve_writes() {
+        // As Airbnb's Nerve writes a member node.
+        let data = br#"{"host":"10.0.0.5","port":8080,"name":"i-0abc","weight":10,"labels":{"az":"us-east-1a","canary":true}}"#;
+        let i = member("member_0000000003", data).unwrap();
+        assert_eq!(i.id, "member_0000000003");
+        assert_eq!(i.url, "http://10.0.0.5:8080");
+        assert_eq!(i.metadata["weight"], "10");
+        assert_eq!(i.metadata["az"], "us-east-1a");
+        assert_eq!(i.metadata["canary"], "true");
+        assert_eq!(i.metadata["name"], "i-0abc");
+        let v6 = member("m", br#"{"host":"::1","port":9000}"#).unwrap();
+        assert_eq!(v6.url, "http://[::1]:9000");
+    }
+
+    #[test]
+    fn garbage_says_why() {
+        for (data, why) in [
+            (&b"not json"[..], "not SmartStack"),
+            (br#"{"host":"10.0.0.5"}"#, "not SmartStack"),
+            (br#"{"host":"10.0.0.5","port":0}"#, "port 0"),
+            (br#"{"host":"","port":80}"#, "no host"),
+            (br#"{"host":"a b","port":80}"#, "URL"),
+        ] {
+            let e = member("m", data).unwrap_err();
+            assert!(e.contains(why), "{e}");
+        }
+    }
+
+    #[test]
+    fn writes_what_nerve_reads() {
+        let i = Instance::at("http://127.0.0.1:8080").with("version", "1.2.0");
+        let data = nerve(&i).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&data).unwrap();
+        assert_eq!(v["host"], "127.0.0.1");
+        assert_eq!(v["port"], 8080);
+        assert_eq!(v["name"], "127.0.0.1:8080");
+        assert_eq!(v["labels"]["version"], "1.2.0");
+        let back = member("member_1", &data).unwrap();
+        assert_eq!(back.url, i.url);
     }
 }

@@ -6,8 +6,7 @@ use std::fmt;
 
 mod subscriber;
 
-pub(crate) use subscriber::init_subscriber;
-pub use subscriber::LogFormat;
+pub use subscriber::{init_subscriber, LogFormat};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 

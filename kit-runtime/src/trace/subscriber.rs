@@ -26,8 +26,14 @@ impl std::str::FromStr for LogFormat {
 /// Installs the process-wide `tracing` subscriber: `RUST_LOG` filters
 /// (default `info`), output in `format` to stderr, coloured only when
 /// stderr is a terminal. A second call, or a subscriber installed by the
-/// application, is left alone.
-pub(crate) fn init_subscriber(format: LogFormat) {
+/// application, is left alone. Servers call it at start-up; a client
+/// binary calls it to see the client's log lines (instances ejected,
+/// registry unreachable).
+///
+/// ```
+/// kit::trace::init_subscriber(kit::trace::LogFormat::Pretty);
+/// ```
+pub fn init_subscriber(format: LogFormat) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
