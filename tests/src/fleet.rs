@@ -125,3 +125,153 @@ pub async fn calls(client: &StringServiceClient, n: usize) {
 pub fn set<I: IntoIterator<Item = S>, S: Into<String>>(urls: I) -> BTreeSet<String> {
     urls.into_iter().map(Into::into).collect()
 }
+
+/// The log lines this test process writes through `tracing`, captured
+/// from the first call on (one subscriber per process).
+#[derive(Clone)]
+pub struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    pub fn capture() -> Logs {
+        static LOGS: std::sync::OnceLock<Logs> = std::sync::OnceLock::new();
+        LOGS.get_or_init(|| {
+            let logs = Logs(Default::default());
+            let writer = logs.clone();
+            let _ = tracing_subscriber::fmt()
+                .with_ansi(false)
+                .with_writer(move || writer.clone())
+                .with_max_level(tracing::Level::INFO)
+                .try_init();
+            logs
+        })
+        .clone()
+    }
+
+    pub fn text(&self) -> String {
+        self.0
+            .lock()
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The lines containing `needle`.
+    pub fn lines_with(&self, needle: &str) -> Vec<String> {
+        self.text()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .map(String::from)
+            .collect()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut b) = self.0.lock() {
+            b.extend_from_slice(buf);
+        }
+        // Also to stderr, for a failing test's output.
+        let _ = std::io::stderr().write_all(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Calls in a loop from `concurrency` tasks until finished.
+pub struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    workers: Vec<tokio::task::JoinHandle<Vec<(Duration, Result<(), String>)>>>,
+}
+
+/// What a [`Load`] saw.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub ok: usize,
+    pub failed: usize,
+    /// Latencies of every call, sorted.
+    pub latencies: Vec<Duration>,
+    /// The first few errors.
+    pub errors: Vec<String>,
+}
+
+impl LoadReport {
+    pub fn quantile(&self, q: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((self.latencies.len() as f64 * q) as usize).min(self.latencies.len() - 1);
+        self.latencies[i]
+    }
+}
+
+impl Load {
+    /// `uppercase` calls (idempotent, retried), or `count` calls (not).
+    pub fn start(client: &StringServiceClient, concurrency: usize, idempotent: bool) -> Load {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let workers = (0..concurrency)
+            .map(|_| {
+                let (client, stop) = (client.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        let t = std::time::Instant::now();
+                        let r = if idempotent {
+                            client.uppercase("load").await.map(drop)
+                        } else {
+                            client.count("load").await.map(drop)
+                        };
+                        seen.push((t.elapsed(), r.map_err(|e| e.to_string())));
+                    }
+                    seen
+                })
+            })
+            .collect();
+        Load { stop, workers }
+    }
+
+    pub async fn finish(self) -> LoadReport {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut report = LoadReport::default();
+        for w in self.workers {
+            for (latency, result) in w.await.expect("load worker") {
+                report.latencies.push(latency);
+                match result {
+                    Ok(()) => report.ok += 1,
+                    Err(e) => {
+                        report.failed += 1;
+                        if report.errors.len() < 5 {
+                            report.errors.push(e);
+                        }
+                    }
+                }
+            }
+        }
+        report.latencies.sort();
+        report
+    }
+}
+
+/// Calls for `time` with 8 in flight; asserts none failed and that every
+/// URL in `expected` served at least a tenth of them.
+pub async fn assert_spread(
+    client: &StringServiceClient,
+    expected: &BTreeSet<String>,
+    time: Duration,
+) {
+    let before: Vec<u64> = expected.iter().map(|u| served_by(client, u)).collect();
+    let load = Load::start(client, 8, true);
+    tokio::time::sleep(time).await;
+    let report = load.finish().await;
+    assert_eq!(report.failed, 0, "calls failed: {:?}", report.errors);
+    let total = report.ok as u64;
+    for (url, before) in expected.iter().zip(before) {
+        let n = served_by(client, url) - before;
+        assert!(
+            n * 10 >= total,
+            "{url} served {n} of {total} calls: {:#?}",
+            client.instance_stats()
+        );
+    }
+}

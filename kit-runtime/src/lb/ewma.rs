@@ -35,9 +35,12 @@ impl PeakEwma {
         self.at = now;
     }
 
-    /// The estimate in seconds.
-    pub(crate) fn get(&self) -> f64 {
-        self.estimate
+    /// The estimate in seconds at `now`: it decays towards zero while
+    /// nothing is observed (as Finagle's and tower's do), so an instance
+    /// left aside after a slow spell is tried again in time.
+    pub(crate) fn get(&self, now: Instant) -> f64 {
+        let idle = now.saturating_duration_since(self.at).as_secs_f64();
+        self.estimate * (-idle / self.decay).exp()
     }
 }
 
@@ -50,12 +53,27 @@ mod tests {
         let start = Instant::now();
         let mut e = PeakEwma::new(Duration::from_millis(1), Duration::from_secs(10));
         e.observe(Duration::from_millis(50), start);
-        assert!((e.get() - 0.050).abs() < 1e-9);
+        assert!((e.get(start) - 0.050).abs() < 1e-9);
         // One fast answer 1 s later barely moves it (10 s decay).
-        e.observe(Duration::from_millis(1), start + Duration::from_secs(1));
-        assert!(e.get() > 0.040 && e.get() < 0.050, "{}", e.get());
+        let t1 = start + Duration::from_secs(1);
+        e.observe(Duration::from_millis(1), t1);
+        assert!(e.get(t1) > 0.040 && e.get(t1) < 0.050, "{}", e.get(t1));
         // After a long quiet spell a fast answer dominates.
-        e.observe(Duration::from_millis(1), start + Duration::from_secs(100));
-        assert!(e.get() < 0.002, "{}", e.get());
+        let t2 = start + Duration::from_secs(100);
+        e.observe(Duration::from_millis(1), t2);
+        assert!(e.get(t2) < 0.002, "{}", e.get(t2));
+    }
+
+    #[test]
+    fn an_idle_estimate_decays_towards_zero() {
+        let start = Instant::now();
+        let mut e = PeakEwma::new(Duration::from_millis(1), Duration::from_secs(10));
+        e.observe(Duration::from_millis(50), start);
+        let later = e.get(start + Duration::from_secs(10));
+        assert!(
+            (later - 0.050 / std::f64::consts::E).abs() < 1e-6,
+            "{later}"
+        );
+        assert!(e.get(start + Duration::from_secs(60)) < 0.001);
     }
 }

@@ -59,8 +59,8 @@ struct Endpoint {
 
 impl Endpoint {
     /// Peak-EWMA latency x (outstanding + 1).
-    fn cost(&self) -> f64 {
-        lock(&self.latency).get() * (self.in_flight.load(Ordering::Relaxed) + 1) as f64
+    fn cost(&self, now: Instant) -> f64 {
+        lock(&self.latency).get(now) * (self.in_flight.load(Ordering::Relaxed) + 1) as f64
     }
 }
 
@@ -262,7 +262,7 @@ impl Balancer {
                     if b >= a {
                         b += 1;
                     }
-                    if candidates[a].cost() <= candidates[b].cost() {
+                    if candidates[a].cost(now) <= candidates[b].cost(now) {
                         candidates[a]
                     } else {
                         candidates[b]
@@ -334,7 +334,7 @@ impl Balancer {
                 served: e.served.load(Ordering::Relaxed),
                 failures: e.failures.load(Ordering::Relaxed),
                 in_flight: e.in_flight.load(Ordering::Relaxed),
-                latency_ms: lock(&e.latency).get() * 1000.0,
+                latency_ms: lock(&e.latency).get(Instant::now()) * 1000.0,
             })
             .collect()
     }

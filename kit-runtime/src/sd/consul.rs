@@ -143,15 +143,14 @@ impl Consul {
                     } else {
                         host
                     };
-                    let mut i = match Instance::at(format!("http://{host}:{}", e.service.port))
-                        .checked()
-                    {
-                        Ok(i) => i,
-                        Err(why) => {
-                            tracing::warn!(id = %e.service.id, why, "skipping a Consul entry");
-                            continue;
-                        }
-                    };
+                    let mut i =
+                        match Instance::at(format!("http://{host}:{}", e.service.port)).checked() {
+                            Ok(i) => i,
+                            Err(why) => {
+                                tracing::warn!(id = %e.service.id, why, "skipping a Consul entry");
+                                continue;
+                            }
+                        };
                     i.id = e.service.id;
                     i.metadata = e.service.meta.unwrap_or_default();
                     set.push(i);

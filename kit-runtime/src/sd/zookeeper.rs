@@ -50,8 +50,8 @@ struct Nerve {
 
 /// The instance a member node describes; garbage is an error saying why.
 fn member(child: &str, data: &[u8]) -> Result<Instance, String> {
-    let n: Nerve = serde_json::from_slice(data)
-        .map_err(|e| format!("not SmartStack (Nerve) JSON: {e}"))?;
+    let n: Nerve =
+        serde_json::from_slice(data).map_err(|e| format!("not SmartStack (Nerve) JSON: {e}"))?;
     if n.port == 0 {
         return Err("port 0".into());
     }

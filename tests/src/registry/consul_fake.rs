@@ -208,7 +208,10 @@ fn duration(s: &str) -> Option<Duration> {
         return secs.parse().ok().map(Duration::from_secs);
     }
     if let Some(mins) = s.strip_suffix('m') {
-        return mins.parse::<u64>().ok().map(|m| Duration::from_secs(m * 60));
+        return mins
+            .parse::<u64>()
+            .ok()
+            .map(|m| Duration::from_secs(m * 60));
     }
     None
 }

@@ -184,7 +184,7 @@ pub fn wait_for_port(addr: SocketAddr, limit: Duration) -> bool {
     false
 }
 
-/// Polls `check` every 5 ms until it holds, at most `limit`; how long it
+/// Polls `check` every millisecond until it holds, at most `limit`; how long it
 /// took, or `None` when it never held.
 pub async fn within(limit: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
     let start = Instant::now();
@@ -192,7 +192,7 @@ pub async fn within(limit: Duration, mut check: impl FnMut() -> bool) -> Option<
         if check() {
             return Some(start.elapsed());
         }
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        tokio::time::sleep(Duration::from_millis(1)).await;
     }
     check().then(|| start.elapsed())
 }
@@ -201,7 +201,11 @@ pub async fn within(limit: Duration, mut check: impl FnMut() -> bool) -> Option<
 pub fn median_max(samples: &mut [Duration]) -> (f64, f64) {
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let median = samples.get(samples.len() / 2).copied().map(ms).unwrap_or(0.0);
+    let median = samples
+        .get(samples.len() / 2)
+        .copied()
+        .map(ms)
+        .unwrap_or(0.0);
     let max = samples.last().copied().map(ms).unwrap_or(0.0);
     (median, max)
 }

@@ -59,7 +59,10 @@ impl ZooKeeper {
         cmd.arg("start-foreground")
             .arg(self.dir.path().join("zoo.cfg"))
             .env("ZOO_LOG_DIR", self.dir.path())
-            .env("JVMFLAGS", "-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1");
+            .env(
+                "JVMFLAGS",
+                "-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1",
+            );
         let daemon = Daemon::spawn("zookeeper", cmd);
         let addr: SocketAddr = ([127, 0, 0, 1], self.port).into();
         assert!(
