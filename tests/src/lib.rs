@@ -28,6 +28,19 @@ pub struct Running {
 }
 
 impl Running {
+    /// A server started elsewhere: `stop` ends it, `task` runs it.
+    pub fn new(
+        addr: SocketAddr,
+        stop: oneshot::Sender<()>,
+        task: JoinHandle<Result<(), kit::Error>>,
+    ) -> Running {
+        Running {
+            addr,
+            stop: Some(stop),
+            task,
+        }
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }

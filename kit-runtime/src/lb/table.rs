@@ -95,6 +95,9 @@ pub(crate) struct Balancer {
     endpoints: RwLock<Vec<Arc<Endpoint>>>,
     next: AtomicUsize,
     stale: AtomicBool,
+    /// Instances the source removed but that were kept, being the last:
+    /// they go as soon as another instance arrives.
+    kept: Mutex<Vec<String>>,
     populated: tokio::sync::watch::Sender<bool>,
     connect: Connect,
 }
@@ -115,6 +118,7 @@ impl Balancer {
             endpoints: RwLock::new(Vec::new()),
             next: AtomicUsize::new(0),
             stale: AtomicBool::new(false),
+            kept: Mutex::new(Vec::new()),
             populated: tokio::sync::watch::channel(false).0,
             connect,
         }
@@ -156,6 +160,8 @@ impl Balancer {
                     instance,
                 });
                 let mut all = self.write();
+                let mut kept = lock(&self.kept);
+                kept.retain(|id| *id != endpoint.instance.id);
                 match all
                     .iter()
                     .position(|e| e.instance.id == endpoint.instance.id)
@@ -167,6 +173,14 @@ impl Balancer {
                         all.push(endpoint)
                     }
                 }
+                // What was kept only for want of another goes now.
+                for id in kept.drain(..) {
+                    if let Some(i) = all.iter().position(|e| e.instance.id == id) {
+                        all.remove(i);
+                        tracing::info!(service = self.service, instance = %id, source = %self.source, "instance gone");
+                    }
+                }
+                drop(kept);
                 drop(all);
                 self.fresh();
             }
@@ -174,6 +188,7 @@ impl Balancer {
                 let mut all = self.write();
                 if all.len() == 1 && all[0].instance.id == id {
                     drop(all);
+                    lock(&self.kept).push(id.clone());
                     self.mark_stale(&format!(
                         "{id} left and it is the last known instance; keeping it"
                     ));
@@ -473,5 +488,10 @@ mod tests {
         assert!(b.stale.load(Ordering::Relaxed));
         b.apply(Change::Failed("etcd is down".into()));
         assert_eq!(b.stats().len(), 1);
+        // Another instance arrives: the one kept only for want of it goes.
+        b.apply(Change::Insert(Instance::at("http://c:1")));
+        let ids: Vec<String> = b.stats().into_iter().map(|s| s.id).collect();
+        assert_eq!(ids, ["c:1"]);
+        assert!(!b.stale.load(Ordering::Relaxed));
     }
 }

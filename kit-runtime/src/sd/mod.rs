@@ -336,8 +336,16 @@ impl Snapshots {
                 "the registry returned no instances; keeping the last known".into(),
             )];
         }
+        // Inserts first: a client that sees the set replaced never passes
+        // through an empty one.
         let mut changes = Vec::new();
-        let ids: std::collections::HashSet<&str> = set.iter().map(|i| i.id.as_str()).collect();
+        let ids: std::collections::HashSet<String> = set.iter().map(|i| i.id.clone()).collect();
+        for instance in set {
+            if self.known.get(&instance.id) != Some(&instance) {
+                self.known.insert(instance.id.clone(), instance.clone());
+                changes.push(Change::Insert(instance));
+            }
+        }
         let gone: Vec<String> = self
             .known
             .keys()
@@ -347,12 +355,6 @@ impl Snapshots {
         for id in gone {
             self.known.remove(&id);
             changes.push(Change::Remove(id));
-        }
-        for instance in set {
-            if self.known.get(&instance.id) != Some(&instance) {
-                self.known.insert(instance.id.clone(), instance.clone());
-                changes.push(Change::Insert(instance));
-            }
         }
         changes
     }
@@ -414,5 +416,10 @@ mod tests {
         assert!(matches!(s.next(vec![]).as_slice(), [Change::Failed(_)]));
         let b2 = b.clone().with("zone", "z1");
         assert_eq!(s.next(vec![b2.clone()]), [Change::Insert(b2)]);
+        // A replaced set: the newcomer first, so no client sees it empty.
+        assert_eq!(
+            s.next(vec![a.clone()]),
+            [Change::Insert(a), Change::Remove("b:1".into())]
+        );
     }
 }

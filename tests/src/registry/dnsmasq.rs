@@ -11,15 +11,20 @@ use super::{free_port, Daemon};
 /// The records dnsmasq serves.
 #[derive(Clone, Debug, Default)]
 pub struct Records {
-    /// `(service name, target host, port)`: SRV records.
-    pub srv: Vec<(String, String, u16)>,
+    /// `(service name, target host, port, priority)`: SRV records.
+    pub srv: Vec<(String, String, u16, u16)>,
     /// `(host name, IPv4 or IPv6 address)`: A/AAAA records.
     pub hosts: Vec<(String, String)>,
 }
 
 impl Records {
-    pub fn srv(mut self, name: &str, target: &str, port: u16) -> Records {
-        self.srv.push((name.into(), target.into(), port));
+    pub fn srv(self, name: &str, target: &str, port: u16) -> Records {
+        self.srv_priority(name, target, port, 0)
+    }
+
+    /// An SRV record of `priority` (lower is preferred; weight 1).
+    pub fn srv_priority(mut self, name: &str, target: &str, port: u16, priority: u16) -> Records {
+        self.srv.push((name.into(), target.into(), port, priority));
         self
     }
 
@@ -69,8 +74,8 @@ impl Dnsmasq {
             "--user=",
         ])
         .arg(format!("--port={}", self.port));
-        for (name, target, port) in &records.srv {
-            cmd.arg(format!("--srv-host={name},{target},{port}"));
+        for (name, target, port, priority) in &records.srv {
+            cmd.arg(format!("--srv-host={name},{target},{port},{priority},1"));
         }
         for (name, addr) in &records.hosts {
             cmd.arg(format!("--host-record={name},{addr}"));
@@ -99,7 +104,7 @@ impl Dnsmasq {
     /// `dig @127.0.0.1 -p PORT NAME TYPE +short`; `None` when no reply.
     pub fn dig(&self, name: &str, rtype: &str) -> Option<String> {
         let out = Command::new("dig")
-            .arg(format!("@127.0.0.1"))
+            .arg("@127.0.0.1")
             .args(["-p", &self.port.to_string(), name, rtype])
             .args(["+short", "+tries=1", "+time=1"])
             .output()
