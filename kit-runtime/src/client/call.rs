@@ -26,6 +26,10 @@ use crate::transport::grpc::from_status;
 use crate::wire::WireCodec;
 use crate::{Code, Context, Error};
 
+/// How many times a request that was never sent is sent to another
+/// instance, beyond the endpoint's retries.
+const MAX_REQUEUES: u32 = 3;
+
 /// What a generated client sends over HTTP: the path with parameters
 /// filled in and the query string, and the JSON body if the route has one.
 #[derive(Clone, Debug)]
@@ -140,6 +144,7 @@ impl Client {
             let max_retries = inner.retries.unwrap_or(desc.retry);
             inner.budget.deposit();
             let mut retries = 0u32;
+            let mut requeues = 0u32;
             let mut failed: Vec<String> = Vec::new();
             loop {
                 let avoid = Avoid {
@@ -186,6 +191,17 @@ impl Client {
                         desc.idempotent,
                     );
                 if !may_retry {
+                    // Never sent (connection refused, stream refused): sent
+                    // again to another instance at once, whatever the
+                    // endpoint's retry count, as Finagle's requeues.
+                    let never_sent = !failure.maybe_processed
+                        && failure.error.code() == Code::Unavailable;
+                    if never_sent && requeues < MAX_REQUEUES && inner.budget.withdraw() {
+                        requeues += 1;
+                        tracing::debug!(requeues, error = %failure.error, "requeued: the request was never sent");
+                        self.metrics(endpoint).retry();
+                        continue;
+                    }
                     return Err(failure.error);
                 }
                 let delay = inner.backoff.delay(retries);

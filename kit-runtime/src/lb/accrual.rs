@@ -1,4 +1,5 @@
-//! Failure accrual, per instance: after enough consecutive failures an
+//! Failure accrual, per instance: after enough consecutive failures (or
+//! with a success rate under a floor over a window of requests) an
 //! instance is ejected for a jittered, growing time, then probed with one
 //! request before it takes traffic again (Finagle's defaults: 5 failures,
 //! 5 s to 300 s).
@@ -14,6 +15,9 @@ pub struct Accrual {
     pub min_ejection: Duration,
     /// The longest ejection.
     pub max_ejection: Duration,
+    /// Also eject when the success rate over about the last `.1` requests
+    /// (an exponentially weighted average) falls under `.0`.
+    pub success_rate: Option<(f64, u32)>,
 }
 
 impl Default for Accrual {
@@ -22,6 +26,7 @@ impl Default for Accrual {
             failures: 5,
             min_ejection: Duration::from_secs(5),
             max_ejection: Duration::from_secs(300),
+            success_rate: None,
         }
     }
 }
@@ -38,6 +43,19 @@ impl Accrual {
     /// Never ejects.
     pub fn off() -> Accrual {
         Accrual::consecutive(0)
+    }
+
+    /// The same policy, also ejecting an instance whose success rate over
+    /// about the last `window` requests is under `floor` (Finagle's
+    /// `successRate` policy), once it has seen `window` requests.
+    ///
+    /// ```
+    /// let a = kit_runtime::lb::Accrual::default().with_success_rate(0.8, 100);
+    /// assert_eq!(a.success_rate, Some((0.8, 100)));
+    /// ```
+    pub fn with_success_rate(mut self, floor: f64, window: u32) -> Accrual {
+        self.success_rate = Some((floor.clamp(0.0, 1.0), window.max(1)));
+        self
     }
 
     /// The same policy with ejections from `min` to `max`.
@@ -66,6 +84,9 @@ pub(crate) struct Health {
     state: State,
     consecutive: u32,
     ejections: u32,
+    /// Success rate (EWMA over the window) and requests seen.
+    rate: f64,
+    seen: u32,
 }
 
 /// What a state change was, for logs and metrics.
@@ -82,7 +103,23 @@ impl Health {
             state: State::Live,
             consecutive: 0,
             ejections: 0,
+            rate: 1.0,
+            seen: 0,
         }
+    }
+
+    fn observe(&mut self, ok: bool) {
+        if let Some((_, window)) = self.policy.success_rate {
+            let x = if ok { 1.0 } else { 0.0 };
+            self.rate += (x - self.rate) / f64::from(window);
+            self.seen = self.seen.saturating_add(1);
+        }
+    }
+
+    fn rate_too_low(&self) -> bool {
+        self.policy
+            .success_rate
+            .is_some_and(|(floor, window)| self.seen >= window && self.rate < floor)
     }
 
     pub(crate) fn state(&self) -> State {
@@ -113,9 +150,12 @@ impl Health {
     /// A request succeeded.
     pub(crate) fn success(&mut self) -> Option<Transition> {
         self.consecutive = 0;
+        self.observe(true);
         if let State::Probing { .. } = self.state {
             self.state = State::Live;
             self.ejections = 0;
+            self.rate = 1.0;
+            self.seen = 0;
             return Some(Transition::Restored);
         }
         None
@@ -125,8 +165,10 @@ impl Health {
     /// UNAVAILABLE).
     pub(crate) fn failure(&mut self, now: Instant) -> Option<Transition> {
         self.consecutive += 1;
+        self.observe(false);
         let probe_failed = matches!(self.state, State::Probing { .. });
-        let enough = self.policy.failures > 0 && self.consecutive >= self.policy.failures;
+        let enough = (self.policy.failures > 0 && self.consecutive >= self.policy.failures)
+            || self.rate_too_low();
         if !(probe_failed || (enough && self.state == State::Live)) {
             return None;
         }
@@ -135,13 +177,19 @@ impl Health {
             .min_ejection
             .saturating_mul(1u32 << self.ejections.min(16))
             .min(self.policy.max_ejection);
-        // Jitter: between half and all of the backoff, so a fleet of
-        // clients does not probe in step.
-        let half = backoff / 2;
-        let jitter = Duration::from_nanos(fastrand::u64(
-            0..=u64::try_from(half.as_nanos()).unwrap_or(u64::MAX),
-        ));
-        let out_for = half + jitter;
+        // Jitter, so a fleet of clients does not probe in step: up to a
+        // fifth more than the backoff, or under the maximum once there,
+        // always within [min_ejection, max_ejection].
+        let (lo, hi) = if backoff.mul_f64(1.2) <= self.policy.max_ejection {
+            (backoff, backoff.mul_f64(1.2))
+        } else {
+            (
+                backoff.mul_f64(0.8).max(self.policy.min_ejection),
+                self.policy.max_ejection,
+            )
+        };
+        let spread = u64::try_from(hi.saturating_sub(lo).as_nanos()).unwrap_or(u64::MAX);
+        let out_for = lo + Duration::from_nanos(fastrand::u64(0..=spread));
         self.ejections += 1;
         self.state = State::Ejected(now + out_for);
         Some(Transition::Ejected(out_for))
@@ -168,7 +216,7 @@ mod tests {
             panic!("five in a row eject")
         };
         assert!(
-            d >= Duration::from_secs(2) && d <= Duration::from_secs(4),
+            d >= Duration::from_secs(4) && d <= Duration::from_millis(4800),
             "{d:?}"
         );
         assert!(!h.available(t0));
@@ -182,14 +230,71 @@ mod tests {
             panic!("a failed probe ejects")
         };
         assert!(
-            d >= Duration::from_secs(4) && d <= Duration::from_secs(8),
+            d >= Duration::from_secs(8) && d <= Duration::from_millis(9600),
             "{d:?}"
         );
-        let later = later + Duration::from_secs(9);
+        let later = later + Duration::from_secs(10);
         assert!(h.available(later));
         h.started();
         assert_eq!(h.success(), Some(Transition::Restored));
         assert_eq!(h.state(), State::Live);
+    }
+
+    #[test]
+    fn ejections_stay_within_bounds_and_are_jittered() {
+        let policy = Accrual::default();
+        let t0 = Instant::now();
+        let mut seen = std::collections::BTreeSet::new();
+        for _ in 0..20 {
+            let mut h = Health::new(policy);
+            for round in 0..12 {
+                let out = loop {
+                    if let Some(Transition::Ejected(d)) = h.failure(t0) {
+                        break d;
+                    }
+                };
+                assert!(out >= Duration::from_secs(5), "round {round}: {out:?}");
+                assert!(out <= Duration::from_secs(300), "round {round}: {out:?}");
+                if round == 0 {
+                    seen.insert(out.as_millis());
+                }
+                h.available(t0 + Duration::from_secs(301));
+                h.started();
+            }
+        }
+        assert!(seen.len() > 10, "first ejections all alike: {seen:?}");
+    }
+
+    #[test]
+    fn a_low_success_rate_ejects_without_five_in_a_row() {
+        let policy = Accrual::default().with_success_rate(0.8, 20);
+        let mut h = Health::new(policy);
+        let t0 = Instant::now();
+        // Every other request fails: never 5 in a row, but 50% success.
+        let mut ejected = None;
+        for i in 0..100 {
+            let t = if i % 2 == 0 {
+                h.success()
+            } else {
+                h.failure(t0)
+            };
+            if let Some(Transition::Ejected(_)) = t {
+                ejected = Some(i);
+                break;
+            }
+        }
+        let at = ejected.expect("ejected on the success rate");
+        assert!(at >= 19, "before the window filled: {at}");
+        // 90% success stays in.
+        let mut h = Health::new(policy);
+        for i in 0..1000 {
+            let t = if i % 10 == 0 {
+                h.failure(t0)
+            } else {
+                h.success()
+            };
+            assert_eq!(t, None, "at {i}");
+        }
     }
 
     #[test]

@@ -306,7 +306,7 @@ impl Balancer {
         };
         match transition {
             Some(Transition::Ejected(out_for)) => {
-                tracing::warn!(service = self.service, instance = %id, url = %endpoint.instance.url, ?out_for, "instance ejected after consecutive failures");
+                tracing::warn!(service = self.service, instance = %id, url = %endpoint.instance.url, ?out_for, "instance ejected by failure accrual");
                 metrics::counter!(crate::metrics::CLIENT_EJECTIONS, "service" => self.service)
                     .increment(1);
                 self.publish_gauges();
