@@ -179,10 +179,13 @@ impl std::io::Write for Logs {
     }
 }
 
+/// Each call's latency and outcome, as one load worker saw them.
+type Seen = Vec<(Duration, Result<(), String>)>;
+
 /// Calls in a loop from `concurrency` tasks until finished.
 pub struct Load {
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    workers: Vec<tokio::task::JoinHandle<Vec<(Duration, Result<(), String>)>>>,
+    workers: Vec<tokio::task::JoinHandle<Seen>>,
 }
 
 /// What a [`Load`] saw.

@@ -59,7 +59,13 @@ impl Dnsmasq {
         if let Some(mut old) = self.daemon.take() {
             old.kill();
         }
-        let mut cmd = Command::new("dnsmasq");
+        // In /usr/sbin, which a non-root PATH may lack.
+        let program = if std::path::Path::new("/usr/sbin/dnsmasq").exists() {
+            "/usr/sbin/dnsmasq"
+        } else {
+            "dnsmasq"
+        };
+        let mut cmd = Command::new(program);
         cmd.args([
             "--keep-in-foreground",
             "--conf-file=/dev/null",
