@@ -95,6 +95,9 @@ pub(crate) struct Balancer {
     endpoints: RwLock<Vec<Arc<Endpoint>>>,
     next: AtomicUsize,
     stale: AtomicBool,
+    /// Whether the set changes (a registry, DNS), so changes are news
+    /// worth a log line; a fixed list of URLs is not.
+    dynamic: bool,
     /// Instances the source removed but that were kept, being the last:
     /// they go as soon as another instance arrives.
     kept: Mutex<Vec<String>>,
@@ -110,6 +113,7 @@ impl Balancer {
         accrual: Accrual,
         connect: Connect,
     ) -> Balancer {
+        let dynamic = !(source.starts_with("http://") || source.starts_with("https://"));
         Balancer {
             service,
             source,
@@ -118,6 +122,7 @@ impl Balancer {
             endpoints: RwLock::new(Vec::new()),
             next: AtomicUsize::new(0),
             stale: AtomicBool::new(false),
+            dynamic,
             kept: Mutex::new(Vec::new()),
             populated: tokio::sync::watch::channel(false).0,
             connect,
@@ -169,7 +174,9 @@ impl Balancer {
                     Some(i) if all[i].instance == endpoint.instance => {}
                     Some(i) => all[i] = endpoint,
                     None => {
-                        tracing::info!(service = self.service, instance = %endpoint.instance.id, url = %endpoint.instance.url, source = %self.source, "instance discovered");
+                        if self.dynamic {
+                            tracing::info!(service = self.service, instance = %endpoint.instance.id, url = %endpoint.instance.url, source = %self.source, "instance discovered");
+                        }
                         all.push(endpoint)
                     }
                 }
@@ -177,7 +184,9 @@ impl Balancer {
                 for id in kept.drain(..) {
                     if let Some(i) = all.iter().position(|e| e.instance.id == id) {
                         all.remove(i);
-                        tracing::info!(service = self.service, instance = %id, source = %self.source, "instance gone");
+                        if self.dynamic {
+                            tracing::info!(service = self.service, instance = %id, source = %self.source, "instance gone");
+                        }
                     }
                 }
                 drop(kept);
@@ -196,7 +205,9 @@ impl Balancer {
                 }
                 if let Some(i) = all.iter().position(|e| e.instance.id == id) {
                     all.remove(i);
-                    tracing::info!(service = self.service, instance = %id, source = %self.source, "instance gone");
+                    if self.dynamic {
+                        tracing::info!(service = self.service, instance = %id, source = %self.source, "instance gone");
+                    }
                 }
                 drop(all);
                 self.fresh();
