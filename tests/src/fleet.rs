@@ -44,6 +44,11 @@ impl Process {
     pub fn start(args: &[&str]) -> Process {
         let mut cmd = Command::new(workspace_bin("stringsvc"));
         cmd.args(["--http-addr", "127.0.0.1:0"]).args(args);
+        Process::spawn(cmd, args.contains(&"--register"))
+    }
+
+    /// Runs `cmd`, a stringsvc command line, and waits as [`Process::start`].
+    pub fn spawn(cmd: Command, registers: bool) -> Process {
         let mut daemon = Daemon::spawn("stringsvc", cmd);
         let line = daemon.wait_for_line("listening for HTTP and gRPC on ", Duration::from_secs(20));
         let url = line
@@ -52,7 +57,7 @@ impl Process {
             .and_then(|rest| rest.split_whitespace().next())
             .expect("an address in the banner")
             .to_string();
-        if args.contains(&"--register") {
+        if registers {
             daemon.wait_for_line("registered", Duration::from_secs(20));
         }
         Process { daemon, url }
