@@ -4,6 +4,7 @@ run, alternating rounds (A B C, B C A, ...), and reports medians and ratios.
 
     python3 bench/run.py                 # full: release build, 5 rounds x 10 s
     python3 bench/run.py --smoke         # a few seconds: every contender answers, report written
+    python3 bench/run.py --only fleet    # only the fleet section (bench/src/bin/fleet.rs), in place
 
 Writes BENCHMARKS.md (or --out). Load: wrk (HTTP, 64 connections) and
 kit-bench's loadgen (gRPC, 64 HTTP/2 connections; client-side comparison).
@@ -143,9 +144,9 @@ def median(rows, key):
 def build(args):
     profile = "dev" if args.smoke else "release"
     log(f"building kit-bench ({profile})")
-    subprocess.run(["cargo", "build", "--quiet", "--profile", profile, "-p", "kit-bench", "--bins"], cwd=ROOT, check=True, env={**os.environ, "CARGO_TARGET_DIR": TARGET})
+    subprocess.run(["cargo", "build", "--quiet", "--profile", profile, "-p", "kit-bench", "-p", "stringsvc", "--bins"], cwd=ROOT, check=True, env={**os.environ, "CARGO_TARGET_DIR": TARGET})
     out_dir = os.path.join(TARGET, "debug" if profile == "dev" else "release")
-    bins = {b: os.path.join(out_dir, b) for b in ("contender", "loadgen")}
+    bins = {b: os.path.join(out_dir, b) for b in ("contender", "loadgen", "fleet")}
     log("building the Go kit contender")
     gobin = os.path.join(tempfile.mkdtemp(), "gokitsvc")
     env = {**os.environ, "GO111MODULE": "off", "GOPATH": "/usr/share/gocode", "GOCACHE": os.environ.get("GOCACHE", "/var/tmp/kit-gocache")}
@@ -222,6 +223,27 @@ def client_suite(bins, args):
     finally:
         server.stop()
     return results
+
+
+FLEET_START = "<!-- fleet: written by bench/src/bin/fleet.rs -->"
+FLEET_END = "<!-- fleet: end -->"
+
+
+def fleet_suite(bins, args):
+    """The fleet section: it starts its own servers (on core 0 when
+    pinning), etcd, ZooKeeper, dnsmasq and the Consul fake."""
+    rounds = 1 if args.smoke else min(args.rounds, 5)
+    seconds = 0.5 if args.smoke else 5
+    changes = 2 if args.smoke else 20
+    cmd = [bins["fleet"], "--rounds", str(rounds), "--seconds", str(seconds), "--changes", str(changes)]
+    if PIN:
+        cmd.append("--pin")
+    log("fleet: balancing overhead, failover, discovery propagation")
+    out = subprocess.run(load_cmd(cmd), capture_output=True, text=True)
+    sys.stderr.write(out.stderr[-4000:])
+    if out.returncode != 0:
+        raise SystemExit(f"fleet benchmark failed ({out.returncode})")
+    return "\n".join([FLEET_START, out.stdout.strip(), FLEET_END])
 
 
 def micro_suite(bins, args):
@@ -353,6 +375,7 @@ def main():
     ap.add_argument("--seconds", type=float)
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     ap.add_argument("--no-build-cost", action="store_true", help="skip the macro build-cost measurement (minutes)")
+    ap.add_argument("--only", choices=["fleet"], help="run one section and replace it in --out")
     args = ap.parse_args()
     args.rounds = args.rounds or (1 if args.smoke else 5)
     args.seconds = args.seconds or (1 if args.smoke else 10)
@@ -364,10 +387,24 @@ def main():
             raise SystemExit(f"{tool} is missing: scripts/test installs it")
     bins, profile = build(args)
     bins["micro"] = os.path.join(os.path.dirname(bins["loadgen"]), "micro")
+    if args.only == "fleet":
+        section = fleet_suite(bins, args)
+        text = open(args.out).read() if os.path.exists(args.out) else "# Benchmarks\n"
+        if FLEET_START in text and FLEET_END in text:
+            head, rest = text.split(FLEET_START, 1)
+            tail = rest.split(FLEET_END, 1)[1]
+            text = head + section + tail
+        else:
+            text = text.rstrip("\n") + "\n\n" + section + "\n"
+        with open(args.out, "w") as f:
+            f.write(text)
+        log(f"wrote the fleet section of {args.out}")
+        return
     http, memory = http_suite(bins, args)
     grpc = grpc_suite(bins, args)
     client = client_suite(bins, args)
     micro = micro_suite(bins, args)
+    fleet = fleet_suite(bins, args)
     build_rows = None
     if not args.smoke and not args.no_build_cost:
         sys.path.insert(0, os.path.join(ROOT, "bench"))
@@ -415,6 +452,7 @@ def main():
     for m in micro:
         md.append(f"| {m['name']} | {m['ns_per_call']:,.0f} | {m['allocs_per_call']:.1f} |")
     md += ["", layer_costs(micro)]
+    md += ["", fleet]
     if build_rows:
         import buildcost
 

@@ -103,6 +103,17 @@ async fn a_dead_instance_is_ejected_then_probed_back() {
         "{}",
         logs.text()
     );
+    // The state is in /metrics (the instances in this process installed
+    // the Prometheus recorder the client records into).
+    let metrics = kit_tests::raw(a.addr, "GET", "/metrics", &[], "").await;
+    let text = String::from_utf8_lossy(&metrics.body);
+    for line in [
+        "kit_client_instances{service=\"strings\",state=\"ejected\"} 1",
+        "kit_client_instances{service=\"strings\",state=\"live\"} 1",
+        "kit_client_ejections_total{service=\"strings\"} 1",
+    ] {
+        assert!(text.contains(line), "{line} not in\n{text}");
+    }
     // It comes to life on the same port: probed, restored.
     let server = kit::Server::new(kit::Config::default())
         .add_service(stringsvc::StringService)

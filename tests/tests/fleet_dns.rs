@@ -15,7 +15,7 @@ const SRV: &str = "_strings._tcp.kit.test";
 
 fn srv_client(dns: &Dnsmasq) -> StringServiceClient {
     StringServiceClient::builder()
-        .discover(kit::sd::dns_srv(Some(dns.addr()), SRV))
+        .discover(kit::sd::dns_srv(SRV).resolver(dns.addr()))
         .build()
         .expect("client")
 }

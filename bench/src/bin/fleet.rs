@@ -88,7 +88,11 @@ fn us(d: Duration) -> f64 {
 }
 
 /// Runs `load` calls for `seconds`; calls/s and the report.
-async fn measure(client: &StringServiceClient, concurrency: usize, seconds: f64) -> (f64, LoadReport) {
+async fn measure(
+    client: &StringServiceClient,
+    concurrency: usize,
+    seconds: f64,
+) -> (f64, LoadReport) {
     let start = Instant::now();
     let load = Load::start(client, concurrency, true);
     tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
@@ -114,7 +118,11 @@ async fn overhead(a: &Args) -> String {
         base.push(format!("http://{addr}"));
     }
     let modes: [(&str, Vec<String>, Policy); 3] = [
-        ("pinned to one instance", base[..1].to_vec(), P2c::peak_ewma()),
+        (
+            "pinned to one instance",
+            base[..1].to_vec(),
+            P2c::peak_ewma(),
+        ),
         ("P2C peak-EWMA over 3", base.clone(), P2c::peak_ewma()),
         ("round robin over 3", base.clone(), RoundRobin.into()),
     ];
@@ -176,7 +184,10 @@ struct Failover {
 async fn failover(a: &Args) -> String {
     let etcd = Etcd::start();
     let url = etcd.url("strings");
-    let contenders = [("retries (default: 3, budgeted)", None), ("no retries", Some(0))];
+    let contenders = [
+        ("retries (default: 3, budgeted)", None),
+        ("no retries", Some(0)),
+    ];
     let mut results: Vec<Failover> = contenders
         .iter()
         .map(|_| Failover {
@@ -202,8 +213,8 @@ async fn failover(a: &Args) -> String {
                     )
                 })
                 .collect();
-            let mut builder =
-                StringServiceClient::builder().discover(kit::sd::etcd([etcd.endpoint()], "strings"));
+            let mut builder = StringServiceClient::builder()
+                .discover(kit::sd::etcd([etcd.endpoint()], "strings"));
             if let Some(n) = retries {
                 builder = builder.retries(n);
             }
@@ -275,9 +286,11 @@ async fn failover(a: &Args) -> String {
 
 /// Waits until the client's set has `url` (or has not).
 async fn settle(client: &StringServiceClient, url: &str, present: bool) {
-    within(Duration::from_secs(10), || urls(client).contains(url) == present)
-        .await
-        .expect("the change reached the client");
+    within(Duration::from_secs(10), || {
+        urls(client).contains(url) == present
+    })
+    .await
+    .expect("the change reached the client");
 }
 
 /// `rounds` add/remove pairs through `registrar`, each change timed from
@@ -316,7 +329,10 @@ async fn discovery(a: &Args) -> String {
         let etcd = Etcd::start();
         let anchor = instance(None, None).await;
         let reg = kit::sd::etcd([etcd.endpoint()], "strings");
-        let keep = reg.register(Instance::at(anchor.url())).await.expect("anchor");
+        let keep = reg
+            .register(Instance::at(anchor.url()))
+            .await
+            .expect("anchor");
         let client = client_of(kit::sd::etcd([etcd.endpoint()], "strings"), &anchor.url()).await;
         let mut s = through_registrar(&reg, &client, &url, pairs).await;
         keep.deregister().await;
@@ -328,9 +344,15 @@ async fn discovery(a: &Args) -> String {
         let zk = ZooKeeper::start();
         let anchor = instance(None, None).await;
         let reg = kit::sd::zookeeper(&zk.hosts(), "/services/strings");
-        let keep = reg.register(Instance::at(anchor.url())).await.expect("anchor");
-        let client =
-            client_of(kit::sd::zookeeper(&zk.hosts(), "/services/strings"), &anchor.url()).await;
+        let keep = reg
+            .register(Instance::at(anchor.url()))
+            .await
+            .expect("anchor");
+        let client = client_of(
+            kit::sd::zookeeper(&zk.hosts(), "/services/strings"),
+            &anchor.url(),
+        )
+        .await;
         let mut s = through_registrar(&reg, &client, &url, pairs).await;
         keep.deregister().await;
         rows.push(("ZooKeeper 3.8 (child watch)", s.len(), median_max(&mut s)));
@@ -381,7 +403,7 @@ async fn discovery(a: &Args) -> String {
             r
         };
         let mut dns = Dnsmasq::start(&records(false));
-        let client = client_of(kit::sd::dns_srv(Some(dns.addr()), srv), &anchor.url()).await;
+        let client = client_of(kit::sd::dns_srv(srv).resolver(dns.addr()), &anchor.url()).await;
         let mut s = Vec::new();
         for _ in 0..(pairs / 4).max(1) {
             for present in [true, false] {

@@ -22,21 +22,27 @@ const MIN_TTL: Duration = Duration::from_secs(1);
 const MAX_TTL: Duration = Duration::from_secs(30);
 
 /// Instances named by the SRV records of `name`
-/// (`_strings._tcp.service.local`), asking `resolver` (`IP:PORT`) or the
-/// system's resolver.
-pub fn dns_srv(resolver: Option<SocketAddr>, name: &str) -> Dns {
+/// (`_strings._tcp.service.local`), asking the system's resolver (or the
+/// one given with [`Dns::resolver`]).
+///
+/// ```
+/// use kit_runtime::sd::{dns_srv, Discover};
+/// let d = dns_srv("_strings._tcp.service.local").resolver(([127, 0, 0, 1], 5353).into());
+/// assert_eq!(d.describe(), "dns+srv://127.0.0.1:5353/_strings._tcp.service.local");
+/// ```
+pub fn dns_srv(name: &str) -> Dns {
     Dns {
-        resolver,
+        resolver: None,
         name: name.to_string(),
         srv: true,
     }
 }
 
-/// Instances at the A/AAAA records of `host:port`, asking `resolver` or
-/// the system's resolver.
-pub fn dns(resolver: Option<SocketAddr>, host_port: &str) -> Dns {
+/// Instances at the A/AAAA records of `host:port` (`strings.internal:8080`),
+/// asking the system's resolver (or the one given with [`Dns::resolver`]).
+pub fn dns(host_port: &str) -> Dns {
     Dns {
-        resolver,
+        resolver: None,
         name: host_port.to_string(),
         srv: false,
     }
@@ -50,6 +56,14 @@ pub struct Dns {
     srv: bool,
 }
 
+impl Dns {
+    /// Asks the DNS server at `addr` instead of the system's resolver.
+    pub fn resolver(mut self, addr: SocketAddr) -> Dns {
+        self.resolver = Some(addr);
+        self
+    }
+}
+
 impl Discover for Dns {
     fn describe(&self) -> String {
         let scheme = if self.srv { "dns+srv" } else { "dns" };
@@ -61,7 +75,7 @@ impl Discover for Dns {
         let (tx, rx) = mpsc::channel(64);
         let this = self.clone();
         tokio::spawn(async move {
-            let resolver = match this.resolver() {
+            let resolver = match this.build_resolver() {
                 Ok(r) => r,
                 Err(e) => {
                     let _ = tx.send(Change::Failed(format!("DNS resolver: {e}"))).await;
@@ -90,7 +104,7 @@ impl Discover for Dns {
 }
 
 impl Dns {
-    fn resolver(&self) -> Result<TokioResolver, String> {
+    fn build_resolver(&self) -> Result<TokioResolver, String> {
         let builder = match self.resolver {
             None => TokioResolver::builder_tokio().map_err(|e| e.to_string())?,
             Some(addr) => {

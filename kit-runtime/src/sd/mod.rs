@@ -254,9 +254,17 @@ pub fn from_url(url: &str) -> Result<Source, Error> {
                 if !path.contains(':') {
                     return Err(bad("write dns://[RESOLVER]/HOSTNAME:PORT"));
                 }
-                Ok(Source::Dns(dns(resolver, path)))
+                let d = dns(path);
+                Ok(Source::Dns(match resolver {
+                    Some(r) => d.resolver(r),
+                    None => d,
+                }))
             } else {
-                Ok(Source::Dns(dns_srv(resolver, path)))
+                let d = dns_srv(path);
+                Ok(Source::Dns(match resolver {
+                    Some(r) => d.resolver(r),
+                    None => d,
+                }))
             }
         }
         other => Err(bad(&format!(
