@@ -101,6 +101,15 @@ async fn measure(
     (rate, report)
 }
 
+/// One client configuration's figures over the rounds.
+#[derive(Clone, Default)]
+struct Samples {
+    rates: Vec<f64>,
+    p50: Vec<f64>,
+    p99: Vec<f64>,
+    failed: usize,
+}
+
 async fn overhead(a: &Args) -> String {
     let mut servers = Vec::new();
     let mut base = Vec::new();
@@ -126,8 +135,7 @@ async fn overhead(a: &Args) -> String {
         ("P2C peak-EWMA over 3", base.clone(), P2c::peak_ewma()),
         ("round robin over 3", base.clone(), RoundRobin.into()),
     ];
-    let mut rows: Vec<(Vec<f64>, Vec<f64>, Vec<f64>, usize)> =
-        vec![(Vec::new(), Vec::new(), Vec::new(), 0); modes.len()];
+    let mut rows: Vec<Samples> = vec![Samples::default(); modes.len()];
     for round in 0..a.rounds {
         for k in 0..modes.len() {
             let i = (k + round) % modes.len();
@@ -145,31 +153,32 @@ async fn overhead(a: &Args) -> String {
                 report.quantile(0.99),
                 report.failed
             );
-            rows[i].0.push(rate);
-            rows[i].1.push(us(report.quantile(0.5)));
-            rows[i].2.push(us(report.quantile(0.99)));
-            rows[i].3 += report.failed;
+            rows[i].rates.push(rate);
+            rows[i].p50.push(us(report.quantile(0.5)));
+            rows[i].p99.push(us(report.quantile(0.99)));
+            rows[i].failed += report.failed;
         }
     }
     drop(servers);
-    let pinned = median(rows[0].0.clone());
+    let pinned = median(rows[0].rates.clone());
     let mut md = vec![
         "| client | calls/s (median) | p50 | p99 | failed | vs pinned |".to_string(),
         "| --- | ---: | ---: | ---: | ---: | ---: |".to_string(),
     ];
-    for ((name, _, _), (rates, p50, p99, failed)) in modes.iter().zip(&rows) {
-        let rate = median(rates.clone());
+    for ((name, _, _), row) in modes.iter().zip(&rows) {
+        let rate = median(row.rates.clone());
         md.push(format!(
-            "| {name} | {rate:.0} | {:.0} µs | {:.0} µs | {failed} | {:.2}x |",
-            median(p50.clone()),
-            median(p99.clone()),
+            "| {name} | {rate:.0} | {:.0} µs | {:.0} µs | {} | {:.2}x |",
+            median(row.p50.clone()),
+            median(row.p99.clone()),
+            row.failed,
             rate / pinned
         ));
     }
     md.push(String::new());
     md.push(format!(
         "P2C over 3 instances / pinned to one: **{:.2}x** calls/s (target >= 0.95: balancing costs at most 5%).",
-        median(rows[1].0.clone()) / pinned
+        median(rows[1].rates.clone()) / pinned
     ));
     md.join("\n")
 }
