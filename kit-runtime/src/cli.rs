@@ -73,10 +73,14 @@ impl Cli {
 }
 
 fn command() -> clap::Command {
-    let command = <Cli as CommandFactory>::command();
+    // The about text is the binary's, not this type's rustdoc.
+    let command = <Cli as CommandFactory>::command().long_about(None);
     match crate::descriptor::registered_services().next() {
-        Some(service) => command.version(service.version),
-        None => command,
+        Some(service) => command.version(service.version).about(format!(
+            "Serves the {} service over HTTP/JSON and gRPC (kit).",
+            service.name
+        )),
+        None => command.about("A kit server."),
     }
 }
 

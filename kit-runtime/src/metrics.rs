@@ -15,6 +15,9 @@
 //! | `kit_client_discovery_stale` | gauge | service |
 //! | `kit_client_breaker_open` | gauge | service |
 
+mod shared;
+
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -23,6 +26,8 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::descriptor::EndpointDescriptor;
 use crate::Code;
+
+pub(crate) use shared::{ClientMetrics, GaugeShare};
 
 /// Server requests by outcome.
 pub const SERVER_REQUESTS: &str = "kit_server_requests_total";
@@ -40,10 +45,10 @@ pub const CLIENT_RETRIES: &str = "kit_client_retries_total";
 pub const CLIENT_INSTANCES: &str = "kit_client_instances";
 /// Instances a client ejected after consecutive failures.
 pub const CLIENT_EJECTIONS: &str = "kit_client_ejections_total";
-/// 1 while a client's discovery source is failing and it calls the last
-/// instances it knew.
+/// Clients of a service whose discovery source is failing, so that they
+/// call the last instances they knew (1 for a process with one client).
 pub const CLIENT_DISCOVERY_STALE: &str = "kit_client_discovery_stale";
-/// 1 while a client's circuit breaker for a service is open.
+/// Clients of a service whose circuit breaker is open.
 pub const CLIENT_BREAKER_OPEN: &str = "kit_client_breaker_open";
 
 /// Latency buckets, in seconds: 0.5 ms to 10 s.
@@ -52,6 +57,14 @@ pub(crate) const LATENCY_BUCKETS: &[f64] = &[
 ];
 
 static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Bumped when kit installs its recorder: handles made before it point at
+/// no recorder and are made again (see `shared`).
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn generation() -> u64 {
+    GENERATION.load(Ordering::Relaxed)
+}
 
 /// Installs the Prometheus recorder as the global `metrics` recorder, once
 /// per process (a [`Server`](crate::Server) does it when it builds its router). Returns the handle that renders the text format, or `None`
@@ -66,6 +79,7 @@ pub(crate) fn install_prometheus() -> Option<&'static PrometheusHandle> {
                 .build_recorder();
             let handle = recorder.handle();
             metrics::set_global_recorder(recorder).ok()?;
+            GENERATION.fetch_add(1, Ordering::Relaxed);
             describe();
             spawn_upkeep(handle.clone());
             Some(handle)

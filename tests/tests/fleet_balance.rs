@@ -264,6 +264,14 @@ fn wrong_discovery_urls_are_one_clear_line() {
     let (code, err) = svc(&["--register", "dns+srv:///_strings._tcp.example"]);
     assert_ne!(code, Some(0));
     assert!(err.contains("not a registry"), "{err}");
+    let (code, err) = svc(&["--advertise-addr", "http://10.0.0.1:80"]);
+    assert_ne!(code, Some(0));
+    assert!(
+        err.contains("--advertise-addr `http://10.0.0.1:80`"),
+        "{err}"
+    );
+    // An empty KIT_REGISTER-style value registers nowhere (and serves):
+    // checked by the server starting and answering /health/live.
     // A registry that is not there: the server does not start half-announced.
     let (code, err) = svc(&["--register", "etcd://127.0.0.1:9/strings"]);
     assert_ne!(code, Some(0));
@@ -294,4 +302,66 @@ async fn over_grpc_too() {
     let stats = client.instance_stats();
     let dead_stats = stats.iter().find(|s| s.url == dead).expect("listed");
     assert_eq!(dead_stats.state, "ejected", "{stats:#?}");
+}
+
+/// Every instance ejected: calls fail at once with UNAVAILABLE saying so,
+/// even for an endpoint with retries (nothing to retry on).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn all_ejected_fails_fast_without_retrying() {
+    let client = StringServiceClient::builder()
+        .discover(kit::sd::fixed(["http://127.0.0.1:9"]))
+        .failure_accrual(
+            Accrual::consecutive(1).ejection(Duration::from_secs(60), Duration::from_secs(60)),
+        )
+        // A retry would sleep at least half a second: visible below.
+        .backoff(kit::retry::Backoff {
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(1),
+        })
+        .build()
+        .expect("client");
+    let _ = client.count("x").await; // the failure that ejects it
+    for _ in 0..5 {
+        let started = std::time::Instant::now();
+        let e = client.uppercase("x").await.expect_err("ejected");
+        assert_eq!(e.code(), Code::Unavailable);
+        assert!(e.message().contains("ejected"), "{e}");
+        assert!(
+            started.elapsed() < Duration::from_millis(400),
+            "retried: {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// A client built and used before this process served anything: its
+/// metrics reach the Prometheus recorder a kit server installs later,
+/// and two clients of one service add up in kit_client_instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn client_metrics_survive_a_recorder_installed_later() {
+    let remote = kit_tests::fleet::Process::start(&[]);
+    let early = fixed_client(std::slice::from_ref(&remote.url), P2c::peak_ewma());
+    fleet::calls(&early, 3).await;
+    // Now a server in this process installs kit's recorder.
+    let local = instance(None, None).await;
+    let late = fixed_client(&[remote.url.clone(), local.url()], P2c::peak_ewma());
+    fleet::calls(&early, 3).await;
+    fleet::calls(&late, 3).await;
+    let metrics = kit_tests::raw(local.addr, "GET", "/metrics", &[], "").await;
+    let text = String::from_utf8_lossy(&metrics.body);
+    for line in [
+        "kit_client_requests_total{service=\"strings\",endpoint=\"uppercase\",transport=\"http\",code=\"OK\"} 6",
+        // early knows 1 instance, late 2: 3 live in all.
+        "kit_client_instances{service=\"strings\",state=\"live\"} 3",
+        "kit_client_discovery_stale{service=\"strings\"} 0",
+    ] {
+        assert!(text.contains(line), "{line} not in\n{text}");
+    }
+    drop(early);
+    let metrics = kit_tests::raw(local.addr, "GET", "/metrics", &[], "").await;
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(
+        text.contains("kit_client_instances{service=\"strings\",state=\"live\"} 2"),
+        "a dropped client takes its share back:\n{text}"
+    );
 }

@@ -83,7 +83,7 @@ async fn srv_records_name_the_instances_and_changes_arrive_within_the_ttl() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn malformed_srv_records_are_skipped_and_backups_wait() {
     let logs = Logs::capture();
-    let a = instance(None, None).await;
+    let mut a = instance(None, None).await;
     let backup = instance(None, None).await;
     let records = records_for(&[&a])
         // "Decidedly not available" (RFC 2782): target ".", port 0.
@@ -95,10 +95,17 @@ async fn malformed_srv_records_are_skipped_and_backups_wait() {
         .host("backup.kit.test", "127.0.0.1");
     let mut dns = Dnsmasq::start(&records);
     let client = srv_client(&dns);
-    within(Duration::from_secs(10), || urls(&client) == set([a.url()]))
-        .await
-        .unwrap_or_else(|| panic!("the client saw {:?}", urls(&client)));
+    within(Duration::from_secs(10), || {
+        urls(&client) == set([a.url(), backup.url()])
+    })
+    .await
+    .unwrap_or_else(|| panic!("the client saw {:?}", urls(&client)));
     fleet::calls(&client, 20).await;
+    assert_eq!(
+        fleet::served_by(&client, &backup.url()),
+        0,
+        "the backup waits"
+    );
     assert!(
         !logs
             .lines_with("skipping a malformed SRV record")
@@ -110,7 +117,13 @@ async fn malformed_srv_records_are_skipped_and_backups_wait() {
         .lines_with("skipping an SRV target that does not resolve")
         .is_empty());
 
-    // The primaries go: the backup serves.
+    // The primary dies but stays in DNS: the backup serves, no call fails.
+    a.shutdown();
+    let _ = (&mut a.task).await;
+    fleet::calls(&client, 20).await;
+    assert!(fleet::served_by(&client, &backup.url()) >= 20);
+
+    // The primaries leave DNS: the backup is all there is.
     let only_backup = Records::default()
         .srv_priority(SRV, "backup.kit.test", backup.addr.port(), 10)
         .host("backup.kit.test", "127.0.0.1");
@@ -198,10 +211,17 @@ async fn a_resolver_outage_keeps_the_last_known_set() {
     .await
     .expect("a log line says the resolver is unreachable");
     fleet::calls(&client, 20).await;
+    // Back with the same records: nothing changed, and the client says
+    // discovery is back all the same.
+    dns.serve(&records_for(&[&a]));
+    within(Duration::from_secs(10), || {
+        !logs.lines_with("discovery is back").is_empty()
+    })
+    .await
+    .expect("a log line says discovery is back");
     let b = instance(None, None).await;
     dns.serve(&records_for(&[&a, &b]));
     within(Duration::from_secs(10), || urls(&client).contains(&b.url()))
         .await
         .expect("resolving again after the outage");
-    assert!(!logs.lines_with("discovery is back").is_empty());
 }

@@ -260,6 +260,12 @@ async fn an_etcd_outage_keeps_the_last_known_set_and_the_client_resubscribes() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(urls(&client), set([a.url(), b.url()]), "the set is kept");
     etcd.resume();
+    // Back, same set: the client says so before anything changes.
+    within(Duration::from_secs(15), || {
+        !logs.lines_with("discovery is back").is_empty()
+    })
+    .await
+    .expect("a log line says discovery is back");
     let c = instance(registrar(&etcd), None).await;
     let back = within(Duration::from_secs(15), || urls(&client).contains(&c.url()))
         .await
@@ -270,7 +276,6 @@ async fn an_etcd_outage_keeps_the_last_known_set_and_the_client_resubscribes() {
         report.ok, report.failed
     );
     assert_eq!(report.failed, 0, "calls failed: {:?}", report.errors);
-    assert!(!logs.lines_with("discovery is back").is_empty());
     // The servers' leases were kept alive across the outage.
     assert!(urls(&client).is_superset(&set([a.url(), b.url(), c.url()])));
 }
@@ -281,5 +286,28 @@ async fn the_url_names_the_source() {
     assert_eq!(
         s.describe(),
         "etcd://127.0.0.1:2379,127.0.0.1:22379/strings"
+    );
+}
+
+/// A watch on a healthy etcd stays up: etcd answers pings more frequent
+/// than its --grpc-keepalive-min-time (5 s) with GOAWAY, which once made
+/// every client report a failure 12 s into its life.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_quiet_watch_on_a_healthy_etcd_never_fails() {
+    let logs = Logs::capture();
+    let etcd = Etcd::start();
+    let a = instance(registrar(&etcd), None).await;
+    let client = client(&etcd);
+    within(Duration::from_secs(10), || urls(&client) == set([a.url()]))
+        .await
+        .expect("one instance");
+    for _ in 0..20 {
+        fleet::calls(&client, 1).await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert!(
+        logs.lines_with("discovery failed").is_empty(),
+        "{}",
+        logs.text()
     );
 }

@@ -208,6 +208,11 @@ async fn a_zookeeper_outage_keeps_the_last_known_set_and_the_client_resubscribes
     .expect("a log line says the registry is unreachable");
     assert_eq!(urls(&client), set([a.url()]), "the set is kept");
     zk.resume();
+    within(Duration::from_secs(30), || {
+        !logs.lines_with("discovery is back").is_empty()
+    })
+    .await
+    .expect("a log line says discovery is back");
     let b = instance(registrar(&zk), None).await;
     let back = within(Duration::from_secs(30), || urls(&client).contains(&b.url()))
         .await

@@ -9,8 +9,9 @@
 //!
 //! With `--calls N` it makes N `uppercase` calls (or `count` calls, with
 //! `--endpoint count`: not idempotent, so never retried), C at a time, then
-//! prints one line per instance with the calls it served and a last line
-//! `calls: N ok, M failed`. Log lines (instances ejected, the registry
+//! prints one line per instance the client knows at the end (attempts it
+//! served, its state, its failures; an instance that left during the run is
+//! not listed) and a last line `calls: N ok, M failed`. Log lines (instances ejected, the registry
 //! unreachable) go to stderr; `RUST_LOG` filters them.
 
 use std::process::ExitCode;

@@ -1,7 +1,7 @@
 //! Configuring a client.
 
 use std::marker::PhantomData;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{Request, Response, Uri};
@@ -16,6 +16,7 @@ use super::channel::{ClientLayers, HttpInstance};
 use super::{Body, BoxChannel, Client, ClientInner, Transport};
 use crate::descriptor::ServiceDescriptor;
 use crate::lb::{Accrual, BalanceService, Balancer, Breaker, Circuit, Policy};
+use crate::metrics::{ClientMetrics, GaugeShare};
 use crate::retry::{Backoff, RetryBudget};
 use crate::sd::Discover;
 use crate::Error;
@@ -225,9 +226,16 @@ impl<C: From<Client>> ClientBuilder<C> {
         let channel = self
             .layers
             .wrap(BoxCloneSyncService::new(BalanceService(balancer.clone())));
-        let metrics = (0..self.service.endpoints.len())
-            .map(|_| OnceLock::new())
+        let metrics = self
+            .service
+            .endpoints
+            .iter()
+            .map(|e| ClientMetrics::new(e, self.transport.as_str()))
             .collect();
+        let breaker_gauge = GaugeShare::new(
+            crate::metrics::CLIENT_BREAKER_OPEN,
+            vec![metrics::Label::new("service", self.service.name)],
+        );
         let bases = self
             .urls
             .iter()
@@ -243,6 +251,7 @@ impl<C: From<Client>> ClientBuilder<C> {
                 channel,
                 balancer,
                 breaker: self.breaker.map(Circuit::new),
+                breaker_gauge,
                 timeout: self.timeout,
                 retries: self.retries,
                 backoff: self.backoff,
@@ -312,8 +321,16 @@ fn follow(balancer: &Arc<Balancer>, source: &dyn Discover, has_runtime: bool) ->
         return Ok(());
     }
     let weak = Arc::downgrade(balancer);
+    // Ends with the client: the balancer holds the sender.
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    balancer.stop_watching_on_drop(stop);
     tokio::spawn(async move {
-        while let Some(change) = changes.next().await {
+        loop {
+            let change = tokio::select! {
+                change = changes.next() => change,
+                _ = &mut stopped => return,
+            };
+            let Some(change) = change else { return };
             let Some(balancer) = weak.upgrade() else {
                 return;
             };

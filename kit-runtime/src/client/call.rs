@@ -53,6 +53,9 @@ impl HttpCall {
 struct Failure {
     error: Error,
     maybe_processed: bool,
+    /// The balancer had no instance to offer (all ejected, none found):
+    /// nothing to retry on.
+    no_instance: bool,
 }
 
 impl Failure {
@@ -60,6 +63,7 @@ impl Failure {
         Failure {
             error,
             maybe_processed: false,
+            no_instance: false,
         }
     }
 }
@@ -163,6 +167,7 @@ impl Client {
                                         desc.service, desc.name
                                     )),
                                     maybe_processed: true,
+                                    no_instance: false,
                                 })
                             })
                     }
@@ -182,6 +187,7 @@ impl Client {
                 }
                 let failure = match outcome {
                     Ok(bytes) => return Ok(bytes),
+                    Err(f) if f.no_instance => return Err(f.error),
                     Err(f) => f,
                 };
                 let may_retry = retries < max_retries
@@ -196,7 +202,11 @@ impl Client {
                     // endpoint's retry count, as Finagle's requeues.
                     let never_sent = !failure.maybe_processed
                         && failure.error.code() == Code::Unavailable;
-                    if never_sent && requeues < MAX_REQUEUES && inner.budget.withdraw() {
+                    if never_sent
+                        && requeues < MAX_REQUEUES
+                        && inner.balancer.has_other_than(&failed)
+                        && inner.budget.withdraw()
+                    {
                         requeues += 1;
                         tracing::debug!(requeues, error = %failure.error, "requeued: the request was never sent");
                         self.metrics(endpoint).retry();
@@ -227,15 +237,13 @@ impl Client {
                         service = desc.service,
                         "circuit breaker opened: failing calls fast"
                     );
-                    metrics::gauge!(crate::metrics::CLIENT_BREAKER_OPEN, "service" => desc.service)
-                        .set(1.0);
+                    inner.breaker_gauge.set(1.0);
                 }
                 Some(Trip::Closed) => {
                     tracing::info!(service = desc.service, "circuit breaker closed");
-                    metrics::gauge!(crate::metrics::CLIENT_BREAKER_OPEN, "service" => desc.service)
-                        .set(0.0);
+                    inner.breaker_gauge.set(0.0);
                 }
-                None => {}
+                None => inner.breaker_gauge.refresh(),
             }
         }
         result
@@ -296,6 +304,7 @@ impl Client {
                     error_chain(&*e)
                 )),
                 maybe_processed: !never_sent,
+                no_instance: no_instance(&*e),
             }
         };
         let response = channel
@@ -312,6 +321,7 @@ impl Client {
                 desc.service, desc.name
             )),
             maybe_processed: true,
+            no_instance: false,
         })?;
         let bytes = body.to_bytes();
         if status.is_success() {
@@ -327,6 +337,7 @@ impl Client {
         Err(Failure {
             error,
             maybe_processed: true,
+            no_instance: false,
         })
     }
 
@@ -401,6 +412,7 @@ impl Client {
                     ));
                 }
                 Err(Failure {
+                    no_instance: status.source().is_some_and(no_instance),
                     error,
                     maybe_processed: !never_sent,
                 })
@@ -451,6 +463,21 @@ impl Decoder for RawCodec {
         let len = src.remaining();
         Ok(Some(src.copy_to_bytes(len)))
     }
+}
+
+/// Whether the balancer had no instance for the attempt.
+fn no_instance(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if err.downcast_ref::<NoInstance>().is_some() {
+            return true;
+        }
+        if let Some(e) = err.downcast_ref::<super::channel::ChannelError>() {
+            return no_instance(&*e.0);
+        }
+        source = err.source();
+    }
+    false
 }
 
 /// Whether a gRPC failure happened before anything was sent.

@@ -8,7 +8,7 @@ mod call;
 mod channel;
 mod encode;
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use builder::ClientBuilder;
@@ -17,7 +17,7 @@ pub use channel::{Body, BoxChannel};
 pub use encode::{push_path_param, QueryWriter};
 
 use crate::descriptor::ServiceDescriptor;
-use crate::metrics::EndpointMetrics;
+use crate::metrics::{ClientMetrics, EndpointMetrics};
 use crate::retry::{Backoff, RetryBudget};
 
 /// The transport a client speaks.
@@ -65,11 +65,13 @@ struct ClientInner {
     channel: BoxChannel,
     balancer: Arc<crate::lb::Balancer>,
     breaker: Option<crate::lb::Circuit>,
+    /// This client's 1 in `kit_client_breaker_open` while its breaker is open.
+    breaker_gauge: crate::metrics::GaugeShare,
     timeout: Option<Duration>,
     retries: Option<u32>,
     backoff: Backoff,
     budget: RetryBudget,
-    metrics: Box<[OnceLock<EndpointMetrics>]>,
+    metrics: Box<[ClientMetrics]>,
 }
 
 impl Client {
@@ -137,12 +139,7 @@ impl Client {
         Ok(())
     }
 
-    fn metrics(&self, endpoint: usize) -> &EndpointMetrics {
-        self.inner.metrics[endpoint].get_or_init(|| {
-            EndpointMetrics::client(
-                &self.inner.service.endpoints[endpoint],
-                self.inner.transport.as_str(),
-            )
-        })
+    fn metrics(&self, endpoint: usize) -> Arc<EndpointMetrics> {
+        self.inner.metrics[endpoint].get()
     }
 }

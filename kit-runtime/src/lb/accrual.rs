@@ -140,6 +140,16 @@ impl Health {
         }
     }
 
+    /// Whether [`Health::available`] would let a request through at `now`,
+    /// without changing the state.
+    pub(crate) fn could_take(&self, now: Instant) -> bool {
+        match self.state {
+            State::Live => true,
+            State::Ejected(until) => now >= until,
+            State::Probing { in_flight } => !in_flight,
+        }
+    }
+
     /// A request was sent.
     pub(crate) fn started(&mut self) {
         if let State::Probing { .. } = self.state {

@@ -15,6 +15,7 @@ use super::accrual::{Accrual, Health, State, Transition};
 use super::ewma::PeakEwma;
 use super::Policy;
 use crate::client::{Body, BoxChannel};
+use crate::metrics::GaugeShare;
 use crate::sd::{Change, Instance};
 use crate::Error;
 
@@ -55,6 +56,9 @@ struct Endpoint {
     health: Mutex<Health>,
     served: AtomicU64,
     failures: AtomicU64,
+    /// Lower is preferred; higher priorities are backups (SRV records'
+    /// `priority`; 0 for sources that have none).
+    priority: u16,
 }
 
 impl Endpoint {
@@ -98,6 +102,12 @@ pub(crate) struct Balancer {
     /// Whether the set changes (a registry, DNS), so changes are news
     /// worth a log line; a fixed list of URLs is not.
     dynamic: bool,
+    /// Dropped with the balancer, which ends the task following the source.
+    watching: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    /// This client's shares of `kit_client_instances` (live, ejected,
+    /// probing) and `kit_client_discovery_stale`.
+    gauges: [GaugeShare; 3],
+    stale_gauge: GaugeShare,
     /// Instances the source removed but that were kept, being the last:
     /// they go as soon as another instance arrives.
     kept: Mutex<Vec<String>>,
@@ -123,6 +133,20 @@ impl Balancer {
             next: AtomicUsize::new(0),
             stale: AtomicBool::new(false),
             dynamic,
+            watching: Mutex::new(None),
+            gauges: ["live", "ejected", "probing"].map(|state| {
+                GaugeShare::new(
+                    crate::metrics::CLIENT_INSTANCES,
+                    vec![
+                        metrics::Label::new("service", service),
+                        metrics::Label::new("state", state),
+                    ],
+                )
+            }),
+            stale_gauge: GaugeShare::new(
+                crate::metrics::CLIENT_DISCOVERY_STALE,
+                vec![metrics::Label::new("service", service)],
+            ),
             kept: Mutex::new(Vec::new()),
             populated: tokio::sync::watch::channel(false).0,
             connect,
@@ -162,6 +186,11 @@ impl Balancer {
                     health: Mutex::new(Health::new(self.accrual)),
                     served: AtomicU64::new(0),
                     failures: AtomicU64::new(0),
+                    priority: instance
+                        .metadata
+                        .get("priority")
+                        .and_then(|p| p.parse().ok())
+                        .unwrap_or(0),
                     instance,
                 });
                 let mut all = self.write();
@@ -213,6 +242,11 @@ impl Balancer {
                 self.fresh();
             }
             Change::Failed(why) => self.mark_stale(&why),
+            Change::Synced => {
+                if !self.read().is_empty() {
+                    self.fresh();
+                }
+            }
         }
         self.publish_gauges();
     }
@@ -221,15 +255,20 @@ impl Balancer {
         if self.stale.swap(false, Ordering::Relaxed) {
             tracing::info!(service = self.service, source = %self.source, "discovery is back");
         }
-        metrics::gauge!(crate::metrics::CLIENT_DISCOVERY_STALE, "service" => self.service).set(0.0);
+        self.stale_gauge.set(0.0);
         self.populated.send_replace(true);
     }
 
     fn mark_stale(&self, why: &str) {
         if !self.stale.swap(true, Ordering::Relaxed) {
-            tracing::warn!(service = self.service, source = %self.source, why, instances = self.read().len(), "discovery failed: calls continue on the last known instances");
+            let known = self.read().len();
+            if known == 0 {
+                tracing::warn!(service = self.service, source = %self.source, why, "discovery failed and no instances are known yet");
+            } else {
+                tracing::warn!(service = self.service, source = %self.source, why, instances = known, "discovery failed: calls continue on the last known instances");
+            }
         }
-        metrics::gauge!(crate::metrics::CLIENT_DISCOVERY_STALE, "service" => self.service).set(1.0);
+        self.stale_gauge.set(1.0);
     }
 
     /// Waits until discovery has found instances once (at most `limit`).
@@ -250,6 +289,10 @@ impl Balancer {
     /// The instance for the next attempt: one that accrual lets through,
     /// not in `avoid` (unless nothing else is left), chosen by the policy.
     fn pick(&self, avoid: &[String]) -> Result<Arc<Endpoint>, Error> {
+        // A recorder installed since the gauges were last set gets them.
+        for g in self.gauges.iter().chain([&self.stale_gauge]) {
+            g.refresh();
+        }
         let now = Instant::now();
         let all = self.read();
         if all.is_empty() {
@@ -275,6 +318,16 @@ impl Balancer {
             .filter(|e| !avoid.contains(&e.instance.id))
             .collect();
         let candidates = if fresh.is_empty() { available } else { fresh };
+        // Backups (a higher priority) only when no better one can serve.
+        let best = candidates.iter().map(|e| e.priority).min().unwrap_or(0);
+        let candidates: Vec<&Arc<Endpoint>> = if candidates.iter().all(|e| e.priority == best) {
+            candidates
+        } else {
+            candidates
+                .into_iter()
+                .filter(|e| e.priority == best)
+                .collect()
+        };
         let chosen = match self.policy {
             Policy::RoundRobin => {
                 let i = self.next.fetch_add(1, Ordering::Relaxed) % candidates.len();
@@ -339,10 +392,22 @@ impl Balancer {
                 State::Probing { .. } => 2,
             }] += 1;
         }
-        for (state, n) in ["live", "ejected", "probing"].iter().zip(counts) {
-            metrics::gauge!(crate::metrics::CLIENT_INSTANCES, "service" => self.service, "state" => *state)
-                .set(n as f64);
+        for (gauge, n) in self.gauges.iter().zip(counts) {
+            gauge.set(n as f64);
         }
+    }
+
+    /// Keeps `stop` until the balancer is dropped (the client is gone).
+    pub(crate) fn stop_watching_on_drop(&self, stop: tokio::sync::oneshot::Sender<()>) {
+        *lock(&self.watching) = Some(stop);
+    }
+
+    /// Whether an instance other than `ids` could take a request now.
+    pub(crate) fn has_other_than(&self, ids: &[String]) -> bool {
+        let now = Instant::now();
+        self.read()
+            .iter()
+            .any(|e| !ids.contains(&e.instance.id) && lock(&e.health).could_take(now))
     }
 
     /// What the client knows of each instance.
@@ -476,6 +541,27 @@ mod tests {
             .filter(|_| b.pick(&[]).unwrap().instance.id == "fast:1")
             .count();
         assert_eq!(picks, 200, "two instances: P2C always compares both");
+    }
+
+    #[tokio::test]
+    async fn backups_serve_only_when_the_primaries_cannot() {
+        let b = balancer(Policy::P2cPeakEwma, Accrual::consecutive(1));
+        let at = |url: &str, p: &str| Change::Insert(Instance::at(url).with("priority", p));
+        b.apply(at("http://a:1", "0"));
+        b.apply(at("http://b:1", "0"));
+        b.apply(at("http://backup:1", "10"));
+        for _ in 0..50 {
+            assert_ne!(b.pick(&[]).unwrap().instance.id, "backup:1");
+        }
+        // A retry that avoids both primaries goes to the backup.
+        let both = ["a:1", "b:1"].map(String::from);
+        assert_eq!(b.pick(&both).unwrap().instance.id, "backup:1");
+        // Both primaries ejected: the backup serves.
+        b.record("a:1", false);
+        b.record("b:1", false);
+        for _ in 0..20 {
+            assert_eq!(b.pick(&[]).unwrap().instance.id, "backup:1");
+        }
     }
 
     #[tokio::test]

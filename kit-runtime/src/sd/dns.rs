@@ -1,8 +1,9 @@
 //! DNS: SRV records (`dns+srv://`) or A/AAAA records (`dns://`), resolved
 //! again when their TTL runs out, with the system resolver or one named in
-//! the URL. Of SRV records, the lowest priority with a resolvable target
-//! is used (RFC 2782: higher ones are backups); weights are kept as
-//! metadata, the balancer weighs by load and latency instead.
+//! the URL. SRV priorities travel as instance metadata: the balancer sends
+//! to the lowest priority that can serve (RFC 2782: higher ones are
+//! backups, used when the better ones are ejected or gone); weights are
+//! kept as metadata, the balancer weighs by load and latency instead.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -184,40 +185,8 @@ impl Dns {
             }
         }
         Ok((
-            lowest_priority(set),
+            set,
             Duration::from_secs(if ttl == u32::MAX { 5 } else { ttl.into() }),
         ))
-    }
-}
-
-/// The instances of the lowest SRV priority present (RFC 2782).
-fn lowest_priority(set: Vec<Instance>) -> Vec<Instance> {
-    let priority = |i: &Instance| -> u16 {
-        i.metadata
-            .get("priority")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0)
-    };
-    let Some(lowest) = set.iter().map(priority).min() else {
-        return set;
-    };
-    set.into_iter().filter(|i| priority(i) == lowest).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backups_wait_for_the_primaries_to_go() {
-        let at = |port: u16, p: &str| {
-            Instance::at(format!("http://127.0.0.1:{port}")).with("priority", p)
-        };
-        let kept = lowest_priority(vec![at(1, "10"), at(2, "0"), at(3, "0"), at(4, "20")]);
-        let ports: Vec<_> = kept.iter().map(|i| i.url.clone()).collect();
-        assert_eq!(ports, ["http://127.0.0.1:2", "http://127.0.0.1:3"]);
-        let backups = lowest_priority(vec![at(1, "10"), at(4, "20")]);
-        assert_eq!(backups.len(), 1);
-        assert!(lowest_priority(Vec::new()).is_empty());
     }
 }

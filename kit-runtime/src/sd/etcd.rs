@@ -49,8 +49,10 @@ impl Etcd {
         let options = ConnectOptions::new()
             .with_connect_timeout(Duration::from_secs(2))
             .with_timeout(Duration::from_secs(5))
-            // A watch on a dead connection must fail, not wait forever.
-            .with_keep_alive(Duration::from_secs(3), Duration::from_secs(2))
+            // A watch on a dead connection must fail, not wait forever. No
+            // more often than etcd's --grpc-keepalive-min-time (5 s by
+            // default): it answers faster pings with GOAWAY (too_many_pings).
+            .with_keep_alive(Duration::from_secs(10), Duration::from_secs(5))
             .with_keep_alive_while_idle(true);
         Client::connect(&self.endpoints, Some(options)).await
     }
@@ -128,7 +130,10 @@ impl Etcd {
             .await
             .map_err(|e| e.to_string())?;
         loop {
-            let message = stream.message().await.map_err(|e| e.to_string())?;
+            let message = tokio::select! {
+                m = stream.message() => m.map_err(|e| e.to_string())?,
+                () = tx.closed() => return Ok(()),
+            };
             let Some(response) = message else {
                 return Err("the watch ended".into());
             };

@@ -75,6 +75,7 @@ impl Instance {
     /// assert!(Instance::at("http://10.0.0.1:8080").checked().is_ok());
     /// assert!(Instance::at("gopher://10.0.0.1").checked().is_err());
     /// assert!(Instance::at("http://").checked().is_err());
+    /// assert!(Instance::at("http://10.0.0.1:0").checked().is_err());
     /// ```
     pub fn checked(self) -> Result<Instance, String> {
         let uri: http::Uri = self
@@ -86,6 +87,7 @@ impl Instance {
             _ => return Err(format!("`{}` is not an http:// URL", self.url)),
         }
         match uri.authority() {
+            Some(a) if a.port_u16() == Some(0) => Err(format!("`{}` has port 0", self.url)),
             Some(a) if !a.host().is_empty() => Ok(self),
             _ => Err(format!("`{}` names no host", self.url)),
         }
@@ -107,6 +109,10 @@ pub enum Change {
     Remove(String),
     /// The source failed; what was known still holds.
     Failed(String),
+    /// The source answered and the instances reported so far are its
+    /// current set: it is healthy again after a `Failed`, even if nothing
+    /// changed meanwhile.
+    Synced,
 }
 
 /// Where a service's instances are found. Implemented by every backend
@@ -218,7 +224,13 @@ pub fn from_url(url: &str) -> Result<Source, Error> {
         .map(String::from)
         .collect();
     match scheme {
-        "http" => Ok(Source::Fixed(fixed(url.split(',').map(str::trim)))),
+        "http" | "https" => {
+            let urls: Vec<&str> = url.split(',').map(str::trim).collect();
+            for u in &urls {
+                Instance::at(*u).checked().map_err(|why| bad(&why))?;
+            }
+            Ok(Source::Fixed(fixed(urls)))
+        }
         "etcd" | "zk" | "consul" => {
             if hosts.is_empty() {
                 return Err(bad("no host"));
@@ -364,6 +376,9 @@ impl Snapshots {
             self.known.remove(&id);
             changes.push(Change::Remove(id));
         }
+        if !self.known.is_empty() {
+            changes.push(Change::Synced);
+        }
         changes
     }
 }
@@ -404,6 +419,9 @@ mod tests {
             "dns+srv://not-an-ip/_s._tcp",
             "dns:///nohostport",
             "strings",
+            "http://",
+            "http://a:1,b:2",
+            "http://a:0",
         ] {
             assert!(from_url(bad).is_err(), "{bad}");
         }
@@ -417,17 +435,33 @@ mod tests {
         let b = Instance::at("http://b:1");
         assert_eq!(
             s.next(vec![a.clone(), b.clone()]),
-            [Change::Insert(a.clone()), Change::Insert(b.clone())]
+            [
+                Change::Insert(a.clone()),
+                Change::Insert(b.clone()),
+                Change::Synced
+            ]
         );
-        assert_eq!(s.next(vec![a.clone(), b.clone()]), []);
-        assert_eq!(s.next(vec![b.clone()]), [Change::Remove("a:1".into())]);
+        assert_eq!(s.next(vec![a.clone(), b.clone()]), [Change::Synced]);
+        assert_eq!(
+            s.next(vec![b.clone()]),
+            [Change::Remove("a:1".into()), Change::Synced]
+        );
         assert!(matches!(s.next(vec![]).as_slice(), [Change::Failed(_)]));
         let b2 = b.clone().with("zone", "z1");
-        assert_eq!(s.next(vec![b2.clone()]), [Change::Insert(b2)]);
+        assert_eq!(
+            s.next(vec![b2.clone()]),
+            [Change::Insert(b2), Change::Synced]
+        );
         // A replaced set: the newcomer first, so no client sees it empty.
         assert_eq!(
             s.next(vec![a.clone()]),
-            [Change::Insert(a), Change::Remove("b:1".into())]
+            [
+                Change::Insert(a),
+                Change::Remove("b:1".into()),
+                Change::Synced
+            ]
         );
+        // Nothing known and nothing found: no news.
+        assert_eq!(Snapshots::default().next(vec![]), []);
     }
 }

@@ -239,9 +239,13 @@ impl Server {
     /// Binds the listeners; the server runs when [`Listening::run_until`]
     /// is awaited.
     pub async fn bind(mut self) -> Result<Listening, Error> {
-        for url in &self.config.register {
+        // An empty KIT_REGISTER (or `--register ''`) registers nowhere.
+        for url in self.config.register.iter().filter(|u| !u.trim().is_empty()) {
             let registrar = crate::sd::from_url(url)?.registrar()?;
             self.registrars.push(registrar);
+        }
+        if let Some(addr) = &self.config.advertise_addr {
+            check_advertised(addr)?;
         }
         let listener = bind(self.config.http_addr).await?;
         let grpc_listener = match self.config.grpc_addr {
@@ -403,4 +407,40 @@ fn add_grpc_builtins(
 struct Routers {
     app: Dispatch,
     grpc: Router,
+}
+
+/// `--advertise-addr` must be `HOST:PORT`, as a registry's peers dial it.
+fn check_advertised(addr: &str) -> Result<(), Error> {
+    let bad = |why: &str| {
+        Error::invalid_argument(format!(
+            "--advertise-addr `{addr}`: {why} (write HOST:PORT, e.g. 10.0.0.5:8080)"
+        ))
+    };
+    if addr.contains("://") {
+        return Err(bad("no scheme"));
+    }
+    let uri: http::Uri = format!("http://{addr}")
+        .parse()
+        .map_err(|_| bad("not a host and port"))?;
+    match (uri.host(), uri.port_u16(), uri.path()) {
+        (Some(h), Some(p), "/" | "") if !h.is_empty() && p != 0 => Ok(()),
+        (_, None, _) => Err(bad("no port")),
+        _ => Err(bad("not a host and port")),
+    }
+}
+
+#[cfg(test)]
+mod advertise_tests {
+    use super::check_advertised;
+
+    #[test]
+    fn advertised_addresses_are_host_and_port() {
+        for good in ["10.0.0.5:8080", "svc.internal:80", "[::1]:9000"] {
+            assert!(check_advertised(good).is_ok(), "{good}");
+        }
+        for bad in ["http://x:1", "nohostport", "x:0", "x:1/path", ":80"] {
+            let e = check_advertised(bad).expect_err(bad);
+            assert!(e.message().contains("--advertise-addr"), "{e}");
+        }
+    }
 }

@@ -24,7 +24,7 @@ impl std::str::FromStr for LogFormat {
 }
 
 /// Installs the process-wide `tracing` subscriber: `RUST_LOG` filters
-/// (default `info`), output in `format` to stderr, coloured only when
+/// (default `info`, zookeeper-client's own lines at `warn`), output in `format` to stderr, coloured only when
 /// stderr is a terminal. A second call, or a subscriber installed by the
 /// application, is left alone. Servers call it at start-up; a client
 /// binary calls it to see the client's log lines (instances ejected,
@@ -36,7 +36,10 @@ impl std::str::FromStr for LogFormat {
 pub fn init_subscriber(format: LogFormat) {
     use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // zookeeper-client logs every session at info; its news reaches the
+    // user through kit's own lines.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,zookeeper_client=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
