@@ -127,7 +127,10 @@ def wrk(port, seconds, connections=64):
 
 def loadgen(bins, mode, url, seconds, connections=64):
     argv = [bins["loadgen"], mode, url, "--seconds", str(seconds), "--connections", str(connections)]
-    out = subprocess.run(load_cmd(argv), capture_output=True, text=True, check=True).stdout
+    proc = subprocess.run(load_cmd(argv), capture_output=True, text=True, check=True)
+    if os.environ.get("LOADGEN_DEBUG"):
+        sys.stderr.write(proc.stderr)
+    out = proc.stdout
     return json.loads(out.strip().splitlines()[-1])
 
 

@@ -74,6 +74,7 @@ pub const fn service(
     rust_type: &'static str,
     version: &'static str,
     docs: &'static str,
+    concurrency: Option<u32>,
     grpc: Option<GrpcService>,
     endpoints: &'static [EndpointDescriptor],
 ) -> ServiceDescriptor {
@@ -82,6 +83,7 @@ pub const fn service(
         rust_type,
         version,
         docs,
+        concurrency,
         grpc,
         endpoints,
     }
@@ -103,6 +105,7 @@ pub const fn endpoint(
     timeout_nanos: Option<u64>,
     retry: u32,
     idempotent: bool,
+    limits: EndpointLimits,
     args: &'static [ArgDescriptor],
     returns: &'static str,
 ) -> EndpointDescriptor {
@@ -118,8 +121,44 @@ pub const fn endpoint(
         },
         retry,
         idempotent,
+        concurrency: limits.concurrency,
+        service_concurrency: limits.service_concurrency,
+        rate: limits.rate,
         args,
         returns,
+    }
+}
+
+/// An endpoint's `concurrency`, its service's, and its `rate`/`burst`.
+#[derive(Clone, Copy, Debug)]
+pub struct EndpointLimits {
+    concurrency: Option<u32>,
+    service_concurrency: Option<u32>,
+    rate: Option<crate::limit::Rate>,
+}
+
+/// No limits of the endpoint's own.
+pub const NO_LIMITS: EndpointLimits = EndpointLimits {
+    concurrency: None,
+    service_concurrency: None,
+    rate: None,
+};
+
+/// An endpoint's limits: `rate` is `(count, period in nanoseconds, burst)`.
+pub const fn limits(
+    concurrency: Option<u32>,
+    service_concurrency: Option<u32>,
+    rate: Option<(u32, u64, u32)>,
+) -> EndpointLimits {
+    EndpointLimits {
+        concurrency,
+        service_concurrency,
+        rate: match rate {
+            Some((count, nanos, burst)) => {
+                Some(crate::limit::Rate::new(count, Duration::from_nanos(nanos)).burst(burst))
+            }
+            None => None,
+        },
     }
 }
 

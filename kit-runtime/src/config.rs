@@ -20,6 +20,16 @@ use crate::transport::http::DEFAULT_BODY_LIMIT;
 /// | `--body-limit BYTES` | `KIT_BODY_LIMIT` | `4194304` (4 MiB) |
 /// | `--register URL` (repeatable) | `KIT_REGISTER` (space-separated) | none |
 /// | `--advertise-addr HOST:PORT` | `KIT_ADVERTISE_ADDR` | the bound address |
+/// | `--request-timeout DURATION` | `KIT_REQUEST_TIMEOUT` | `30s` (endpoints without `timeout`; `0s`: none) |
+/// | `--concurrency adaptive\|off\|N` | `KIT_CONCURRENCY` | `adaptive` (endpoints without `concurrency`) |
+/// | `--header-timeout DURATION` | `KIT_HEADER_TIMEOUT` | `10s` |
+/// | `--body-timeout DURATION` | `KIT_BODY_TIMEOUT` | `30s` |
+/// | `--idle-timeout DURATION` | `KIT_IDLE_TIMEOUT` | `60s` |
+/// | `--max-connections N` | `KIT_MAX_CONNECTIONS` | 10,000, or 7/8 of the open-file limit if lower |
+/// | `--h2-max-streams N` | `KIT_H2_MAX_STREAMS` | `100` |
+/// | `--h2-keepalive DURATION` | `KIT_H2_KEEPALIVE` | `20s` (ping interval and ack timeout) |
+/// | `--body-memory BYTES` | `KIT_BODY_MEMORY` | `134217728` (128 MiB) |
+/// | `--shutdown-linger DURATION` | `KIT_SHUTDOWN_LINGER` | `1s` |
 ///
 /// An address may name a host (`localhost:8080`); it is resolved once, at
 /// start. In code:
@@ -122,6 +132,139 @@ pub struct Config {
         help = "Largest accepted request body or gRPC message"
     )]
     pub body_limit: usize,
+    /// The deadline of endpoints that set no `timeout` (zero: none).
+    #[arg(
+        long,
+        env = "KIT_REQUEST_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "30s",
+        value_parser = parse_duration,
+        help = "Deadline of endpoints without a `timeout` annotation (0s: none)"
+    )]
+    pub request_timeout: Duration,
+    /// The concurrency limit of endpoints that set no `concurrency`.
+    #[arg(
+        long,
+        env = "KIT_CONCURRENCY",
+        value_name = "adaptive|off|N",
+        default_value = "adaptive",
+        value_parser = parse_concurrency,
+        help = "Concurrency limit of endpoints without a `concurrency` annotation: adaptive (gradient on latency), off, or a number"
+    )]
+    pub concurrency: Concurrency,
+    /// How long a client may take to send a request's headers.
+    #[arg(
+        long,
+        env = "KIT_HEADER_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "10s",
+        value_parser = parse_duration,
+        help = "Close HTTP/1 connections that take longer to send a request's headers"
+    )]
+    pub header_timeout: Duration,
+    /// How long a client may take to send a request's body.
+    #[arg(
+        long,
+        env = "KIT_BODY_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "30s",
+        value_parser = parse_duration,
+        help = "Fail requests whose body takes longer to arrive (408 / DEADLINE_EXCEEDED)"
+    )]
+    pub body_timeout: Duration,
+    /// How long a connection with no request in flight stays open.
+    #[arg(
+        long,
+        env = "KIT_IDLE_TIMEOUT",
+        value_name = "DURATION",
+        default_value = "60s",
+        value_parser = parse_duration,
+        help = "Close connections idle this long"
+    )]
+    pub idle_timeout: Duration,
+    /// The most connections served at once; `None`: 10,000 or 7/8 of the
+    /// open-file limit, whichever is lower.
+    #[arg(
+        long,
+        env = "KIT_MAX_CONNECTIONS",
+        value_name = "N",
+        help = "Most open connections; beyond it the oldest idle one is closed, or the new one refused [default: 10000 or 7/8 of the open-file limit]"
+    )]
+    pub max_connections: Option<usize>,
+    /// HTTP/2 streams one connection may have open at once.
+    #[arg(
+        long,
+        env = "KIT_H2_MAX_STREAMS",
+        value_name = "N",
+        default_value_t = 100,
+        help = "Concurrent HTTP/2 streams per connection"
+    )]
+    pub h2_max_streams: u32,
+    /// HTTP/2 keep-alive: ping interval, and how long to wait for the ack.
+    #[arg(
+        long,
+        env = "KIT_H2_KEEPALIVE",
+        value_name = "DURATION",
+        default_value = "20s",
+        value_parser = parse_duration,
+        help = "HTTP/2 ping interval and ack timeout (0s: no pings)"
+    )]
+    pub h2_keepalive: Duration,
+    /// Bytes of request bodies the whole process buffers at once.
+    #[arg(
+        long,
+        env = "KIT_BODY_MEMORY",
+        value_name = "BYTES",
+        default_value_t = 128 * 1024 * 1024,
+        help = "Request body bytes buffered at once across all requests; beyond it 503 / RESOURCE_EXHAUSTED"
+    )]
+    pub body_memory: usize,
+    /// On shutdown, how long a connection with nothing in flight may take
+    /// to close before it is dropped.
+    #[arg(
+        long,
+        env = "KIT_SHUTDOWN_LINGER",
+        value_name = "DURATION",
+        default_value = "1s",
+        value_parser = parse_duration,
+        help = "On shutdown, drop connections with nothing in flight that have not closed after this long"
+    )]
+    pub shutdown_linger: Duration,
+}
+
+/// An endpoint's concurrency limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Concurrency {
+    /// Adapts to latency (a gradient limit, as Netflix's concurrency-limits'
+    /// Gradient2): shrinks when requests take longer than usual.
+    Adaptive,
+    /// No limit.
+    Off,
+    /// At most this many requests at once.
+    Fixed(usize),
+}
+
+impl std::fmt::Display for Concurrency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Concurrency::Adaptive => f.write_str("adaptive"),
+            Concurrency::Off => f.write_str("off"),
+            Concurrency::Fixed(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+fn parse_concurrency(text: &str) -> Result<Concurrency, String> {
+    match text.trim() {
+        "adaptive" => Ok(Concurrency::Adaptive),
+        "off" | "none" => Ok(Concurrency::Off),
+        n => match n.parse::<usize>() {
+            Ok(0) | Err(_) => Err(format!(
+                "`{text}`: write adaptive, off, or a number of requests above 0"
+            )),
+            Ok(n) => Ok(Concurrency::Fixed(n)),
+        },
+    }
 }
 
 impl Default for Config {
@@ -134,6 +277,16 @@ impl Default for Config {
             register: Vec::new(),
             advertise_addr: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            request_timeout: Duration::from_secs(30),
+            concurrency: Concurrency::Adaptive,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: None,
+            h2_max_streams: 100,
+            h2_keepalive: Duration::from_secs(20),
+            body_memory: 128 * 1024 * 1024,
+            shutdown_linger: Duration::from_secs(1),
         }
     }
 }

@@ -7,6 +7,8 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::time::Instant;
 
+use crate::Error;
+
 /// Header with the caller's remaining time in whole milliseconds, on HTTP.
 /// (gRPC uses its standard `grpc-timeout` header, see [`parse_grpc_timeout`].)
 pub(crate) static TIMEOUT_HEADER: HeaderName = HeaderName::from_static("kit-timeout-ms");
@@ -14,10 +16,22 @@ pub(crate) static TIMEOUT_HEADER: HeaderName = HeaderName::from_static("kit-time
 /// gRPC's `grpc-timeout`.
 pub(crate) static GRPC_TIMEOUT_HEADER: HeaderName = HeaderName::from_static("grpc-timeout");
 
-/// Reads [`TIMEOUT_HEADER`]; `None` when absent or not a number.
-pub(crate) fn timeout_from_headers(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(&TIMEOUT_HEADER)?.to_str().ok()?;
-    value.trim().parse::<u64>().ok().map(Duration::from_millis)
+/// Reads [`TIMEOUT_HEADER`]: `None` when absent, INVALID_ARGUMENT when
+/// not a whole number of milliseconds.
+pub(crate) fn timeout_from_headers(headers: &HeaderMap) -> Result<Option<Duration>, Error> {
+    let Some(value) = headers.get(&TIMEOUT_HEADER) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(|ms| Some(Duration::from_millis(ms)))
+        .ok_or_else(|| {
+            Error::invalid_argument(format!(
+                "malformed {TIMEOUT_HEADER} {value:?}: write the caller's remaining time in whole milliseconds"
+            ))
+        })
 }
 
 /// Encodes a remaining time for [`TIMEOUT_HEADER`], rounding down so the
@@ -88,9 +102,13 @@ mod tests {
         assert_eq!(v, "1");
         let mut h = HeaderMap::new();
         h.insert(TIMEOUT_HEADER.clone(), v);
-        assert_eq!(timeout_from_headers(&h), Some(Duration::from_millis(1)));
+        assert_eq!(
+            timeout_from_headers(&h).unwrap(),
+            Some(Duration::from_millis(1))
+        );
         h.insert(TIMEOUT_HEADER.clone(), HeaderValue::from_static("soon"));
-        assert_eq!(timeout_from_headers(&h), None);
+        assert!(timeout_from_headers(&h).is_err());
+        assert_eq!(timeout_from_headers(&HeaderMap::new()).unwrap(), None);
     }
 
     #[test]

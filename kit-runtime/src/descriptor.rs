@@ -141,6 +141,13 @@ pub struct EndpointDescriptor {
     pub retry: u32,
     /// `idempotent`: safe to retry after the server may have processed it.
     pub idempotent: bool,
+    /// `concurrency = N`: at most N requests at once (otherwise the
+    /// server's `--concurrency`, adaptive by default).
+    pub concurrency: Option<u32>,
+    /// `#[kit::service(concurrency = N)]`: the limit the whole service shares.
+    pub service_concurrency: Option<u32>,
+    /// `rate = "100/s"`, `burst = N`: the server's rate limit.
+    pub rate: Option<crate::limit::Rate>,
     /// The arguments, in order.
     pub args: &'static [ArgDescriptor],
     /// The success type, as written.
@@ -149,7 +156,7 @@ pub struct EndpointDescriptor {
 
 impl Serialize for EndpointDescriptor {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("EndpointDescriptor", 9)?;
+        let mut s = serializer.serialize_struct("EndpointDescriptor", 11)?;
         s.serialize_field("name", self.name)?;
         s.serialize_field("docs", self.docs)?;
         s.serialize_field("http", &self.http)?;
@@ -157,6 +164,8 @@ impl Serialize for EndpointDescriptor {
         s.serialize_field("timeout_ms", &self.timeout.map(|d| d.as_millis() as u64))?;
         s.serialize_field("retry", &self.retry)?;
         s.serialize_field("idempotent", &self.idempotent)?;
+        s.serialize_field("concurrency", &self.concurrency)?;
+        s.serialize_field("rate", &self.rate.map(|r| r.to_string()))?;
         s.serialize_field("args", self.args)?;
         s.serialize_field("returns", self.returns)?;
         s.end()
@@ -175,6 +184,8 @@ pub struct ServiceDescriptor {
     pub version: &'static str,
     /// The impl block's doc comment.
     pub docs: &'static str,
+    /// `#[kit::service(concurrency = N)]`: requests the whole service runs at once.
+    pub concurrency: Option<u32>,
     /// Its gRPC identity, if any endpoint is served over gRPC.
     pub grpc: Option<GrpcService>,
     /// The endpoints, in source order.

@@ -16,6 +16,7 @@
 //! | [`proto`] | protobuf encoding from Rust types |
 //! | [`retry`] | client backoff and retry budget |
 //! | [`sd`] | service discovery and registration (fixed, DNS, etcd, ZooKeeper, Consul) |
+//! | [`limit`] | concurrency limits (fixed, adaptive), rates, per-caller keys |
 //! | [`lb`] | load balancing (P2C peak-EWMA, round robin), failure accrual, circuit breaking |
 //!
 //! Inside: `layer` holds one tower layer per server concern (context,
@@ -38,6 +39,7 @@ pub mod descriptor;
 mod error;
 mod layer;
 pub mod lb;
+pub mod limit;
 pub mod metrics;
 pub mod proto;
 pub mod retry;

@@ -14,7 +14,14 @@
 //! | `kit_client_ejections_total` | counter | service |
 //! | `kit_client_discovery_stale` | gauge | service |
 //! | `kit_client_breaker_open` | gauge | service |
+//! | `kit_server_rejected_total` | counter | service, endpoint, reason |
+//! | `kit_server_connections` | gauge | - |
+//! | `kit_server_connections_closed_total` | counter | reason |
+//! | `kit_server_accept_errors_total` | counter | - |
+//! | `kit_server_concurrency_limit` | gauge | service, endpoint |
+//! | `kit_server_body_bytes` | gauge | - |
 
+mod protection;
 mod shared;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +34,13 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use crate::descriptor::EndpointDescriptor;
 use crate::Code;
 
+pub(crate) use protection::{
+    concurrency_limit_gauge, connection_closed, endpoint_rejected, server_rejected,
+};
+pub use protection::{
+    SERVER_ACCEPT_ERRORS, SERVER_BODY_BYTES, SERVER_CONCURRENCY_LIMIT, SERVER_CONNECTIONS,
+    SERVER_CONNECTIONS_CLOSED, SERVER_REJECTED,
+};
 pub(crate) use shared::{ClientMetrics, GaugeShare};
 
 /// Server requests by outcome.
@@ -108,6 +122,7 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    protection::describe();
     describe_counter!(SERVER_REQUESTS, "Requests served, by canonical code.");
     describe_histogram!(SERVER_DURATION, Unit::Seconds, "Time to answer a request.");
     describe_gauge!(SERVER_IN_FLIGHT, "Requests being handled now.");

@@ -20,6 +20,7 @@ pub(super) fn expand(service: &Service) -> TokenStream {
     } else {
         quote!(::core::option::Option::None)
     };
+    let service_concurrency = option_u32(service.concurrency);
     let mut items = Vec::new();
     let mut endpoints = Vec::new();
     for (i, e) in service.endpoints.iter().enumerate() {
@@ -37,6 +38,7 @@ pub(super) fn expand(service: &Service) -> TokenStream {
             #rust_type,
             ::core::env!("CARGO_PKG_VERSION"),
             #docs,
+            #service_concurrency,
             #grpc,
             __KIT_ENDPOINTS,
         );
@@ -111,6 +113,19 @@ fn endpoint(service: &Service, index: usize, e: &Endpoint) -> (TokenStream, Toke
     let (service_name, name, docs, retry, idempotent) =
         (&service.name, &e.name, &e.docs, e.retry, e.idempotent);
     let returns = e.output.ok.to_token_stream().to_string();
+    let limits = if e.concurrency.is_none() && service.concurrency.is_none() && e.rate.is_none() {
+        quote!(::kit::__private::NO_LIMITS)
+    } else {
+        let concurrency = option_u32(e.concurrency);
+        let service_concurrency = option_u32(service.concurrency);
+        let rate = match e.rate {
+            Some((count, nanos, burst)) => {
+                quote!(::core::option::Option::Some((#count, #nanos, #burst)))
+            }
+            None => quote!(::core::option::Option::None),
+        };
+        quote!(::kit::__private::limits(#concurrency, #service_concurrency, #rate))
+    };
     let value = quote! {
         ::kit::__private::endpoint(
             #service_name,
@@ -121,9 +136,17 @@ fn endpoint(service: &Service, index: usize, e: &Endpoint) -> (TokenStream, Toke
             #timeout,
             #retry,
             #idempotent,
+            #limits,
             #args_const,
             #returns,
         )
     };
     (items, value)
+}
+
+fn option_u32(value: Option<u32>) -> TokenStream {
+    match value {
+        Some(n) => quote!(::core::option::Option::Some(#n)),
+        None => quote!(::core::option::Option::None),
+    }
 }

@@ -49,7 +49,7 @@ pub(super) fn service(service: &Service) -> TokenStream {
             #[automatically_derived]
             impl ::kit::Endpoints for #self_ty {
                 const DESCRIPTOR: &'static ::kit::__private::ServiceDescriptor = &::kit::__private::service(
-                    #name, #rust_type, "", "", ::core::option::Option::None, &[],
+                    #name, #rust_type, "", "", ::core::option::Option::None, ::core::option::Option::None, &[],
                 );
 
                 fn mount_http(self: ::std::sync::Arc<Self>, _: &mut ::kit::__private::HttpRoutes) {}

@@ -20,6 +20,8 @@ pub(crate) struct Service {
     pub(crate) package: String,
     pub(crate) package_span: Option<Span>,
     pub(crate) docs: String,
+    /// `concurrency = N` on the service.
+    pub(crate) concurrency: Option<u32>,
     /// The endpoints that parsed.
     pub(crate) endpoints: Vec<Endpoint>,
     /// Every method marked `#[endpoint]`, parsed or not: what the client
@@ -44,6 +46,9 @@ pub(crate) struct Endpoint {
     pub(crate) timeout: Option<Duration>,
     pub(crate) retry: u32,
     pub(crate) idempotent: bool,
+    pub(crate) concurrency: Option<u32>,
+    /// `rate`/`burst`: count, period in nanoseconds, burst.
+    pub(crate) rate: Option<(u32, u64, u32)>,
     pub(crate) args: Vec<Arg>,
     pub(crate) output: Output,
 }

@@ -12,6 +12,8 @@ use syn::LitStr;
 pub(crate) struct ServiceArgs {
     pub(crate) name: Option<LitStr>,
     pub(crate) package: Option<LitStr>,
+    /// `concurrency = N`: requests the whole service runs at once.
+    pub(crate) concurrency: Option<SpannedValue<u32>>,
     #[darling(flatten)]
     pub(crate) defaults: EndpointKeys,
 }
@@ -22,6 +24,10 @@ pub(crate) struct EndpointKeys {
     pub(crate) timeout: Option<LitStr>,
     pub(crate) retry: Option<SpannedValue<u32>>,
     pub(crate) idempotent: Flag,
+    /// `rate = "100/s"`: the server's rate limit.
+    pub(crate) rate: Option<LitStr>,
+    /// `burst = N`: with `rate`, requests allowed at once.
+    pub(crate) burst: Option<SpannedValue<u32>>,
     /// `grpc` or `grpc = "MethodName"`.
     pub(crate) grpc: Option<SpannedValue<Override<LitStr>>>,
 }
@@ -30,6 +36,8 @@ pub(crate) struct EndpointKeys {
 #[derive(Debug, Default, FromMeta)]
 pub(crate) struct EndpointArgs {
     pub(crate) http: Option<LitStr>,
+    /// `concurrency = N`: requests this endpoint runs at once.
+    pub(crate) concurrency: Option<SpannedValue<u32>>,
     #[darling(flatten)]
     pub(crate) keys: EndpointKeys,
 }

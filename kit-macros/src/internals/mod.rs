@@ -7,6 +7,7 @@ pub(crate) mod case;
 pub(crate) mod check;
 mod ctxt;
 pub(crate) mod duration;
+pub(crate) mod limits;
 pub(crate) mod parse;
 pub(crate) mod route;
 

@@ -1,6 +1,7 @@
 //! One call: deadline, attempts with retries, metrics and span; one
 //! attempt over HTTP/JSON or over gRPC through the client's channel.
 
+use crate::layer::admission::NACK_HEADER;
 use std::error::Error as _;
 use std::future::Future;
 use std::time::{Duration, Instant as StdInstant};
@@ -56,6 +57,9 @@ struct Failure {
     /// The balancer had no instance to offer (all ejected, none found):
     /// nothing to retry on.
     no_instance: bool,
+    /// The server refused it before running it (`kit-nack`): not the
+    /// instance's failure, and safe to send to another.
+    nack: bool,
 }
 
 impl Failure {
@@ -64,6 +68,7 @@ impl Failure {
             error,
             maybe_processed: false,
             no_instance: false,
+            nack: false,
         }
     }
 }
@@ -168,6 +173,7 @@ impl Client {
                                     )),
                                     maybe_processed: true,
                                     no_instance: false,
+                                    nack: false,
                                 })
                             })
                     }
@@ -178,10 +184,14 @@ impl Client {
                 let instance_failed = outcome
                     .as_ref()
                     .err()
-                    .is_some_and(|f| f.error.code() == Code::Unavailable);
+                    .is_some_and(|f| f.error.code() == Code::Unavailable && !f.nack);
+                let nacked = outcome.as_ref().err().is_some_and(|f| f.nack);
                 if let Some(id) = served_by.take() {
+                    // A nack is the instance shedding load, not failing
+                    // (Finagle keeps nacks out of failure accrual), but
+                    // the request goes elsewhere.
                     inner.balancer.record(&id, !instance_failed);
-                    if instance_failed {
+                    if instance_failed || nacked {
                         failed.push(id);
                     }
                 }
@@ -197,9 +207,10 @@ impl Client {
                         desc.idempotent,
                     );
                 if !may_retry {
-                    // Never sent (connection refused, stream refused): sent
-                    // again to another instance at once, whatever the
-                    // endpoint's retry count, as Finagle's requeues.
+                    // Never sent (connection refused, stream refused) or
+                    // refused unprocessed (a nack): sent again to another
+                    // instance at once, whatever the endpoint's retry
+                    // count, as Finagle's requeues.
                     let never_sent = !failure.maybe_processed
                         && failure.error.code() == Code::Unavailable;
                     if never_sent
@@ -305,6 +316,7 @@ impl Client {
                 )),
                 maybe_processed: !never_sent,
                 no_instance: no_instance(&*e),
+                nack: false,
             }
         };
         let response = channel
@@ -315,6 +327,7 @@ impl Client {
             .await
             .map_err(unavailable)?;
         let status = response.status();
+        let nack = response.headers().contains_key(NACK_HEADER);
         let body = response.into_body().collect().await.map_err(|e| Failure {
             error: Error::unavailable(format!(
                 "{}.{}: reading the response: {e}",
@@ -322,6 +335,7 @@ impl Client {
             )),
             maybe_processed: true,
             no_instance: false,
+            nack: false,
         })?;
         let bytes = body.to_bytes();
         if status.is_success() {
@@ -336,8 +350,9 @@ impl Client {
         });
         Err(Failure {
             error,
-            maybe_processed: true,
+            maybe_processed: !nack,
             no_instance: false,
+            nack,
         })
     }
 
@@ -411,10 +426,12 @@ impl Client {
                         error_chain(&status)
                     ));
                 }
+                let nack = status.metadata().contains_key(NACK_HEADER);
                 Err(Failure {
                     no_instance: status.source().is_some_and(no_instance),
                     error,
-                    maybe_processed: !never_sent,
+                    maybe_processed: !never_sent && !nack,
+                    nack,
                 })
             }
         }

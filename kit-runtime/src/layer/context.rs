@@ -18,6 +18,9 @@ use crate::Context;
 pub(crate) struct Call<B> {
     pub(crate) ctx: Context,
     pub(crate) request: Request<B>,
+    /// Why the request must be refused before it runs (a malformed
+    /// timeout header), answered by the deadline layer.
+    pub(crate) refuse: Option<crate::Error>,
 }
 
 /// Builds each request's [`Context`] from its `traceparent` header (a child
@@ -28,6 +31,7 @@ pub(crate) struct Call<B> {
 /// as in their futures).
 pub(crate) struct ContextLayer<P> {
     endpoint: &'static EndpointDescriptor,
+    default_timeout: Option<std::time::Duration>,
     scope_calls: bool,
     _protocol: PhantomData<fn() -> P>,
 }
@@ -35,9 +39,15 @@ pub(crate) struct ContextLayer<P> {
 impl<P> ContextLayer<P> {
     /// `scope_calls`: also set the context around the inner services'
     /// `call`s, which only users' layers need (kit's own read the [`Call`]).
-    pub(crate) fn new(endpoint: &'static EndpointDescriptor, scope_calls: bool) -> Self {
+    /// `default_timeout`: the deadline of endpoints without a `timeout`.
+    pub(crate) fn new(
+        endpoint: &'static EndpointDescriptor,
+        default_timeout: Option<std::time::Duration>,
+        scope_calls: bool,
+    ) -> Self {
         ContextLayer {
             endpoint,
+            default_timeout,
             scope_calls,
             _protocol: PhantomData,
         }
@@ -49,7 +59,7 @@ impl<S, P> Layer<S> for ContextLayer<P> {
     fn layer(&self, inner: S) -> Self::Service {
         WithContext {
             inner,
-            endpoint: self.endpoint,
+            timeout: self.endpoint.timeout.or(self.default_timeout),
             scope_calls: self.scope_calls,
             _protocol: PhantomData,
         }
@@ -59,7 +69,8 @@ impl<S, P> Layer<S> for ContextLayer<P> {
 /// The service made by [`ContextLayer`].
 pub(crate) struct WithContext<S, P> {
     inner: S,
-    endpoint: &'static EndpointDescriptor,
+    /// The endpoint's own timeout, or the server's default.
+    timeout: Option<std::time::Duration>,
     scope_calls: bool,
     _protocol: PhantomData<fn() -> P>,
 }
@@ -68,7 +79,7 @@ impl<S: Clone, P> Clone for WithContext<S, P> {
     fn clone(&self) -> Self {
         WithContext {
             inner: self.inner.clone(),
-            endpoint: self.endpoint,
+            timeout: self.timeout,
             scope_calls: self.scope_calls,
             _protocol: PhantomData,
         }
@@ -91,14 +102,18 @@ where
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let headers = request.headers();
         let trace = TraceContext::from_headers(headers);
-        let caller = P::caller_timeout(headers);
-        let deadline = effective_deadline(Instant::now, self.endpoint.timeout, caller);
+        let (caller, refuse) = match P::caller_timeout(headers) {
+            Ok(caller) => (caller, None),
+            Err(e) => (None, Some(e)),
+        };
+        let deadline = effective_deadline(Instant::now, self.timeout, caller);
         let ctx = Context::new(trace, deadline);
         // The inner layers' `call`s run now, their futures later: both see
         // the context.
         let call = Call {
             ctx: ctx.clone(),
             request,
+            refuse,
         };
         let fut = if self.scope_calls {
             ctx.clone().sync_scoped(|| self.inner.call(call))

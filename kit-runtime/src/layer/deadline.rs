@@ -16,9 +16,13 @@ use crate::transport::Protocol;
 use crate::Error;
 
 /// Answers DEADLINE_EXCEEDED (in protocol `P`'s error format) and drops the
-/// inner future when the request's deadline passes. The timer is armed
-/// only if the inner future does not finish on its first poll, so fast
-/// handlers never touch the timer wheel.
+/// inner future when the request's deadline passes; a request whose
+/// deadline has passed when it arrives (`grpc-timeout: 0n`,
+/// `kit-timeout-ms: 0`, or a wait in a queue) is refused without calling
+/// the inner service at all, as is one whose timeout header is malformed
+/// (INVALID_ARGUMENT). The timer is armed only if the inner future does
+/// not finish on its first poll, so fast handlers never touch the timer
+/// wheel.
 pub(crate) struct DeadlineLayer<P> {
     enabled: bool,
     _protocol: PhantomData<fn() -> P>,
@@ -80,8 +84,25 @@ where
         } else {
             None
         };
+        let refuse = match call.refuse {
+            Some(e) => Some(e),
+            None if deadline.is_some_and(|d| d <= Instant::now()) => Some(
+                Error::deadline_exceeded("the deadline had passed before the request ran"),
+            ),
+            None => None,
+        };
+        if let Some(e) = refuse {
+            return DeadlineFuture {
+                inner: None,
+                refused: Some(P::error_response(&e)),
+                deadline: None,
+                sleep: None,
+                _protocol: PhantomData,
+            };
+        }
         DeadlineFuture {
-            inner: self.inner.call(call.request),
+            inner: Some(self.inner.call(call.request)),
+            refused: None,
             deadline,
             sleep: None,
             _protocol: PhantomData,
@@ -93,7 +114,8 @@ pin_project_lite::pin_project! {
     /// The future of [`Deadline`].
     pub(crate) struct DeadlineFuture<F, P> {
         #[pin]
-        inner: F,
+        inner: Option<F>,
+        refused: Option<Response<Body>>,
         deadline: Option<Instant>,
         #[pin]
         sleep: Option<Sleep>,
@@ -110,7 +132,11 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        if let Poll::Ready(output) = this.inner.poll(cx) {
+        let Some(inner) = this.inner.as_pin_mut() else {
+            let response = this.refused.take();
+            return Poll::Ready(Ok(response.unwrap_or_else(|| Response::new(Body::empty()))));
+        };
+        if let Poll::Ready(output) = inner.poll(cx) {
             return Poll::Ready(output);
         }
         if this.sleep.is_none() {
@@ -147,6 +173,7 @@ mod tests {
         Call {
             ctx,
             request: Request::new(Body::empty()),
+            refuse: None,
         }
     }
 
@@ -172,10 +199,26 @@ mod tests {
             Ok::<_, Infallible>(Response::new(Body::empty()))
         });
         let mut svc = DeadlineLayer::<Http>::new(true).layer(fast);
-        let response = svc.call(call(Some(Duration::ZERO))).await.unwrap();
-        // Finished on its first poll: the handler's answer wins.
-        assert_eq!(response.status(), http::StatusCode::OK);
         let response = svc.call(call(None)).await.unwrap();
         assert_eq!(response.status(), http::StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn an_expired_deadline_never_runs_the_handler() {
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = ran.clone();
+        let handler = tower::service_fn(move |_req: Request<Body>| {
+            seen.store(true, std::sync::atomic::Ordering::SeqCst);
+            async { Ok::<_, Infallible>(Response::new(Body::empty())) }
+        });
+        let mut svc = DeadlineLayer::<Http>::new(true).layer(handler);
+        let response = svc.call(call(Some(Duration::ZERO))).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::GATEWAY_TIMEOUT);
+        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+        let mut refused = call(None);
+        refused.refuse = Some(Error::invalid_argument("bad header"));
+        let response = svc.call(refused).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::BAD_REQUEST);
+        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
     }
 }

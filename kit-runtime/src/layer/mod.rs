@@ -8,7 +8,8 @@
 //! | [`ContextLayer`] | builds the request [`Context`](crate::Context) (trace, deadline) and runs the rest with it as the task-local current one | `traceparent`, the protocol's timeout header, the endpoint's `timeout` |
 //! | [`TraceLayer`] | the `request` span | the context's trace id |
 //! | [`MetricsLayer`] | RED metrics | the response's code |
-//! | [`DeadlineLayer`] | answers DEADLINE_EXCEEDED and drops the rest at the deadline | the context's deadline |
+//! | [`DeadlineLayer`] | refuses a request whose deadline already passed (or whose timeout header is malformed) without running it; answers DEADLINE_EXCEEDED and drops the rest at the deadline | the context's deadline |
+//! | [`AdmissionLayer`] | refuses requests beyond the endpoint's rate (429) or concurrency limits (503, a nack) | the endpoint's [`Gate`](admission::Gate) |
 //! | [`CatchPanicLayer`] | a panic becomes INTERNAL, logged | - |
 //! | user layers | `Server::layer`, `Endpoints::with_layer` | whatever they like |
 //! | handler | decodes, calls the method, encodes | the request |
@@ -17,6 +18,7 @@
 //! [`Call`] (the HTTP request plus its context), so no layer has to find the
 //! context in a task-local or an extensions map.
 
+pub(crate) mod admission;
 mod context;
 mod deadline;
 mod metrics;
@@ -30,6 +32,7 @@ use axum::body::Body;
 use http::{Request, Response};
 use tower::{Service, ServiceBuilder};
 
+pub(crate) use admission::{Admission, AdmissionLayer};
 pub(crate) use context::{Call, ContextLayer};
 pub(crate) use deadline::DeadlineLayer;
 pub(crate) use metrics::MetricsLayer;
@@ -46,6 +49,7 @@ use crate::transport::Protocol;
 pub(crate) fn server_stack<P, H>(
     endpoint: &'static EndpointDescriptor,
     config: StackConfig,
+    admission: &Admission,
     user_layers: bool,
     handler: H,
 ) -> impl Service<Request<Body>, Response = Response<Body>, Error = Infallible, Future: Send + 'static>
@@ -63,10 +67,15 @@ where
     H::Future: Send + 'static,
 {
     ServiceBuilder::new()
-        .layer(ContextLayer::<P>::new(endpoint, user_layers))
+        .layer(ContextLayer::<P>::new(
+            endpoint,
+            admission.default_timeout,
+            user_layers,
+        ))
         .layer(TraceLayer::new(endpoint, P::NAME, config.trace))
         .layer(MetricsLayer::new(endpoint, P::NAME, config.metrics))
         .layer(DeadlineLayer::<P>::new(config.deadline))
+        .layer(AdmissionLayer::<P>::new(endpoint, admission.gate(endpoint)))
         .layer(CatchPanicLayer::<P>::new(endpoint, config.catch_panic))
         .service(handler)
 }

@@ -2,21 +2,21 @@
 //! with `application/grpc` go to the gRPC router, the rest to HTTP/JSON.
 
 use std::convert::Infallible;
+use std::future::Ready;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::response::Response;
 use axum::routing::future::RouteFuture;
-use axum::serve::{IncomingStream, Listener};
 use axum::Router;
+use futures_util::future::Either;
 use http::Request;
 use tower::Service;
 
 use crate::transport::grpc::is_grpc;
 
 /// Routes each request to the gRPC router (when there is one and the
-/// content type says gRPC) or to the HTTP router. It is its own
-/// make-service, so `axum::serve(listener, dispatch)` serves it directly.
+/// content type says gRPC) or to the HTTP router.
 #[derive(Clone)]
 pub(crate) struct Dispatch {
     http: Router,
@@ -41,7 +41,7 @@ impl Dispatch {
 impl Service<Request<Body>> for Dispatch {
     type Response = Response;
     type Error = Infallible;
-    type Future = RouteFuture<Infallible>;
+    type Future = Either<RouteFuture<Infallible>, Ready<Result<Response, Infallible>>>;
 
     fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         // Routers are always ready.
@@ -50,22 +50,26 @@ impl Service<Request<Body>> for Dispatch {
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
         match &mut self.grpc {
-            Some(grpc) if is_grpc(&req) => grpc.call(req),
-            _ => self.http.call(req),
+            Some(_) if is_grpc(&req) && req.version() < http::Version::HTTP_2 => {
+                Either::Right(std::future::ready(Ok(grpc_needs_http2())))
+            }
+            Some(grpc) if is_grpc(&req) => Either::Left(grpc.call(req)),
+            _ => Either::Left(self.http.call(req)),
         }
     }
 }
 
-impl<L: Listener> Service<IncomingStream<'_, L>> for Dispatch {
-    type Response = Dispatch;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Dispatch, Infallible>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
+/// gRPC over HTTP/1.1 cannot carry trailers, so `grpc-status` would be
+/// lost: answer 505 as grpc-go does, saying so in JSON and in gRPC headers.
+fn grpc_needs_http2() -> Response {
+    let message = "gRPC needs HTTP/2 (prior knowledge or ALPN h2); this request came over HTTP/1.x";
+    let err = crate::Error::invalid_argument(message)
+        .with_http_status(http::StatusCode::HTTP_VERSION_NOT_SUPPORTED);
+    let mut response = crate::transport::http::error_response(&err);
+    let headers = response.headers_mut();
+    headers.insert("grpc-status", http::HeaderValue::from_static("13"));
+    if let Ok(v) = http::HeaderValue::from_str(&message.replace(' ', "%20")) {
+        headers.insert("grpc-message", v);
     }
-
-    fn call(&mut self, _stream: IncomingStream<'_, L>) -> Self::Future {
-        std::future::ready(Ok(self.clone()))
-    }
+    response
 }

@@ -1,12 +1,14 @@
 //! A bound server: serving until a signal, then draining.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
 use tokio::net::TcpListener;
 
+use super::connections::{serve, ConnectionLimits, Connections};
 use super::dispatch::Dispatch;
 use super::health::Health;
 use crate::descriptor::ServiceDescriptor;
@@ -33,9 +35,11 @@ pub struct Listening {
     grace: Duration,
     descriptors: Vec<&'static ServiceDescriptor>,
     announce: Announce,
+    limits: Arc<ConnectionLimits>,
 }
 
 impl Listening {
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         listener: TcpListener,
         app: Dispatch,
@@ -44,6 +48,7 @@ impl Listening {
         grace: Duration,
         descriptors: Vec<&'static ServiceDescriptor>,
         announce: Announce,
+        limits: ConnectionLimits,
     ) -> Result<Listening, Error> {
         let addr_of = |l: &TcpListener| {
             l.local_addr()
@@ -66,6 +71,7 @@ impl Listening {
             grace,
             descriptors,
             announce,
+            limits: Arc::new(limits),
         })
     }
 
@@ -126,7 +132,6 @@ impl Listening {
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        use axum::serve::ListenerExt;
         let (fired_tx, fired_rx) = tokio::sync::oneshot::channel::<()>();
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let (registered_tx, registered_rx) =
@@ -155,24 +160,32 @@ impl Listening {
         let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        let main = axum::serve(listener, self.app).with_graceful_shutdown(stopped(stop_rx.clone()));
+        let connections = Connections::new();
+        let main = serve(
+            self.listener,
+            self.app,
+            self.limits.clone(),
+            connections.clone(),
+            stopped(stop_rx.clone()),
+        );
         let grpc = self.grpc.map(|(l, _, router)| {
-            let l = l.tap_io(|tcp| {
-                let _ = tcp.set_nodelay(true);
-            });
-            axum::serve(l, router).with_graceful_shutdown(stopped(stop_rx.clone()))
+            serve(
+                l,
+                router,
+                self.limits.clone(),
+                connections.clone(),
+                stopped(stop_rx.clone()),
+            )
         });
         let server = async move {
             match grpc {
                 Some(grpc) => {
-                    let (a, b) = tokio::join!(main.into_future(), grpc.into_future());
-                    a.and(b)
+                    tokio::join!(main, grpc);
                 }
                 None => main.await,
             }
+            // Not accepting any more; every connection was asked to close.
+            connections.closed().await;
         };
         let server = tokio::spawn(server);
         // The listeners accept from here on: announce the server.
@@ -196,7 +209,7 @@ impl Listening {
         let server = async move {
             server
                 .await
-                .map_err(|e| std::io::Error::other(format!("the server task failed: {e}")))?
+                .map_err(|e| std::io::Error::other(format!("the server task failed: {e}")))
         };
         let grace = self.grace;
         let deadline = async move {

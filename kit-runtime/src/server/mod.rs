@@ -2,6 +2,8 @@
 //! [`Server`] to combine services, add layers or configure in code,
 //! [`Listening`] to control a bound server.
 
+mod body;
+mod connections;
 mod dispatch;
 mod endpoints;
 mod health;
@@ -30,7 +32,7 @@ use crate::cli::Cli;
 use crate::codegen::{GrpcRoutes, HttpRoutes};
 use crate::config::Config;
 use crate::descriptor::ServiceDescriptor;
-use crate::layer::UserLayers;
+use crate::layer::{Admission, UserLayers};
 use crate::sd::Registrar;
 use crate::Error;
 use dispatch::Dispatch;
@@ -102,6 +104,7 @@ pub struct Server {
     layers: UserLayers,
     stack: StackConfig,
     registrars: Vec<Box<dyn Registrar>>,
+    rate_key: Option<Arc<dyn crate::limit::RateKey>>,
 }
 
 impl Default for Server {
@@ -120,7 +123,27 @@ impl Server {
             layers: UserLayers::default(),
             stack: StackConfig::default(),
             registrars: Vec::new(),
+            rate_key: None,
         }
+    }
+
+    /// Rate limits (`rate = "..."`) count each caller separately, as told
+    /// apart by `key`, e.g. [`ByHeader`](crate::limit::ByHeader) or a
+    /// closure over the [`RequestHead`](crate::limit::RequestHead).
+    ///
+    /// ```
+    /// # #[derive(Default)] struct Strings;
+    /// # #[kit::service] impl Strings {
+    /// #     #[endpoint(http = "POST /uppercase", rate = "10/s")]
+    /// #     async fn uppercase(&self, s: String) -> String { s.to_uppercase() }
+    /// # }
+    /// let server = kit::Server::default()
+    ///     .add_service(Strings)
+    ///     .rate_limit_key(kit::limit::ByHeader::new("x-api-key"));
+    /// ```
+    pub fn rate_limit_key(mut self, key: impl crate::limit::RateKey) -> Server {
+        self.rate_key = Some(Arc::new(key));
+        self
     }
 
     /// Announces the server in `registrar` while it serves: registered
@@ -254,6 +277,7 @@ impl Server {
         };
         let descriptors = self.services.iter().map(|(d, _)| *d).collect();
         let grace = self.config.grace_period;
+        let limits = connections::ConnectionLimits::from_config(&self.config);
         let health = self.health.clone();
         let announce = Announce {
             registrars: std::mem::take(&mut self.registrars),
@@ -268,6 +292,7 @@ impl Server {
             grace,
             descriptors,
             announce,
+            limits,
         )
     }
 
@@ -301,8 +326,23 @@ impl Server {
         let prometheus = crate::metrics::install_prometheus();
         let descriptors: Vec<&'static ServiceDescriptor> =
             self.services.iter().map(|(d, _)| *d).collect();
-        let mut http = HttpRoutes::new(self.config.body_limit, self.stack, self.layers.clone());
-        let mut grpc = GrpcRoutes::new(self.config.body_limit, self.stack, self.layers);
+        let admission = Admission::new(
+            (!self.config.request_timeout.is_zero()).then_some(self.config.request_timeout),
+            self.config.concurrency,
+            self.rate_key.clone(),
+        );
+        let mut http = HttpRoutes::new(
+            self.config.body_limit,
+            self.stack,
+            self.layers.clone(),
+            admission.clone(),
+        );
+        let mut grpc = GrpcRoutes::new(
+            self.config.body_limit,
+            self.stack,
+            self.layers,
+            admission.clone(),
+        );
         for (_, mount) in self.services {
             mount(&mut http, &mut grpc);
         }
@@ -313,10 +353,14 @@ impl Server {
         if has_grpc {
             add_grpc_builtins(&mut grpc, &descriptors, &self.health)?;
         }
-        let mut http_router = http.into_router().merge(self.health.router()).route(
-            "/kit/describe",
-            get(move || async move { axum::Json(descriptors.clone()) }),
-        );
+        let server_limits = describe_server_limits(&self.config);
+        let mut http_router =
+            http.into_router().merge(self.health.router()).route(
+                "/kit/describe",
+                get(move || async move {
+                    axum::Json(describe(&descriptors, &admission, &server_limits))
+                }),
+            );
         if let Some(handle) = prometheus {
             http_router = http_router.route(
                 "/metrics",
@@ -402,6 +446,48 @@ fn add_grpc_builtins(
     grpc.add_tonic("grpc.reflection.v1.ServerReflection", v1);
     grpc.add_tonic("grpc.reflection.v1alpha.ServerReflection", v1alpha);
     Ok(())
+}
+
+/// The descriptors, each endpoint with its `limits` in force and each
+/// service with the server's connection limits.
+fn describe(
+    descriptors: &[&'static ServiceDescriptor],
+    admission: &Admission,
+    server: &serde_json::Value,
+) -> serde_json::Value {
+    let services = descriptors.iter().map(|d| {
+        let mut value = serde_json::to_value(d).unwrap_or_default();
+        if let Some(endpoints) = value.get_mut("endpoints").and_then(|e| e.as_array_mut()) {
+            for (json, endpoint) in endpoints.iter_mut().zip(d.endpoints) {
+                if let Some(object) = json.as_object_mut() {
+                    object.insert("limits".into(), admission.describe(endpoint));
+                }
+            }
+        }
+        if let Some(object) = value.as_object_mut() {
+            object.insert("server".into(), server.clone());
+        }
+        value
+    });
+    serde_json::Value::Array(services.collect())
+}
+
+fn describe_server_limits(config: &Config) -> serde_json::Value {
+    let limits = connections::ConnectionLimits::from_config(config);
+    let ms = |d: Duration| d.as_millis() as u64;
+    serde_json::json!({
+        "request_timeout_ms": ms(config.request_timeout),
+        "concurrency": config.concurrency.to_string(),
+        "header_timeout_ms": ms(config.header_timeout),
+        "body_timeout_ms": ms(config.body_timeout),
+        "idle_timeout_ms": ms(config.idle_timeout),
+        "max_connections": limits.max_connections,
+        "h2_max_streams": config.h2_max_streams,
+        "h2_keepalive_ms": ms(config.h2_keepalive),
+        "body_limit": config.body_limit,
+        "body_memory": config.body_memory,
+        "shutdown_linger_ms": ms(config.shutdown_linger),
+    })
 }
 
 struct Routers {

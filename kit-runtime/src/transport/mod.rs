@@ -15,8 +15,9 @@ use crate::{Code, Error};
 pub(crate) trait Protocol: Send + Sync + 'static {
     /// The `transport` label of metrics and spans: `"http"` or `"grpc"`.
     const NAME: &'static str;
-    /// The caller's remaining time, from the protocol's timeout header.
-    fn caller_timeout(headers: &HeaderMap) -> Option<Duration>;
+    /// The caller's remaining time, from the protocol's timeout header;
+    /// INVALID_ARGUMENT when the header is there but malformed.
+    fn caller_timeout(headers: &HeaderMap) -> Result<Option<Duration>, Error>;
     /// The response that carries `err` (with [`ResponseCode`] in its extensions).
     fn error_response(err: &Error) -> ::http::Response<Body>;
 }

@@ -12,6 +12,7 @@ use crate::internals::ast::{Arg, Endpoint, Grpc, GrpcShape, Http, Source};
 use crate::internals::attr::{EndpointArgs, EndpointKeys};
 use crate::internals::case::pascal_case;
 use crate::internals::duration::parse_timeout;
+use crate::internals::limits::{positive, rate};
 use crate::internals::route::{parse_route, Route};
 use crate::internals::Ctxt;
 
@@ -111,6 +112,8 @@ pub(super) fn endpoint(
         None => default_timeout,
     };
     let retry = args.keys.retry.or(defaults.retry).map(|r| *r).unwrap_or(0);
+    let concurrency = positive(cx, args.concurrency.as_ref(), "concurrency");
+    let rate = rate(cx, &args.keys, defaults);
     let idempotent = args.keys.idempotent.is_present() || defaults.idempotent.is_present();
     let arg_list = arguments(cx, method, http.as_ref().map(|h| &h.route));
     let grpc = grpc_method.map(|method_name| {
@@ -136,6 +139,8 @@ pub(super) fn endpoint(
         timeout,
         retry,
         idempotent,
+        concurrency,
+        rate,
         args: arg_list,
         output: output(&sig.output),
     })

@@ -11,6 +11,7 @@ use crate::internals::ast::{Service, Stub};
 use crate::internals::attr::ServiceArgs;
 use crate::internals::case::snake_case;
 use crate::internals::duration::parse_timeout;
+use crate::internals::limits::positive;
 use crate::internals::parse::is_context;
 use crate::internals::Ctxt;
 
@@ -57,6 +58,8 @@ pub(crate) fn service(cx: &mut Ctxt, args: TokenStream, item: &mut ItemImpl) -> 
         cx.ok(parse_timeout(&t.value()).map_err(|e| darling::Error::custom(e).with_span(t)))
     });
 
+    let concurrency = positive(cx, service_args.concurrency.as_ref(), "concurrency");
+
     let mut endpoints = Vec::new();
     let mut stubs = Vec::new();
     for impl_item in &mut item.items {
@@ -95,6 +98,7 @@ pub(crate) fn service(cx: &mut Ctxt, args: TokenStream, item: &mut ItemImpl) -> 
         package,
         package_span: service_args.package.as_ref().map(|p| p.span()),
         docs,
+        concurrency,
         endpoints,
         stubs,
     })

@@ -19,7 +19,7 @@ pub(crate) struct Grpc;
 impl Protocol for Grpc {
     const NAME: &'static str = "grpc";
 
-    fn caller_timeout(headers: &HeaderMap) -> Option<Duration> {
+    fn caller_timeout(headers: &HeaderMap) -> Result<Option<Duration>, Error> {
         timeout_from_headers(headers)
     }
 
@@ -65,12 +65,22 @@ impl From<tonic::Status> for Error {
     }
 }
 
-/// Reads `grpc-timeout`.
-fn timeout_from_headers(headers: &HeaderMap) -> Option<Duration> {
-    headers
-        .get(&GRPC_TIMEOUT_HEADER)
-        .and_then(|v| v.to_str().ok())
+/// Reads `grpc-timeout`; a malformed one is INVALID_ARGUMENT (grpc-go
+/// refuses it too, as INTERNAL).
+fn timeout_from_headers(headers: &HeaderMap) -> Result<Option<Duration>, Error> {
+    let Some(value) = headers.get(&GRPC_TIMEOUT_HEADER) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
         .and_then(parse_grpc_timeout)
+        .map(Some)
+        .ok_or_else(|| {
+            Error::invalid_argument(format!(
+                "malformed grpc-timeout {value:?}: write up to 8 digits and a unit of H, M, S, m, u or n"
+            ))
+        })
 }
 
 /// Whether a request is gRPC: its content type starts with `application/grpc`.

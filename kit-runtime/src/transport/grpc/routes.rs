@@ -15,7 +15,7 @@ use tower::Service;
 
 use super::{response_code, to_status, Grpc};
 use crate::descriptor::EndpointDescriptor;
-use crate::layer::{server_stack, StackConfig, UserLayers};
+use crate::layer::{server_stack, Admission, StackConfig, UserLayers};
 use crate::proto::{ProtoCodec, ProtoMessage};
 use crate::transport::http::DEFAULT_BODY_LIMIT;
 use crate::transport::{Protocol, ResponseCode};
@@ -28,6 +28,7 @@ pub struct GrpcRoutes {
     message_limit: usize,
     count: usize,
     stack: StackConfig,
+    admission: Admission,
     pub(crate) layers: UserLayers,
 }
 
@@ -37,18 +38,25 @@ impl Default for GrpcRoutes {
             DEFAULT_BODY_LIMIT,
             StackConfig::default(),
             UserLayers::default(),
+            Admission::default(),
         )
     }
 }
 
 impl GrpcRoutes {
-    pub(crate) fn new(message_limit: usize, stack: StackConfig, layers: UserLayers) -> GrpcRoutes {
+    pub(crate) fn new(
+        message_limit: usize,
+        stack: StackConfig,
+        layers: UserLayers,
+        admission: Admission,
+    ) -> GrpcRoutes {
         GrpcRoutes {
             router: Router::new(),
             message_limit,
             count: 0,
             stack,
             layers,
+            admission,
         }
     }
 
@@ -82,13 +90,13 @@ impl GrpcRoutes {
         self.router = if self.layers.is_empty() {
             router.route_service(
                 method.path,
-                server_stack::<Grpc, _>(endpoint, self.stack, false, handler),
+                server_stack::<Grpc, _>(endpoint, self.stack, &self.admission, false, handler),
             )
         } else {
             let handler = self.layers.wrap::<Grpc, _>(handler);
             router.route_service(
                 method.path,
-                server_stack::<Grpc, _>(endpoint, self.stack, true, handler),
+                server_stack::<Grpc, _>(endpoint, self.stack, &self.admission, true, handler),
             )
         };
         self.count += 1;
@@ -155,15 +163,28 @@ where
     }
     let mut grpc = tonic::server::Grpc::new(ProtoCodec::<Resp, Req>::default())
         .max_decoding_message_size(limit);
-    let service = tower::service_fn(move |request: tonic::Request<Req>| {
-        let call = handler(request.into_inner());
+    // Read as a client stream, to refuse a second message (gRPC says a
+    // unary request has exactly one; tonic's unary reader drops the rest).
+    let service = tower::service_fn(move |request: tonic::Request<tonic::Streaming<Req>>| {
+        let handler = handler.clone();
         async move {
-            call.await
+            let mut messages = request.into_inner();
+            let message = messages
+                .message()
+                .await?
+                .ok_or_else(|| tonic::Status::internal("the request carries no message"))?;
+            if messages.message().await?.is_some() {
+                return Err(tonic::Status::internal(
+                    "a unary request carries exactly one message; this one has more",
+                ));
+            }
+            handler(message)
+                .await
                 .map(tonic::Response::new)
                 .map_err(|err| to_status(&err))
         }
     });
-    let mut response = grpc.unary(service, req).await;
+    let mut response = grpc.client_streaming(service, req).await;
     oversize_is_resource_exhausted(&mut response);
     let code = response_code(&response);
     let mut response = response.map(Body::new);

@@ -27,7 +27,7 @@ pub(crate) struct Http;
 impl Protocol for Http {
     const NAME: &'static str = "http";
 
-    fn caller_timeout(headers: &HeaderMap) -> Option<Duration> {
+    fn caller_timeout(headers: &HeaderMap) -> Result<Option<Duration>, Error> {
         timeout_from_headers(headers)
     }
 

@@ -160,11 +160,29 @@ impl HttpRequest {
         match Limited::new(body, self.body_limit).collect().await {
             Ok(collected) => Ok(collected.to_bytes()),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-            Err(e) => Err(Error::invalid_argument(format!(
-                "cannot read request body: {e}"
-            ))),
+            Err(e) => Err(refused_body(&*e).unwrap_or_else(|| {
+                Error::invalid_argument(format!("cannot read request body: {e}"))
+            })),
         }
     }
+}
+
+/// The server's own refusal of a body (too slow, or over the process's
+/// body memory), found in the error's source chain.
+fn refused_body(e: &(dyn std::error::Error + 'static)) -> Option<Error> {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(status) = e.downcast_ref::<tonic::Status>() {
+            let err = crate::transport::grpc::from_status(status);
+            let http = match err.code() {
+                crate::Code::DeadlineExceeded => StatusCode::REQUEST_TIMEOUT,
+                _ => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            return Some(err.with_http_status(http));
+        }
+        next = e.source();
+    }
+    None
 }
 
 /// `application/json` or `application/*+json`, any case, any parameters.

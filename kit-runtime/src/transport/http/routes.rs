@@ -18,7 +18,7 @@ use tower::Service;
 use super::request::HttpRequest;
 use super::{error_response, Http, DEFAULT_BODY_LIMIT};
 use crate::descriptor::{ArgSource, EndpointDescriptor, HttpMethod};
-use crate::layer::{server_stack, StackConfig, UserLayers};
+use crate::layer::{server_stack, Admission, StackConfig, UserLayers};
 use crate::url::{misfit, UrlCodec};
 use crate::Error;
 
@@ -29,6 +29,7 @@ pub struct HttpRoutes {
     routes: BTreeMap<&'static str, (MethodRouter, Vec<&'static str>)>,
     body_limit: usize,
     stack: StackConfig,
+    admission: Admission,
     pub(crate) layers: UserLayers,
     /// Arguments that cannot travel where the route puts them.
     problems: Vec<String>,
@@ -40,17 +41,24 @@ impl Default for HttpRoutes {
             DEFAULT_BODY_LIMIT,
             StackConfig::default(),
             UserLayers::default(),
+            Admission::default(),
         )
     }
 }
 
 impl HttpRoutes {
-    pub(crate) fn new(body_limit: usize, stack: StackConfig, layers: UserLayers) -> HttpRoutes {
+    pub(crate) fn new(
+        body_limit: usize,
+        stack: StackConfig,
+        layers: UserLayers,
+        admission: Admission,
+    ) -> HttpRoutes {
         HttpRoutes {
             routes: BTreeMap::new(),
             body_limit,
             stack,
             layers,
+            admission,
             problems: Vec::new(),
         }
     }
@@ -104,13 +112,13 @@ impl HttpRoutes {
         let service = if self.layers.is_empty() {
             on_service(
                 filter(route.method),
-                server_stack::<Http, _>(endpoint, self.stack, false, handler),
+                server_stack::<Http, _>(endpoint, self.stack, &self.admission, false, handler),
             )
         } else {
             let handler = self.layers.wrap::<Http, _>(handler);
             on_service(
                 filter(route.method),
-                server_stack::<Http, _>(endpoint, self.stack, true, handler),
+                server_stack::<Http, _>(endpoint, self.stack, &self.admission, true, handler),
             )
         };
         let (method_router, mut methods) = self.routes.remove(route.path).unwrap_or_default();

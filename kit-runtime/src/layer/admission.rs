@@ -1,0 +1,382 @@
+//! Admission control: an endpoint's rate limit and concurrency limits
+//! (its own and its service's), decided before the handler runs, and the
+//! server-wide defaults for endpoints that set none.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use http::{HeaderValue, Request, Response};
+use tower::{Layer, Service};
+
+use crate::config::Concurrency;
+use crate::descriptor::EndpointDescriptor;
+use crate::limit::{
+    BodyClock, ConcurrencyLimit, ConcurrencyPermit, Gradient, GradientConfig, KeyedBuckets,
+    RateKey, RequestHead,
+};
+use crate::metrics::{concurrency_limit_gauge, endpoint_rejected};
+use crate::transport::Protocol;
+use crate::Error;
+
+/// The header that marks an answer as a nack: the request was refused
+/// before it ran, so sending it again elsewhere is safe.
+pub(crate) const NACK_HEADER: &str = "kit-nack";
+
+/// The server's admission policy: defaults for endpoints that set no
+/// `timeout` or `concurrency`, the per-caller rate key, and the limiters,
+/// one per endpoint (shared by its transports) and one per service.
+#[derive(Clone)]
+pub(crate) struct Admission {
+    pub(crate) default_timeout: Option<Duration>,
+    concurrency: Concurrency,
+    rate_key: Option<Arc<dyn RateKey>>,
+    gates: Arc<Mutex<Gates>>,
+}
+
+#[derive(Default)]
+struct Gates {
+    endpoints: HashMap<(&'static str, &'static str), Arc<Gate>>,
+    services: HashMap<&'static str, Arc<ConcurrencyLimit>>,
+}
+
+impl Default for Admission {
+    fn default() -> Self {
+        Admission::new(Some(Duration::from_secs(30)), Concurrency::Adaptive, None)
+    }
+}
+
+impl Admission {
+    pub(crate) fn new(
+        default_timeout: Option<Duration>,
+        concurrency: Concurrency,
+        rate_key: Option<Arc<dyn RateKey>>,
+    ) -> Admission {
+        Admission {
+            default_timeout,
+            concurrency,
+            rate_key,
+            gates: Arc::default(),
+        }
+    }
+
+    /// The gate of `endpoint`, made on first use.
+    pub(crate) fn gate(&self, endpoint: &'static EndpointDescriptor) -> Arc<Gate> {
+        let Ok(mut gates) = self.gates.lock() else {
+            return Arc::new(Gate::open());
+        };
+        let service = endpoint.service_concurrency.map(|n| {
+            gates
+                .services
+                .entry(endpoint.service)
+                .or_insert_with(|| {
+                    let gauge = metrics::gauge!(
+                        crate::metrics::SERVER_CONCURRENCY_LIMIT,
+                        "service" => endpoint.service,
+                        "endpoint" => ""
+                    );
+                    Arc::new(ConcurrencyLimit::fixed(n as usize, gauge))
+                })
+                .clone()
+        });
+        let key = (endpoint.service, endpoint.name);
+        if let Some(gate) = gates.endpoints.get(&key) {
+            return gate.clone();
+        }
+        let own = match endpoint.concurrency {
+            Some(n) => Concurrency::Fixed(n as usize),
+            None => self.concurrency,
+        };
+        let concurrency = match own {
+            Concurrency::Off => None,
+            Concurrency::Fixed(n) => Some(Arc::new(ConcurrencyLimit::fixed(
+                n,
+                concurrency_limit_gauge(endpoint),
+            ))),
+            Concurrency::Adaptive => Some(Arc::new(ConcurrencyLimit::adaptive(
+                Gradient::new(GradientConfig::default()),
+                concurrency_limit_gauge(endpoint),
+            ))),
+        };
+        let gate = Arc::new(Gate {
+            concurrency,
+            service,
+            rate: endpoint.rate.map(KeyedBuckets::new),
+            rate_key: self.rate_key.clone(),
+            kind: own,
+        });
+        gates.endpoints.insert(key, gate.clone());
+        gate
+    }
+
+    /// What each endpoint's limits are now, for `/kit/describe`.
+    pub(crate) fn describe(&self, endpoint: &EndpointDescriptor) -> serde_json::Value {
+        let gate = self
+            .gates
+            .lock()
+            .ok()
+            .and_then(|g| g.endpoints.get(&(endpoint.service, endpoint.name)).cloned());
+        let timeout = endpoint.timeout.or(self.default_timeout);
+        serde_json::json!({
+            "timeout_ms": timeout.map(|d| d.as_millis() as u64),
+            "concurrency": gate.as_ref().map(|g| g.kind.to_string()),
+            "concurrency_limit": gate.as_ref().and_then(|g| g.concurrency.as_ref()).map(|c| c.limit()),
+            "service_concurrency": endpoint.service_concurrency,
+            "rate": endpoint.rate.map(|r| r.to_string()),
+            "burst": endpoint.rate.map(|r| r.burst_size()),
+        })
+    }
+}
+
+/// One endpoint's limits.
+pub(crate) struct Gate {
+    concurrency: Option<Arc<ConcurrencyLimit>>,
+    service: Option<Arc<ConcurrencyLimit>>,
+    rate: Option<KeyedBuckets>,
+    rate_key: Option<Arc<dyn RateKey>>,
+    kind: Concurrency,
+}
+
+impl Gate {
+    fn open() -> Gate {
+        Gate {
+            concurrency: None,
+            service: None,
+            rate: None,
+            rate_key: None,
+            kind: Concurrency::Off,
+        }
+    }
+
+    fn is_open(&self) -> bool {
+        self.concurrency.is_none() && self.service.is_none() && self.rate.is_none()
+    }
+}
+
+/// Why a request was refused.
+enum Refusal {
+    Rate(Duration),
+    Concurrency,
+}
+
+/// Refuses requests beyond the endpoint's rate (429 / RESOURCE_EXHAUSTED)
+/// or concurrency limits (503 / UNAVAILABLE, a nack), in protocol `P`'s
+/// error format, without running them.
+pub(crate) struct AdmissionLayer<P> {
+    endpoint: &'static EndpointDescriptor,
+    gate: Arc<Gate>,
+    _protocol: PhantomData<fn() -> P>,
+}
+
+impl<P> AdmissionLayer<P> {
+    pub(crate) fn new(endpoint: &'static EndpointDescriptor, gate: Arc<Gate>) -> Self {
+        AdmissionLayer {
+            endpoint,
+            gate,
+            _protocol: PhantomData,
+        }
+    }
+}
+
+impl<S, P> Layer<S> for AdmissionLayer<P> {
+    type Service = Admit<S, P>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Admit {
+            inner,
+            endpoint: self.endpoint,
+            gate: (!self.gate.is_open()).then(|| self.gate.clone()),
+            _protocol: PhantomData,
+        }
+    }
+}
+
+/// The service made by [`AdmissionLayer`].
+pub(crate) struct Admit<S, P> {
+    inner: S,
+    endpoint: &'static EndpointDescriptor,
+    gate: Option<Arc<Gate>>,
+    _protocol: PhantomData<fn() -> P>,
+}
+
+impl<S: Clone, P> Clone for Admit<S, P> {
+    fn clone(&self) -> Self {
+        Admit {
+            inner: self.inner.clone(),
+            endpoint: self.endpoint,
+            gate: self.gate.clone(),
+            _protocol: PhantomData,
+        }
+    }
+}
+
+impl Gate {
+    /// Takes a token when the endpoint has a rate (when the request arrives).
+    fn take_rate<B>(&self, request: &Request<B>) -> Result<(), Refusal> {
+        if let Some(rate) = &self.rate {
+            let key = self
+                .rate_key
+                .as_ref()
+                .and_then(|k| k.key(&RequestHead::of(request)));
+            rate.try_take(key.as_deref(), Instant::now())
+                .map_err(Refusal::Rate)?;
+        }
+        Ok(())
+    }
+
+    /// Takes the concurrency permits (when the request first runs, so the
+    /// time it waited for a thread is not counted as its latency).
+    fn acquire(&self, body: Option<&BodyClock>) -> Result<Permits, Refusal> {
+        let gate = self;
+        let service = match &gate.service {
+            Some(limit) => Some(limit.try_acquire(body).ok_or(Refusal::Concurrency)?),
+            None => None,
+        };
+        let endpoint = match &gate.concurrency {
+            Some(limit) => Some(limit.try_acquire(body).ok_or(Refusal::Concurrency)?),
+            None => None,
+        };
+        Ok(Permits {
+            _service: service,
+            _endpoint: endpoint,
+        })
+    }
+}
+
+/// The permits an admitted request holds until it is answered.
+pub(crate) struct Permits {
+    _service: Option<ConcurrencyPermit>,
+    _endpoint: Option<ConcurrencyPermit>,
+}
+
+impl<S, P, B> Service<Request<B>> for Admit<S, P>
+where
+    S: Service<Request<B>, Response = Response<Body>, Error = Infallible>,
+    P: Protocol,
+{
+    type Response = Response<Body>;
+    type Error = Infallible;
+    type Future = AdmitFuture<S::Future, P>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let Some(gate) = &self.gate else {
+            return AdmitFuture::Admitted {
+                body: None,
+                inner: self.inner.call(request),
+                gate: None,
+                permits: None,
+                endpoint: self.endpoint,
+                _protocol: PhantomData,
+            };
+        };
+        match gate.take_rate(&request) {
+            // The inner future is made now but runs only once admitted.
+            Ok(()) => AdmitFuture::Admitted {
+                body: request.extensions().get::<BodyClock>().cloned(),
+                inner: self.inner.call(request),
+                gate: Some(gate.clone()),
+                permits: None,
+                endpoint: self.endpoint,
+                _protocol: PhantomData,
+            },
+            Err(refusal) => AdmitFuture::Refused {
+                response: Some(refused::<P>(self.endpoint, refusal)),
+            },
+        }
+    }
+}
+
+fn refused<P: Protocol>(endpoint: &EndpointDescriptor, refusal: Refusal) -> Response<Body> {
+    match refusal {
+        Refusal::Rate(wait) => {
+            endpoint_rejected(endpoint, "rate");
+            let rate = endpoint.rate.map(|r| r.to_string()).unwrap_or_default();
+            let mut response = P::error_response(&Error::resource_exhausted(format!(
+                "{}.{}: rate limit of {rate} exceeded; retry after {}",
+                endpoint.service,
+                endpoint.name,
+                humantime::format_duration(Duration::from_millis(wait.as_millis() as u64 + 1))
+            )));
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+            response
+        }
+        Refusal::Concurrency => {
+            endpoint_rejected(endpoint, "concurrency");
+            let mut response = P::error_response(&Error::unavailable(format!(
+                "{}.{}: overloaded, request not processed; retry on another instance",
+                endpoint.service, endpoint.name
+            )));
+            let headers = response.headers_mut();
+            headers.insert(NACK_HEADER, HeaderValue::from_static("1"));
+            headers.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`Admit`].
+    #[project = AdmitProj]
+    pub(crate) enum AdmitFuture<F, P> {
+        Admitted {
+            #[pin]
+            inner: F,
+            gate: Option<Arc<Gate>>,
+            body: Option<BodyClock>,
+            permits: Option<Permits>,
+            endpoint: &'static EndpointDescriptor,
+            _protocol: PhantomData<fn() -> P>,
+        },
+        Refused {
+            response: Option<Response<Body>>,
+        },
+    }
+}
+
+impl<F, P> Future for AdmitFuture<F, P>
+where
+    F: Future<Output = Result<Response<Body>, Infallible>>,
+    P: Protocol,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            AdmitProj::Admitted {
+                inner,
+                gate,
+                body,
+                permits,
+                endpoint,
+                ..
+            } => {
+                if let Some(gate) = gate.take() {
+                    match gate.acquire(body.as_ref()) {
+                        Ok(p) => *permits = Some(p),
+                        // Refused before the handler was ever polled.
+                        Err(refusal) => return Poll::Ready(Ok(refused::<P>(endpoint, refusal))),
+                    }
+                }
+                let output = std::task::ready!(inner.poll(cx));
+                // Released as soon as the answer is ready.
+                permits.take();
+                Poll::Ready(output)
+            }
+            AdmitProj::Refused { response } => Poll::Ready(Ok(response
+                .take()
+                .unwrap_or_else(|| Response::new(Body::empty())))),
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! A concurrency limit: fixed, or adaptive ([`Gradient`]).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::Gradient;
+
+/// When a request's body finished arriving, shared by the body (which
+/// sets it) and the request's concurrency permit (which reads it).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct BodyClock(Arc<std::sync::OnceLock<Instant>>);
+
+impl BodyClock {
+    /// Marks the body ended now (once).
+    pub(crate) fn end(&self) {
+        let _ = self.0.set(Instant::now());
+    }
+
+    /// When the body ended, if it did.
+    pub(crate) fn ended(&self) -> Option<Instant> {
+        self.0.get().copied()
+    }
+}
+
+/// How many requests run at once, and how many may.
+#[derive(Debug)]
+pub(crate) struct ConcurrencyLimit {
+    in_flight: AtomicUsize,
+    kind: Kind,
+    gauge: metrics::Gauge,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Fixed(usize),
+    Adaptive(Gradient),
+}
+
+impl ConcurrencyLimit {
+    /// At most `n` at once.
+    pub(crate) fn fixed(n: usize, gauge: metrics::Gauge) -> ConcurrencyLimit {
+        gauge.set(n as f64);
+        ConcurrencyLimit {
+            in_flight: AtomicUsize::new(0),
+            kind: Kind::Fixed(n.max(1)),
+            gauge,
+        }
+    }
+
+    /// A limit that follows latency.
+    pub(crate) fn adaptive(gradient: Gradient, gauge: metrics::Gauge) -> ConcurrencyLimit {
+        gauge.set(gradient.limit() as f64);
+        ConcurrencyLimit {
+            in_flight: AtomicUsize::new(0),
+            kind: Kind::Adaptive(gradient),
+            gauge,
+        }
+    }
+
+    /// The limit now.
+    pub(crate) fn limit(&self) -> usize {
+        match &self.kind {
+            Kind::Fixed(n) => *n,
+            Kind::Adaptive(g) => g.limit(),
+        }
+    }
+
+    /// Requests holding a permit now.
+    #[cfg(test)]
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// A permit, or `None` when the limit is reached. An adaptive limit
+    /// times the request from now, or from when `body` says the request
+    /// body finished arriving if that is later: a client's upload speed is
+    /// not the endpoint's latency.
+    pub(crate) fn try_acquire(
+        self: &Arc<Self>,
+        body: Option<&BodyClock>,
+    ) -> Option<ConcurrencyPermit> {
+        let before = self.in_flight.fetch_add(1, Ordering::Relaxed);
+        if before >= self.limit() {
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(ConcurrencyPermit {
+            limit: self.clone(),
+            started: match self.kind {
+                Kind::Adaptive(_) => Some(Instant::now()),
+                Kind::Fixed(_) => None,
+            },
+            body: body.cloned(),
+            in_flight: before + 1,
+        })
+    }
+}
+
+/// A request admitted under a [`ConcurrencyLimit`], until dropped; an
+/// adaptive limit learns from how long it was held.
+#[derive(Debug)]
+pub(crate) struct ConcurrencyPermit {
+    limit: Arc<ConcurrencyLimit>,
+    started: Option<Instant>,
+    body: Option<BodyClock>,
+    in_flight: usize,
+}
+
+impl Drop for ConcurrencyPermit {
+    fn drop(&mut self) {
+        self.limit.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if let (Kind::Adaptive(g), Some(started)) = (&self.limit.kind, self.started) {
+            let now = Instant::now();
+            let from = match self.body.as_ref().and_then(BodyClock::ended) {
+                Some(ended) => ended.max(started),
+                None => started,
+            };
+            if let Some(limit) = g.sample(now.saturating_duration_since(from), self.in_flight, now)
+            {
+                self.limit.gauge.set(limit as f64);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fixed_limit_admits_up_to_n() {
+        let limit = Arc::new(ConcurrencyLimit::fixed(2, metrics::Gauge::noop()));
+        let a = limit.try_acquire(None).unwrap();
+        let _b = limit.try_acquire(None).unwrap();
+        assert!(limit.try_acquire(None).is_none());
+        assert_eq!(limit.in_flight(), 2);
+        drop(a);
+        assert!(limit.try_acquire(None).is_some());
+    }
+}
