@@ -28,6 +28,8 @@ use proc_macro::TokenStream;
 /// | `name = "..."` | the service name in metrics, logs and `/kit/describe` (default: the type in snake_case) |
 /// | `package = "..."` | the protobuf package (default: the name); needs a `grpc` endpoint |
 /// | `timeout`, `retry`, `idempotent`, `grpc` | defaults for every endpoint (see [`macro@endpoint`]); `grpc` here is plain, not `grpc = "Name"` |
+/// | `concurrency = N` | at most N requests of the whole service run at once (one limit the endpoints share, on top of each endpoint's); beyond it 503 / UNAVAILABLE with `kit-nack: 1`, which kit's clients send to another instance |
+/// | `rate = "100/s"`, `burst = N` | a default rate limit for every endpoint (each endpoint its own bucket; see [`macro@endpoint`]) |
 ///
 /// The impl block's doc comment describes the service. It must be an
 /// inherent impl of a named, non-generic type; its other items (constants,
@@ -66,6 +68,8 @@ pub fn message(input: TokenStream) -> TokenStream {
 /// | `timeout = "2s"` | the server drops the handler and answers DEADLINE_EXCEEDED at the smaller of this and the caller's deadline; the client's per-call timeout |
 /// | `retry = N` | the client retries UNAVAILABLE up to N times, within a retry budget and the deadline, if `idempotent` or the request never reached a server |
 /// | `idempotent` | safe to retry after the server may have processed it |
+/// | `concurrency = N` | at most N requests of this endpoint run at once, on both transports together; beyond it the request is refused before it runs with 503 / UNAVAILABLE, `Retry-After` and `kit-nack: 1` (not processed: kit's clients send it to another instance, even when not idempotent). Without it the server's `--concurrency` applies: an adaptive limit by default |
+/// | `rate = "100/s"` (`/s`, `/m`, `/h`), `burst = N` | a token-bucket rate limit on the server (burst defaults to the count): beyond it 429 / RESOURCE_EXHAUSTED with `Retry-After`; per caller when the server has a [`rate_limit_key`](../kit/struct.Server.html#method.rate_limit_key) |
 ///
 /// The method is `async fn` taking `&self`; arguments are owned values
 /// with plain names (URL arguments: serde types of one value, `Option` and

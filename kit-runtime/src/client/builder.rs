@@ -16,6 +16,7 @@ use super::channel::{ClientLayers, HttpInstance};
 use super::{Body, BoxChannel, Client, ClientInner, Transport};
 use crate::descriptor::ServiceDescriptor;
 use crate::lb::{Accrual, BalanceService, Balancer, Breaker, Circuit, Policy};
+use crate::limit::{ClientLimiter, ClientRateLimit};
 use crate::metrics::{ClientMetrics, GaugeShare};
 use crate::retry::{Backoff, RetryBudget};
 use crate::sd::Discover;
@@ -60,6 +61,8 @@ pub struct ClientBuilder<C = Client> {
     connect_timeout: Duration,
     pool_idle_timeout: Duration,
     layers: ClientLayers,
+    rate_limit: Option<ClientRateLimit>,
+    endpoint_rate_limits: Vec<(String, ClientRateLimit)>,
     _client: PhantomData<fn() -> C>,
 }
 
@@ -83,6 +86,8 @@ impl<C: From<Client>> ClientBuilder<C> {
             connect_timeout: Duration::from_secs(5),
             pool_idle_timeout: Duration::from_secs(90),
             layers: ClientLayers::default(),
+            rate_limit: None,
+            endpoint_rate_limits: Vec::new(),
             _client: PhantomData,
         }
     }
@@ -120,6 +125,40 @@ impl<C: From<Client>> ClientBuilder<C> {
     /// fail fast with UNAVAILABLE while it is open.
     pub fn circuit_breaker(mut self, breaker: Breaker) -> ClientBuilder<C> {
         self.breaker = Some(breaker);
+        self
+    }
+
+    /// At most this rate of calls from this client, all endpoints
+    /// together; calls beyond it wait for their turn within their deadline
+    /// or fail fast, as `limit` says.
+    ///
+    /// ```
+    /// # #[derive(Default)] struct Strings;
+    /// # #[kit::service] impl Strings {
+    /// #     #[endpoint(http = "POST /uppercase")]
+    /// #     async fn uppercase(&self, s: String) -> String { s.to_uppercase() }
+    /// # }
+    /// use kit::limit::{ClientRateLimit, Rate};
+    /// let client = StringsClient::builder()
+    ///     .base_url("http://127.0.0.1:8080")
+    ///     .rate_limit(ClientRateLimit::wait(Rate::per_second(100)))
+    ///     .endpoint_rate_limit("uppercase", ClientRateLimit::fail_fast(Rate::per_second(10)))
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn rate_limit(mut self, limit: ClientRateLimit) -> ClientBuilder<C> {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    /// At most this rate of calls to `endpoint` (its name, as in the
+    /// descriptor), on top of [`ClientBuilder::rate_limit`].
+    pub fn endpoint_rate_limit(
+        mut self,
+        endpoint: impl Into<String>,
+        limit: ClientRateLimit,
+    ) -> ClientBuilder<C> {
+        self.endpoint_rate_limits.push((endpoint.into(), limit));
         self
     }
 
@@ -184,6 +223,17 @@ impl<C: From<Client>> ClientBuilder<C> {
     /// use. A gRPC client, or one following a registry, must be built
     /// inside a Tokio runtime.
     pub fn build(self) -> Result<C, Error> {
+        let mut endpoint_limits: Vec<Option<ClientLimiter>> =
+            self.service.endpoints.iter().map(|_| None).collect();
+        for (name, limit) in &self.endpoint_rate_limits {
+            let Some(i) = self.service.endpoints.iter().position(|e| e.name == *name) else {
+                return Err(Error::invalid_argument(format!(
+                    "endpoint_rate_limit: {} has no endpoint `{name}`",
+                    self.service.name
+                )));
+            };
+            endpoint_limits[i] = Some(ClientLimiter::new(*limit));
+        }
         let source: Box<dyn Discover> = match (self.discover, self.urls.is_empty()) {
             (Some(d), true) => d,
             (Some(_), false) => {
@@ -257,6 +307,8 @@ impl<C: From<Client>> ClientBuilder<C> {
                 backoff: self.backoff,
                 budget: self.budget.unwrap_or_default(),
                 metrics,
+                rate_limit: self.rate_limit.map(ClientLimiter::new),
+                endpoint_limits: endpoint_limits.into_boxed_slice(),
             }),
         }))
     }

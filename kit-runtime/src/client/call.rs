@@ -145,6 +145,13 @@ impl Client {
                     )));
                 }
             }
+            let what = format!("{}.{}", desc.service, desc.name);
+            for limiter in [&inner.rate_limit, &inner.endpoint_limits[endpoint]]
+                .into_iter()
+                .flatten()
+            {
+                limiter.acquire(&what, ctx.deadline()).await?;
+            }
             let wait = ctx
                 .remaining()
                 .unwrap_or(Duration::from_secs(10))

@@ -72,6 +72,10 @@ struct ClientInner {
     backoff: Backoff,
     budget: RetryBudget,
     metrics: Box<[ClientMetrics]>,
+    /// The whole client's rate limit.
+    rate_limit: Option<crate::limit::ClientLimiter>,
+    /// Each endpoint's rate limit, by index.
+    endpoint_limits: Box<[Option<crate::limit::ClientLimiter>]>,
 }
 
 impl Client {

@@ -22,10 +22,13 @@
 //! `Retry-After`, not a nack: the caller should slow down.
 
 mod adaptive;
+mod client;
 mod concurrency;
 mod rate;
 
 pub(crate) use adaptive::{Gradient, GradientConfig};
+pub(crate) use client::ClientLimiter;
+pub use client::ClientRateLimit;
 pub(crate) use concurrency::{BodyClock, ConcurrencyLimit, ConcurrencyPermit};
 pub use rate::Rate;
 pub(crate) use rate::TokenBucket;

@@ -143,6 +143,31 @@ impl TokenBucket {
         }
     }
 
+    /// Takes a token even if there is none yet, and says how long until
+    /// it is there (zero when it was).
+    pub(crate) fn reserve(&self, now: Instant) -> Duration {
+        let Ok(mut state) = self.state.lock() else {
+            return Duration::ZERO;
+        };
+        let (tokens, last) = &mut *state;
+        let elapsed = now.saturating_duration_since(*last).as_secs_f64();
+        *tokens = (*tokens + elapsed * self.per_second).min(self.burst);
+        *last = now.max(*last);
+        *tokens -= 1.0;
+        if *tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-*tokens / self.per_second)
+        }
+    }
+
+    /// Returns a token [`TokenBucket::reserve`] took.
+    pub(crate) fn give_back(&self) {
+        if let Ok(mut state) = self.state.lock() {
+            state.0 = (state.0 + 1.0).min(self.burst);
+        }
+    }
+
     /// When the bucket was last used.
     pub(crate) fn last_used(&self) -> Option<Instant> {
         self.state.lock().ok().map(|s| s.1)
