@@ -1,8 +1,10 @@
 //! Services and helpers shared by the integration tests in `tests/`.
 //! Everything here runs over real sockets: servers bind 127.0.0.1:0.
 
+pub mod attack;
 pub mod fleet;
 pub mod inventory;
+pub mod limited;
 pub mod probe;
 pub mod registry;
 pub mod shared;
