@@ -63,10 +63,14 @@ impl ConnectionLimits {
 
     fn builder(&self) -> auto::Builder<TokioExecutor> {
         let mut builder = auto::Builder::new(TokioExecutor::new());
+        // hyper's header timer starts as soon as a keep-alive connection
+        // waits for its next request, so it would close idle keep-alive
+        // connections at the header timeout instead of the idle timeout:
+        // [`HeaderClock`] times headers from their first byte instead.
         builder
             .http1()
             .timer(TokioTimer::new())
-            .header_read_timeout(non_zero(self.header_timeout));
+            .header_read_timeout(None);
         let h2_keepalive = non_zero(self.h2_keepalive);
         let mut h2 = builder.http2();
         h2.timer(TokioTimer::new())
@@ -119,6 +123,8 @@ struct Conn {
     idle_since: AtomicU64,
     close: Notify,
     closing: AtomicBool,
+    /// The first bytes of a request arrived and its head was not parsed yet.
+    awaiting_head: AtomicBool,
 }
 
 impl Connections {
@@ -149,6 +155,7 @@ impl Connections {
             idle_since: AtomicU64::new(self.now_ms()),
             close: Notify::new(),
             closing: AtomicBool::new(false),
+            awaiting_head: AtomicBool::new(false),
         });
         if let Ok(mut open) = self.open.lock() {
             open.insert(id, conn.clone());
@@ -310,7 +317,8 @@ async fn serve_connection<S>(
         connections: connections.clone(),
         limits: limits.clone(),
     };
-    let connection = builder.serve_connection(TokioIo::new(tcp), service);
+    let io = HeaderClock::new(tcp, conn.clone(), non_zero(limits.header_timeout));
+    let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
     let idle_timeout = non_zero(limits.idle_timeout);
     let far = Duration::from_secs(86_400 * 365);
@@ -390,6 +398,7 @@ where
 
     fn call(&self, request: Request<Incoming>) -> Self::Future {
         self.conn.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.conn.awaiting_head.store(false, Ordering::Relaxed);
         let guard = InFlight {
             conn: self.conn.clone(),
             connections: self.connections.clone(),
@@ -484,6 +493,142 @@ impl http_body::Body for CountedBody {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// What a connection speaks, from its first bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Speaks {
+    /// Fewer bytes than it takes to tell (this many matched `PRI`).
+    Unknown(usize),
+    Http1,
+    /// The HTTP/2 preface: pings and pongs pass with no request in
+    /// flight, so HTTP/2 has no header clock (its keep-alive and the idle
+    /// timeout bound it).
+    Http2,
+}
+
+/// The socket of a connection, timing HTTP/1 request heads: the clock
+/// starts when the first byte of a request arrives with no request in
+/// flight (not when a keep-alive connection starts waiting, as hyper's own
+/// header timer does, which would make the header timeout the idle
+/// timeout), and stops when the head is parsed ([`ConnService::call`]).
+/// At the header timeout reads fail and the connection closes.
+struct HeaderClock {
+    tcp: TcpStream,
+    conn: Arc<Conn>,
+    timeout: Option<Duration>,
+    speaks: Speaks,
+    /// Made on first use and reset for each request after.
+    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    armed: bool,
+}
+
+impl HeaderClock {
+    fn new(tcp: TcpStream, conn: Arc<Conn>, timeout: Option<Duration>) -> HeaderClock {
+        HeaderClock {
+            tcp,
+            conn,
+            timeout,
+            speaks: Speaks::Unknown(0),
+            deadline: None,
+            armed: false,
+        }
+    }
+}
+
+impl tokio::io::AsyncRead for HeaderClock {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let Some(timeout) = this.timeout else {
+            return Pin::new(&mut this.tcp).poll_read(cx, buf);
+        };
+        let before = buf.filled().len();
+        match Pin::new(&mut this.tcp).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                let read = &buf.filled()[before..];
+                if let Speaks::Unknown(matched) = this.speaks {
+                    let want = &b"PRI"[matched..];
+                    let n = read.len().min(want.len());
+                    this.speaks = if read[..n] != want[..n] {
+                        Speaks::Http1
+                    } else if matched + n == 3 {
+                        Speaks::Http2
+                    } else {
+                        Speaks::Unknown(matched + n)
+                    };
+                }
+                if !read.is_empty()
+                    && this.speaks == Speaks::Http1
+                    && this.conn.in_flight.load(Ordering::Relaxed) == 0
+                    && !this.conn.awaiting_head.swap(true, Ordering::Relaxed)
+                {
+                    // The first bytes of a request: its head has this long.
+                    let at = Instant::now() + timeout;
+                    match &mut this.deadline {
+                        Some(sleep) => sleep.as_mut().reset(at),
+                        None => this.deadline = Some(Box::pin(tokio::time::sleep_until(at))),
+                    }
+                    this.armed = true;
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Pending => {
+                if this.armed {
+                    if !this.conn.awaiting_head.load(Ordering::Relaxed) {
+                        this.armed = false;
+                    } else if let Some(sleep) = &mut this.deadline {
+                        if sleep.as_mut().poll(cx).is_ready() {
+                            this.armed = false;
+                            connection_closed("header_timeout");
+                            return Poll::Ready(Err(std::io::Error::new(
+                                std::io::ErrorKind::TimedOut,
+                                format!(
+                                    "request head not received within {}",
+                                    humantime::format_duration(timeout)
+                                ),
+                            )));
+                        }
+                    }
+                }
+                Poll::Pending
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        }
+    }
+}
+
+impl tokio::io::AsyncWrite for HeaderClock {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().tcp).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.tcp.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
     }
 }
 
