@@ -126,6 +126,17 @@ impl<B> GuardedBody<B> {
     }
 }
 
+/// Marks the body over: arrived, or never will (too slow, over the
+/// budget, broken off). An adaptive concurrency limit times the handler
+/// from here, so the time a client took to send a body, or to fail to,
+/// never reads as the endpoint's latency: half-sent bodies would
+/// otherwise shrink the limit and get other callers' requests nacked.
+fn end_clock(clock: &Option<BodyClock>) {
+    if let Some(clock) = clock {
+        clock.end();
+    }
+}
+
 /// Why a guarded body stopped: a `tonic::Status`, so tonic finds the code
 /// in the error's source chain, and the HTTP request reader maps it too.
 fn refused(code: tonic::Code, message: String) -> BodyRefused {
@@ -170,6 +181,7 @@ where
                     let n = data.len();
                     if !this.budget.charge(n) {
                         *this.failed = true;
+                        end_clock(this.clock);
                         crate::metrics::server_rejected("body_memory");
                         return Poll::Ready(Some(Err(Box::new(refused(
                             tonic::Code::ResourceExhausted,
@@ -181,11 +193,12 @@ where
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(Some(Err(e))) => {
+                end_clock(this.clock);
+                Poll::Ready(Some(Err(e.into())))
+            }
             Poll::Ready(None) => {
-                if let Some(clock) = this.clock {
-                    clock.end();
-                }
+                end_clock(this.clock);
                 Poll::Ready(None)
             }
             Poll::Pending => {
@@ -196,6 +209,7 @@ where
                 if let Some(sleep) = this.sleep.as_pin_mut() {
                     if sleep.poll(cx).is_ready() {
                         *this.failed = true;
+                        end_clock(this.clock);
                         crate::metrics::server_rejected("body_timeout");
                         return Poll::Ready(Some(Err(Box::new(refused(
                             tonic::Code::DeadlineExceeded,
