@@ -25,8 +25,14 @@ pub(crate) struct BodyBudget {
 struct Budget {
     limit: usize,
     used: AtomicUsize,
+    /// The most charged at once since memory was last given back.
+    high_water: AtomicUsize,
     gauge: metrics::Gauge,
 }
+
+/// Bodies of this many bytes at once, then released, make the process
+/// give freed memory back to the system.
+const GIVE_BACK_AFTER: usize = 32 * 1024 * 1024;
 
 impl BodyBudget {
     /// A budget of `limit` bytes.
@@ -35,6 +41,7 @@ impl BodyBudget {
             inner: Arc::new(Budget {
                 limit,
                 used: AtomicUsize::new(0),
+                high_water: AtomicUsize::new(0),
                 gauge: metrics::gauge!(crate::metrics::SERVER_BODY_BYTES),
             }),
         }
@@ -61,6 +68,7 @@ impl BodyBudget {
             ) {
                 Ok(_) => {
                     self.inner.gauge.increment(n as f64);
+                    self.inner.high_water.fetch_max(next, Ordering::Relaxed);
                     return true;
                 }
                 Err(now) => used = now,
@@ -72,10 +80,46 @@ impl BodyBudget {
         if n == 0 {
             return;
         }
-        self.inner.used.fetch_sub(n, Ordering::Relaxed);
+        let now = self.inner.used.fetch_sub(n, Ordering::Relaxed) - n;
         self.inner.gauge.decrement(n as f64);
+        let high = self.inner.high_water.load(Ordering::Relaxed);
+        if high >= GIVE_BACK_AFTER
+            && now <= high / 8
+            && self
+                .inner
+                .high_water
+                .compare_exchange(high, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            give_back_memory();
+        }
     }
 }
+
+/// Returns the memory that bodies held to the system. glibc's allocator
+/// keeps what was freed in its arenas (an HTTP/2 connection's bodies
+/// arrive as 16 KiB frames, below its mmap threshold): without this the
+/// process stays at its peak after a burst of bodies, e.g. 146 MiB after
+/// 100 half-sent 4 MiB bodies on one HTTP/2 connection against 18 MiB
+/// before. Runs a moment later (the buffers of the request that released
+/// the budget last are freed after it) on a blocking thread.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn give_back_memory() {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        return;
+    };
+    runtime.spawn(async {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let _ = tokio::task::spawn_blocking(|| {
+            // SAFETY: malloc_trim only releases free memory of glibc's heaps.
+            unsafe { libc::malloc_trim(0) };
+        })
+        .await;
+    });
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn give_back_memory() {}
 
 pin_project_lite::pin_project! {
     /// A request body that fails with DEADLINE_EXCEEDED if it has not
