@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -121,6 +121,27 @@ fn give_back_memory() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn give_back_memory() {}
 
+/// A connection's request bodies, so that shutdown does not wait on bodies
+/// that stopped arriving: how many are still arriving, and a count of the
+/// data frames received, which moves while any of them makes progress.
+#[derive(Debug, Default)]
+pub(crate) struct Arrivals {
+    waiting: AtomicUsize,
+    frames: AtomicU64,
+}
+
+impl Arrivals {
+    /// Bodies still arriving.
+    pub(crate) fn waiting(&self) -> usize {
+        self.waiting.load(Ordering::Relaxed)
+    }
+
+    /// Data frames received so far, all bodies together.
+    pub(crate) fn frames(&self) -> u64 {
+        self.frames.load(Ordering::Relaxed)
+    }
+}
+
 pin_project_lite::pin_project! {
     /// A request body that fails with DEADLINE_EXCEEDED if it has not
     /// arrived within its time, and with RESOURCE_EXHAUSTED if its bytes
@@ -138,12 +159,14 @@ pin_project_lite::pin_project! {
         sleep: Option<Sleep>,
         failed: bool,
         clock: Option<BodyClock>,
+        arrivals: Option<Arc<Arrivals>>,
     }
 
     impl<B> PinnedDrop for GuardedBody<B> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             this.budget.release(*this.charged);
+            stop_waiting(this.arrivals);
         }
     }
 }
@@ -160,7 +183,16 @@ impl<B> GuardedBody<B> {
             sleep: None,
             failed: false,
             clock: None,
+            arrivals: None,
         }
+    }
+
+    /// Also counts itself among `arrivals` until it has arrived (or
+    /// failed, or is dropped).
+    pub(crate) fn with_arrivals(mut self, arrivals: Arc<Arrivals>) -> GuardedBody<B> {
+        arrivals.waiting.fetch_add(1, Ordering::Relaxed);
+        self.arrivals = Some(arrivals);
+        self
     }
 
     /// Also marks `clock` when the body has arrived.
@@ -178,6 +210,13 @@ impl<B> GuardedBody<B> {
 fn end_clock(clock: &Option<BodyClock>) {
     if let Some(clock) = clock {
         clock.end();
+    }
+}
+
+/// Takes a body that is over out of its connection's [`Arrivals`] (once).
+fn stop_waiting(arrivals: &mut Option<Arc<Arrivals>>) {
+    if let Some(arrivals) = arrivals.take() {
+        arrivals.waiting.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -226,6 +265,7 @@ where
                     if !this.budget.charge(n) {
                         *this.failed = true;
                         end_clock(this.clock);
+                        stop_waiting(this.arrivals);
                         crate::metrics::server_rejected("body_memory");
                         return Poll::Ready(Some(Err(Box::new(refused(
                             tonic::Code::ResourceExhausted,
@@ -234,15 +274,20 @@ where
                         )))));
                     }
                     *this.charged += n;
+                    if let Some(arrivals) = this.arrivals {
+                        arrivals.frames.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
                 end_clock(this.clock);
+                stop_waiting(this.arrivals);
                 Poll::Ready(Some(Err(e.into())))
             }
             Poll::Ready(None) => {
                 end_clock(this.clock);
+                stop_waiting(this.arrivals);
                 Poll::Ready(None)
             }
             Poll::Pending => {
@@ -254,6 +299,7 @@ where
                     if sleep.poll(cx).is_ready() {
                         *this.failed = true;
                         end_clock(this.clock);
+                        stop_waiting(this.arrivals);
                         crate::metrics::server_rejected("body_timeout");
                         return Poll::Ready(Some(Err(Box::new(refused(
                             tonic::Code::DeadlineExceeded,
@@ -331,6 +377,33 @@ mod tests {
         let refused = err.downcast_ref::<BodyRefused>().unwrap();
         assert_eq!(refused.0.code(), tonic::Code::DeadlineExceeded);
         assert!(started.elapsed() < Duration::from_secs(1));
+        drop(tx);
+    }
+
+    #[tokio::test]
+    async fn a_body_that_fails_ends_its_clock_and_stops_waiting() {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(1);
+        tx.send(Ok(Frame::data(Bytes::from_static(b"part"))))
+            .await
+            .unwrap();
+        let arrivals = Arc::new(Arrivals::default());
+        let clock = BodyClock::default();
+        let body = GuardedBody::new(
+            StreamBody::new(tokio_stream_from(rx)),
+            BodyBudget::new(100),
+            Duration::from_millis(50),
+        )
+        .with_clock(clock.clone())
+        .with_arrivals(arrivals.clone());
+        assert_eq!(arrivals.waiting(), 1);
+        let mut body = Box::pin(body);
+        body.frame().await.unwrap().unwrap();
+        assert_eq!(arrivals.frames(), 1);
+        assert!(body.frame().await.unwrap().is_err(), "timed out");
+        assert!(clock.ended().is_some(), "a failed body ends the clock");
+        assert_eq!(arrivals.waiting(), 0);
+        drop(body);
+        assert_eq!(arrivals.waiting(), 0, "counted out once");
         drop(tx);
     }
 

@@ -24,7 +24,7 @@ use tokio::time::Instant;
 use tower::util::Oneshot;
 use tower::{Service, ServiceExt};
 
-use super::body::{BodyBudget, GuardedBody};
+use super::body::{Arrivals, BodyBudget, GuardedBody};
 use crate::config::Config;
 use crate::limit::BodyClock;
 use crate::metrics::{
@@ -125,6 +125,8 @@ struct Conn {
     closing: AtomicBool,
     /// The first bytes of a request arrived and its head was not parsed yet.
     awaiting_head: AtomicBool,
+    /// Its request bodies still arriving.
+    arrivals: Arc<Arrivals>,
 }
 
 impl Connections {
@@ -156,6 +158,7 @@ impl Connections {
             close: Notify::new(),
             closing: AtomicBool::new(false),
             awaiting_head: AtomicBool::new(false),
+            arrivals: Arc::default(),
         });
         if let Ok(mut open) = self.open.lock() {
             open.insert(id, conn.clone());
@@ -327,6 +330,8 @@ async fn serve_connection<S>(
     let linger = tokio::time::sleep(far);
     tokio::pin!(linger);
     let mut closing = false;
+    // Body frames received when the linger was last armed.
+    let mut frames_seen = 0;
     if connections.shutting_down.load(Ordering::Relaxed) {
         connection.as_mut().graceful_shutdown();
         closing = true;
@@ -345,6 +350,7 @@ async fn serve_connection<S>(
                 connection_closed(reason);
                 connection.as_mut().graceful_shutdown();
                 closing = true;
+                frames_seen = conn.arrivals.frames();
                 linger.as_mut().reset(Instant::now() + limits.linger);
             }
             () = &mut idle, if !closing && idle_timeout.is_some() => {
@@ -364,13 +370,20 @@ async fn serve_connection<S>(
                 }
             }
             () = &mut linger, if closing => {
-                if conn.in_flight.load(Ordering::Relaxed) == 0 {
-                    // Asked to close, nothing in flight, still open: a peer
-                    // that never finishes its request or never acknowledges
-                    // GOAWAY. Drop it.
+                let in_flight = conn.in_flight.load(Ordering::Relaxed);
+                let frames = conn.arrivals.frames();
+                // Every request in flight waits for a body that did not
+                // move for a whole linger: its client stopped sending.
+                let stalled = frames == frames_seen && in_flight <= conn.arrivals.waiting();
+                if in_flight == 0 || stalled {
+                    // Asked to close, nothing in flight (or only bodies that
+                    // stopped arriving), still open: a peer that never
+                    // finishes its request or never acknowledges GOAWAY.
+                    // Drop it.
                     connection_closed("linger");
                     break;
                 }
+                frames_seen = frames;
                 linger.as_mut().reset(Instant::now() + limits.linger);
             }
         }
@@ -414,7 +427,9 @@ where
             // when its input has arrived.
             let clock = BodyClock::default();
             parts.extensions.insert(clock.clone());
-            guarded = guarded.with_clock(clock);
+            guarded = guarded
+                .with_clock(clock)
+                .with_arrivals(self.conn.arrivals.clone());
         }
         let request = Request::from_parts(parts, Body::new(guarded));
         ConnFuture {
