@@ -473,7 +473,7 @@ async fn half_sent_http2(addr: SocketAddr, n: usize) -> Vec<Ending> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn half_sent_bodies_on_http2_streams_time_out_and_memory_returns() {
     const N: usize = 100;
-    const ROUNDS: usize = 3;
+    const ROUNDS: usize = 2;
     let server = Process::start(&["--body-timeout", "2s"]);
     let (pid, addr) = (server.daemon.pid(), addr_of(&server.url));
     warm_up(addr).await;
