@@ -785,6 +785,34 @@ async fn grpc_over_http1_is_refused_with_505() {
     assert_eq!(r.status, 505, "{}", r.text());
     assert!(r.header("grpc-status").is_some(), "no grpc-status");
     assert_ne!(r.header("grpc-status"), Some("0"));
+    // One error, one code: what the JSON body says is what grpc-status says.
+    let json: serde_json::Value = serde_json::from_slice(&r.body).expect("a JSON error");
+    let status = json["error"]["status"].as_str().unwrap_or_default();
+    let codes = [
+        "OK",
+        "CANCELLED",
+        "UNKNOWN",
+        "INVALID_ARGUMENT",
+        "DEADLINE_EXCEEDED",
+        "NOT_FOUND",
+        "ALREADY_EXISTS",
+        "PERMISSION_DENIED",
+        "RESOURCE_EXHAUSTED",
+        "FAILED_PRECONDITION",
+        "ABORTED",
+        "OUT_OF_RANGE",
+        "UNIMPLEMENTED",
+        "INTERNAL",
+        "UNAVAILABLE",
+        "DATA_LOSS",
+        "UNAUTHENTICATED",
+    ];
+    let grpc_status: usize = r.header("grpc-status").unwrap().parse().unwrap();
+    assert_eq!(
+        codes.get(grpc_status).copied(),
+        Some(status),
+        "grpc-status {grpc_status} but the JSON error says {status}"
+    );
     assert_eq!(limited.touched(), 0);
     // And the server serves on.
     let r = http1(server.addr, &post("/touch", r#"{"millis":0}"#))

@@ -60,14 +60,15 @@ impl Service<Request<Body>> for Dispatch {
 }
 
 /// gRPC over HTTP/1.1 cannot carry trailers, so `grpc-status` would be
-/// lost: answer 505 as grpc-go does, saying so in JSON and in gRPC headers.
+/// lost: answer 505 as grpc-go does, saying so in JSON and in gRPC headers,
+/// with one code in both.
 fn grpc_needs_http2() -> Response {
     let message = "gRPC needs HTTP/2 (prior knowledge or ALPN h2); this request came over HTTP/1.x";
     let err = crate::Error::invalid_argument(message)
         .with_http_status(http::StatusCode::HTTP_VERSION_NOT_SUPPORTED);
     let mut response = crate::transport::http::error_response(&err);
     let headers = response.headers_mut();
-    headers.insert("grpc-status", http::HeaderValue::from_static("13"));
+    headers.insert("grpc-status", http::HeaderValue::from(err.code().as_i32()));
     if let Ok(v) = http::HeaderValue::from_str(&message.replace(' ', "%20")) {
         headers.insert("grpc-message", v);
     }
