@@ -5,6 +5,7 @@ run, alternating rounds (A B C, B C A, ...), and reports medians and ratios.
     python3 bench/run.py                 # full: release build, 5 rounds x 10 s
     python3 bench/run.py --smoke         # a few seconds: every contender answers, report written
     python3 bench/run.py --only fleet    # only the fleet section (bench/src/bin/fleet.rs), in place
+    python3 bench/run.py --only overload # only the overload section (bench/src/bin/overload.rs), in place
 
 Writes BENCHMARKS.md (or --out). Load: wrk (HTTP, 64 connections) and
 kit-bench's loadgen (gRPC, 64 HTTP/2 connections; client-side comparison).
@@ -149,7 +150,7 @@ def build(args):
     log(f"building kit-bench ({profile})")
     subprocess.run(["cargo", "build", "--quiet", "--profile", profile, "-p", "kit-bench", "-p", "stringsvc", "--bins"], cwd=ROOT, check=True, env={**os.environ, "CARGO_TARGET_DIR": TARGET})
     out_dir = os.path.join(TARGET, "debug" if profile == "dev" else "release")
-    bins = {b: os.path.join(out_dir, b) for b in ("contender", "loadgen", "fleet")}
+    bins = {b: os.path.join(out_dir, b) for b in ("contender", "loadgen", "fleet", "overload")}
     log("building the Go kit contender")
     gobin = os.path.join(tempfile.mkdtemp(), "gokitsvc")
     env = {**os.environ, "GO111MODULE": "off", "GOPATH": "/usr/share/gocode", "GOCACHE": os.environ.get("GOCACHE", "/var/tmp/kit-gocache")}
@@ -213,7 +214,11 @@ def client_suite(bins, args):
     modes = ["kit-http", "hyper-http-equiv", "hyper-http", "kit-grpc", "tonic-grpc-equiv", "tonic-grpc"]
     results = {m: [] for m in modes}
     port = free_port()
-    server = Server([bins["contender"], "kit", "--http-addr", f"127.0.0.1:{port}"], port)
+    # This section measures clients: the server is a fixed target, so its
+    # adaptive concurrency limit is off (on a loaded debug build it would
+    # nack some of the 64 calls in flight, which the hand-written clients
+    # count as errors). The server sections run kit's defaults.
+    server = Server([bins["contender"], "kit", "--http-addr", f"127.0.0.1:{port}", "--concurrency", "off"], port)
     try:
         url = f"http://127.0.0.1:{port}"
         for r in range(args.rounds):
@@ -247,6 +252,40 @@ def fleet_suite(bins, args):
     if out.returncode != 0:
         raise SystemExit(f"fleet benchmark failed ({out.returncode})")
     return "\n".join([FLEET_START, out.stdout.strip(), FLEET_END])
+
+
+OVERLOAD_START = "<!-- overload: written by bench/src/bin/overload.rs -->"
+OVERLOAD_END = "<!-- overload: end -->"
+
+
+def overload_suite(bins, args):
+    """Admission control: a server of known capacity at 3x its capacity,
+    with the adaptive limit, a fixed limit and no limit."""
+    rounds = 1 if args.smoke else 3
+    seconds = 1 if args.smoke else 5
+    cmd = [bins["overload"], "--rounds", str(rounds), "--seconds", str(seconds)]
+    if PIN:
+        cmd.append("--pin")
+    log("overload: 3x capacity with and without admission control")
+    out = subprocess.run(load_cmd(cmd), capture_output=True, text=True)
+    sys.stderr.write(out.stderr[-4000:])
+    if out.returncode != 0:
+        raise SystemExit(f"overload benchmark failed ({out.returncode})")
+    return "\n".join([
+        OVERLOAD_START,
+        "## Overload: admission control at 3x capacity",
+        "",
+        f"Command: `python3 bench/run.py --only overload` ({datetime.date.today().isoformat()}; server on core 0, load on core 1 when pinned).",
+        "",
+        out.stdout.strip(),
+        OVERLOAD_END,
+    ])
+
+
+SECTIONS = {
+    "fleet": (FLEET_START, FLEET_END, fleet_suite),
+    "overload": (OVERLOAD_START, OVERLOAD_END, overload_suite),
+}
 
 
 def micro_suite(bins, args):
@@ -378,7 +417,7 @@ def main():
     ap.add_argument("--seconds", type=float)
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
     ap.add_argument("--no-build-cost", action="store_true", help="skip the macro build-cost measurement (minutes)")
-    ap.add_argument("--only", choices=["fleet"], help="run one section and replace it in --out")
+    ap.add_argument("--only", choices=sorted(SECTIONS), help="run one section and replace it in --out")
     args = ap.parse_args()
     args.rounds = args.rounds or (1 if args.smoke else 5)
     args.seconds = args.seconds or (1 if args.smoke else 10)
@@ -390,24 +429,26 @@ def main():
             raise SystemExit(f"{tool} is missing: scripts/test installs it")
     bins, profile = build(args)
     bins["micro"] = os.path.join(os.path.dirname(bins["loadgen"]), "micro")
-    if args.only == "fleet":
-        section = fleet_suite(bins, args)
+    if args.only:
+        start, end, suite = SECTIONS[args.only]
+        section = suite(bins, args)
         text = open(args.out).read() if os.path.exists(args.out) else "# Benchmarks\n"
-        if FLEET_START in text and FLEET_END in text:
-            head, rest = text.split(FLEET_START, 1)
-            tail = rest.split(FLEET_END, 1)[1]
+        if start in text and end in text:
+            head, rest = text.split(start, 1)
+            tail = rest.split(end, 1)[1]
             text = head + section + tail
         else:
             text = text.rstrip("\n") + "\n\n" + section + "\n"
         with open(args.out, "w") as f:
             f.write(text)
-        log(f"wrote the fleet section of {args.out}")
+        log(f"wrote the {args.only} section of {args.out}")
         return
     http, memory = http_suite(bins, args)
     grpc = grpc_suite(bins, args)
     client = client_suite(bins, args)
     micro = micro_suite(bins, args)
     fleet = fleet_suite(bins, args)
+    overload = overload_suite(bins, args)
     build_rows = None
     if not args.smoke and not args.no_build_cost:
         sys.path.insert(0, os.path.join(ROOT, "bench"))
@@ -455,7 +496,7 @@ def main():
     for m in micro:
         md.append(f"| {m['name']} | {m['ns_per_call']:,.0f} | {m['allocs_per_call']:.1f} |")
     md += ["", layer_costs(micro)]
-    md += ["", fleet]
+    md += ["", fleet, "", overload]
     if build_rows:
         import buildcost
 

@@ -1,6 +1,7 @@
 //! The benchmark suite in smoke mode: every contender (kit, hand-written
 //! and bare axum, Go kit, hand-written and bare tonic, both clients, the
-//! fleet section's balancers and registries) starts, answers correctly, and
+//! fleet section's balancers and registries, the overload section's
+//! servers) starts, answers correctly, and
 //! the report is written. No timing is asserted.
 
 use std::process::Command;
@@ -40,6 +41,9 @@ fn every_contender_answers_and_the_report_is_written() {
         "| ZooKeeper 3.8 (child watch) |",
         "| DNS SRV via dnsmasq",
         "FAKE in-process agent",
+        "| kit default (adaptive limit) |",
+        "| fixed limit (--concurrency 8) |",
+        "| no limit (--concurrency off) |",
     ] {
         assert!(report.contains(row), "{row} missing from\n{report}");
     }

@@ -1,6 +1,7 @@
 //! Runs one benchmark contender on `--http-addr` (default 127.0.0.1:8080):
 //! `kit` (the stringsvc example, HTTP and gRPC on one port),
 //! `axum-instrumented`, `axum-bare`, `tonic-instrumented`, `tonic-bare`.
+//! `--concurrency adaptive|off|N` sets kit's concurrency limit.
 
 use tokio::net::TcpListener;
 
@@ -9,9 +10,17 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let name = args.next().unwrap_or_else(|| usage());
     let mut addr = "127.0.0.1:8080".to_string();
+    let mut config = kit::Config::default();
     while let Some(a) = args.next() {
         match a.as_str() {
             "--http-addr" => addr = args.next().unwrap_or_else(|| usage()),
+            // kit only: its server's --concurrency (adaptive, off or N).
+            "--concurrency" => {
+                let value = args.next().unwrap_or_else(|| usage());
+                let cli = kit::Cli::try_parse_from(["kit", "--concurrency", value.as_str()])
+                    .unwrap_or_else(|e| e.exit());
+                config.concurrency = cli.config.concurrency;
+            }
             _ => usage(),
         }
     }
@@ -29,7 +38,7 @@ async fn main() {
     );
     match name.as_str() {
         "kit" => {
-            let listening = kit::Server::default()
+            let listening = kit::Server::new(config)
                 .http_addr(listener.local_addr().expect("addr"))
                 .add_service(stringsvc::StringService);
             drop(listener);

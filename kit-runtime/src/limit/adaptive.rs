@@ -1,19 +1,20 @@
 //! An adaptive concurrency limit: a gradient on latency, after Netflix's
-//! concurrency-limits `Gradient2Limit`.
+//! concurrency-limits `Gradient2Limit` and Envoy's adaptive concurrency.
 //!
-//! Every window (100 ms and at least 20 samples) it compares the window's
-//! average latency with the endpoint's usual latency: the lowest window
-//! average of the last 100 windows (10 s or more), where a window in which
-//! the limit was reached counts as at most 0.2% above the usual, so a
-//! lasting queue raises the usual latency only slowly (about double after
-//! 35 s) while a lasting change of latency under a limit that does not
-//! bind is learnt within 100 windows. While requests
-//! take no longer than `tolerance` times the usual, the limit grows by a
-//! headroom of √limit; when they take longer it shrinks by the ratio (at
-//! most halving per window), smoothed. Windows in which the endpoint did
-//! not use half its limit leave the limit alone, so an idle endpoint does
-//! not grow an unbounded limit. (Gradient2 uses a slow moving average as
-//! the usual latency, which drifts up under a lasting overload.)
+//! The limit starts at 20. The endpoint's usual latency is learnt from requests admitted while at
+//! most two others ran (a moving average of them): those waited in no
+//! queue, whatever the load. Every window (100 ms and at least 20 samples,
+//! or four limits' worth of requests, for a busy endpoint) the window's
+//! average latency is compared with it: while requests take
+//! no longer than `tolerance` (1.1) times the usual, the limit grows (by
+//! √limit, smoothed, or doubling while it holds requests back, as TCP's
+//! slow start); when they take longer it shrinks at once by the ratio (at
+//! most halving per window) plus a headroom of √limit. Windows in which the endpoint did not use half its limit
+//! leave the limit alone, so an idle endpoint does not grow an unbounded
+//! limit. A lasting overload keeps admitting few enough requests now and
+//! then to relearn the usual latency, so it neither drifts up with the
+//! queue (as Gradient2's long average does) nor stays wrong when the
+//! endpoint's latency really changed.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -31,21 +32,25 @@ pub(crate) struct GradientConfig {
     pub(crate) smoothing: f64,
     pub(crate) window: Duration,
     pub(crate) min_samples: u32,
-    /// Windows the usual latency is the lowest of.
-    pub(crate) history: usize,
+    /// Requests in flight (the sample included) at most, for a sample to
+    /// tell the usual latency.
+    pub(crate) quiet: usize,
+    /// Weight of one quiet sample in the usual latency.
+    pub(crate) usual_weight: f64,
 }
 
 impl Default for GradientConfig {
     fn default() -> Self {
         GradientConfig {
-            initial: 100,
+            initial: 20,
             min: 4,
             max: 1000,
-            tolerance: 1.5,
+            tolerance: 1.1,
             smoothing: 0.2,
             window: Duration::from_millis(100),
             min_samples: 20,
-            history: 100,
+            quiet: 2,
+            usual_weight: 0.1,
         }
     }
 }
@@ -61,7 +66,7 @@ pub(crate) struct Gradient {
 #[derive(Debug)]
 struct State {
     estimate: f64,
-    history: std::collections::VecDeque<f64>,
+    usual: Option<f64>,
     window_start: Instant,
     sum: f64,
     samples: u32,
@@ -75,7 +80,7 @@ impl Gradient {
             limit: AtomicUsize::new(config.initial),
             state: Mutex::new(State {
                 estimate: config.initial as f64,
-                history: std::collections::VecDeque::with_capacity(config.history),
+                usual: None,
                 window_start: Instant::now(),
                 sum: 0.0,
                 samples: 0,
@@ -96,12 +101,21 @@ impl Gradient {
         let Ok(mut s) = self.state.try_lock() else {
             return None;
         };
-        s.sum += rtt.as_secs_f64();
+        let c = &self.config;
+        let secs = rtt.as_secs_f64();
+        if in_flight <= c.quiet {
+            s.usual = Some(match s.usual {
+                Some(u) => u * (1.0 - c.usual_weight) + secs * c.usual_weight,
+                None => secs,
+            });
+        }
+        s.sum += secs;
         s.samples += 1;
         s.max_in_flight = s.max_in_flight.max(in_flight);
-        if now.saturating_duration_since(s.window_start) < self.config.window
-            || s.samples < self.config.min_samples
-        {
+        // A window is 100 ms, or sooner for a busy endpoint: four limits' worth.
+        let long_enough = now.saturating_duration_since(s.window_start) >= self.config.window
+            || f64::from(s.samples) >= 4.0 * s.estimate;
+        if !long_enough || s.samples < self.config.min_samples {
             return None;
         }
         let short = s.sum / f64::from(s.samples);
@@ -110,22 +124,10 @@ impl Gradient {
         s.sum = 0.0;
         s.samples = 0;
         s.max_in_flight = 0;
-        let c = &self.config;
-        let usual = s.history.iter().copied().fold(f64::INFINITY, f64::min);
-        // A window the limit held back (a queue may be what it measured)
-        // may raise the usual latency only slowly: 0.2% per window, about
-        // double after 35 s of lasting overload.
         let binding = max_in_flight >= self.limit();
-        let learnt = if binding && usual.is_finite() {
-            short.min(usual * 1.002)
-        } else {
-            short
+        let Some(usual) = s.usual else {
+            return None;
         };
-        if s.history.len() == c.history {
-            s.history.pop_front();
-        }
-        s.history.push_back(learnt);
-        let usual = s.history.iter().copied().fold(f64::INFINITY, f64::min);
         if (max_in_flight as f64) < s.estimate / 2.0 {
             return None;
         }
@@ -138,8 +140,14 @@ impl Gradient {
             s.estimate.sqrt()
         };
         let next = s.estimate * gradient + headroom;
-        let estimate = (s.estimate * (1.0 - c.smoothing) + next * c.smoothing)
-            .clamp(c.min as f64, c.max as f64);
+        // Down at once (a queue is building now), doubling at once (held
+        // back with no sign of a queue), otherwise up smoothed.
+        let estimate = if next < s.estimate || (binding && gradient >= 1.0) {
+            next
+        } else {
+            s.estimate * (1.0 - c.smoothing) + next * c.smoothing
+        }
+        .clamp(c.min as f64, c.max as f64);
         s.estimate = estimate;
         let limit = estimate as usize;
         let old = self.limit.swap(limit, Ordering::Relaxed);
@@ -151,18 +159,21 @@ impl Gradient {
 mod tests {
     use super::*;
 
-    /// Runs `windows` windows of samples from `rtt(limit)` with the endpoint
-    /// using all of its limit; returns the limit after.
+    /// Runs `windows` windows, each of one quiet request taking `quiet`
+    /// and 20 taking `rtt(limit)` with the endpoint using all of its
+    /// limit; returns the time after.
     fn drive(
         g: &Gradient,
         windows: u32,
         start: Instant,
+        quiet: Duration,
         rtt: impl Fn(usize) -> Duration,
     ) -> Instant {
         let mut now = start;
         for _ in 0..windows {
             now += Duration::from_millis(101);
             let limit = g.limit();
+            g.sample(quiet, 1, now);
             for _ in 0..20 {
                 g.sample(rtt(limit), limit, now);
             }
@@ -173,17 +184,30 @@ mod tests {
     #[test]
     fn grows_while_latency_holds_and_shrinks_when_it_queues() {
         let g = Gradient::new(GradientConfig::default());
-        let start = Instant::now();
+        let ms = Duration::from_millis;
         // 10 ms whatever the concurrency: no queue, the limit grows.
-        let now = drive(&g, 200, start, |_| Duration::from_millis(10));
+        let now = drive(&g, 50, Instant::now(), ms(10), |_| ms(10));
         let grown = g.limit();
-        assert!(grown > 100, "{grown}");
+        assert!(grown > 300, "{grown}");
         // Now 8 workers of 10 ms: beyond 8 in flight requests queue.
-        drive(&g, 300, now, |limit| {
-            Duration::from_millis(10 * (limit as u64).div_ceil(8).max(1))
+        drive(&g, 100, now, ms(10), |limit| {
+            ms(10 * (limit as u64).div_ceil(8).max(1))
         });
         let shrunk = g.limit();
-        assert!((4..=24).contains(&shrunk), "{shrunk}");
+        assert!((4..=16).contains(&shrunk), "{shrunk}");
+    }
+
+    #[test]
+    fn without_quiet_requests_there_is_nothing_to_compare_with() {
+        let g = Gradient::new(GradientConfig::default());
+        let mut now = Instant::now();
+        for _ in 0..100 {
+            now += Duration::from_millis(101);
+            for _ in 0..20 {
+                g.sample(Duration::from_secs(1), 100, now);
+            }
+        }
+        assert_eq!(g.limit(), GradientConfig::default().initial);
     }
 
     #[test]
@@ -205,11 +229,11 @@ mod tests {
             max: 50,
             ..GradientConfig::default()
         });
-        let start = Instant::now();
-        let now = drive(&g, 500, start, |_| Duration::from_millis(1));
+        let ms = Duration::from_millis;
+        let now = drive(&g, 100, Instant::now(), ms(1), |_| ms(1));
         assert_eq!(g.limit(), 50);
         // One worker: every request beyond the first queues.
-        drive(&g, 300, now, |limit| Duration::from_millis(limit as u64));
+        drive(&g, 100, now, ms(1), |limit| ms(limit as u64));
         assert_eq!(g.limit(), 4);
     }
 }
