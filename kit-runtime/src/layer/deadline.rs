@@ -12,6 +12,8 @@ use tokio::time::{Instant, Sleep};
 use tower::{Layer, Service};
 
 use super::Call;
+use crate::descriptor::EndpointDescriptor;
+use crate::metrics::endpoint_rejected;
 use crate::transport::Protocol;
 use crate::Error;
 
@@ -25,13 +27,16 @@ use crate::Error;
 /// wheel.
 pub(crate) struct DeadlineLayer<P> {
     enabled: bool,
+    endpoint: Option<&'static EndpointDescriptor>,
     _protocol: PhantomData<fn() -> P>,
 }
 
 impl<P> DeadlineLayer<P> {
-    pub(crate) fn new(enabled: bool) -> Self {
+    /// `endpoint`: where refusals of expired deadlines are counted.
+    pub(crate) fn new(enabled: bool, endpoint: Option<&'static EndpointDescriptor>) -> Self {
         DeadlineLayer {
             enabled,
+            endpoint,
             _protocol: PhantomData,
         }
     }
@@ -43,6 +48,7 @@ impl<S, P> Layer<S> for DeadlineLayer<P> {
         Deadline {
             inner,
             enabled: self.enabled,
+            endpoint: self.endpoint,
             _protocol: PhantomData,
         }
     }
@@ -52,6 +58,7 @@ impl<S, P> Layer<S> for DeadlineLayer<P> {
 pub(crate) struct Deadline<S, P> {
     inner: S,
     enabled: bool,
+    endpoint: Option<&'static EndpointDescriptor>,
     _protocol: PhantomData<fn() -> P>,
 }
 
@@ -60,6 +67,7 @@ impl<S: Clone, P> Clone for Deadline<S, P> {
         Deadline {
             inner: self.inner.clone(),
             enabled: self.enabled,
+            endpoint: self.endpoint,
             _protocol: PhantomData,
         }
     }
@@ -86,9 +94,14 @@ where
         };
         let refuse = match call.refuse {
             Some(e) => Some(e),
-            None if deadline.is_some_and(|d| d <= Instant::now()) => Some(
-                Error::deadline_exceeded("the deadline had passed before the request ran"),
-            ),
+            None if deadline.is_some_and(|d| d <= Instant::now()) => {
+                if let Some(endpoint) = self.endpoint {
+                    endpoint_rejected(endpoint, "deadline");
+                }
+                Some(Error::deadline_exceeded(
+                    "the deadline had passed before the request ran",
+                ))
+            }
             None => None,
         };
         if let Some(e) = refuse {
@@ -183,7 +196,7 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(10)).await;
             Ok::<_, Infallible>(Response::new(Body::empty()))
         });
-        let mut svc = DeadlineLayer::<Http>::new(true).layer(slow);
+        let mut svc = DeadlineLayer::<Http>::new(true, None).layer(slow);
         let started = std::time::Instant::now();
         let response = svc
             .call(call(Some(Duration::from_millis(50))))
@@ -198,7 +211,7 @@ mod tests {
         let fast = tower::service_fn(|_req: Request<Body>| async {
             Ok::<_, Infallible>(Response::new(Body::empty()))
         });
-        let mut svc = DeadlineLayer::<Http>::new(true).layer(fast);
+        let mut svc = DeadlineLayer::<Http>::new(true, None).layer(fast);
         let response = svc.call(call(None)).await.unwrap();
         assert_eq!(response.status(), http::StatusCode::OK);
     }
@@ -211,7 +224,7 @@ mod tests {
             seen.store(true, std::sync::atomic::Ordering::SeqCst);
             async { Ok::<_, Infallible>(Response::new(Body::empty())) }
         });
-        let mut svc = DeadlineLayer::<Http>::new(true).layer(handler);
+        let mut svc = DeadlineLayer::<Http>::new(true, None).layer(handler);
         let response = svc.call(call(Some(Duration::ZERO))).await.unwrap();
         assert_eq!(response.status(), http::StatusCode::GATEWAY_TIMEOUT);
         assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));

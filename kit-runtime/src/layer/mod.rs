@@ -74,7 +74,7 @@ where
         ))
         .layer(TraceLayer::new(endpoint, P::NAME, config.trace))
         .layer(MetricsLayer::new(endpoint, P::NAME, config.metrics))
-        .layer(DeadlineLayer::<P>::new(config.deadline))
+        .layer(DeadlineLayer::<P>::new(config.deadline, Some(endpoint)))
         .layer(AdmissionLayer::<P>::new(endpoint, admission.gate(endpoint)))
         .layer(CatchPanicLayer::<P>::new(endpoint, config.catch_panic))
         .service(handler)

@@ -7,9 +7,10 @@
 //! or four limits' worth of requests, for a busy endpoint) the window's
 //! average latency is compared with it: while requests take
 //! no longer than `tolerance` (1.1) times the usual, the limit grows (by
-//! √limit, smoothed, or doubling while it holds requests back, as TCP's
-//! slow start); when they take longer it shrinks at once by the ratio (at
-//! most halving per window) plus a headroom of √limit. Windows in which the endpoint did not use half its limit
+//! √limit, smoothed; until it first shrinks, it doubles while it holds
+//! requests back, as TCP's slow start); when they take longer it shrinks at once by the ratio (at
+//! most halving per window) plus one request of slack, so it settles where
+//! the queue is near empty. Windows in which the endpoint did not use half its limit
 //! leave the limit alone, so an idle endpoint does not grow an unbounded
 //! limit. A lasting overload keeps admitting few enough requests now and
 //! then to relearn the usual latency, so it neither drifts up with the
@@ -71,6 +72,9 @@ struct State {
     sum: f64,
     samples: u32,
     max_in_flight: usize,
+    /// Until the limit first shrinks, it doubles while it holds requests
+    /// back without a sign of a queue (TCP's slow start).
+    slow_start: bool,
 }
 
 impl Gradient {
@@ -85,6 +89,7 @@ impl Gradient {
                 sum: 0.0,
                 samples: 0,
                 max_in_flight: 0,
+                slow_start: true,
             }),
         }
     }
@@ -125,24 +130,30 @@ impl Gradient {
         s.samples = 0;
         s.max_in_flight = 0;
         let binding = max_in_flight >= self.limit();
-        let Some(usual) = s.usual else {
-            return None;
-        };
+        let usual = s.usual?;
         if (max_in_flight as f64) < s.estimate / 2.0 {
             return None;
         }
         let gradient = (c.tolerance * usual / short.max(1e-9)).clamp(0.5, 1.0);
         // Held back with no sign of a queue: grow fast (as TCP's slow
         // start), so a busy endpoint is not refused while the limit learns.
-        let headroom = if binding && gradient >= 1.0 {
+        let doubling = s.slow_start && binding && gradient >= 1.0;
+        // Room to grow while latency holds; one request of slack once a
+        // queue shows, so the limit settles where the queue is near empty.
+        let headroom = if doubling {
             s.estimate
-        } else {
+        } else if gradient >= 1.0 {
             s.estimate.sqrt()
+        } else {
+            1.0
         };
         let next = s.estimate * gradient + headroom;
         // Down at once (a queue is building now), doubling at once (held
         // back with no sign of a queue), otherwise up smoothed.
-        let estimate = if next < s.estimate || (binding && gradient >= 1.0) {
+        if next < s.estimate {
+            s.slow_start = false;
+        }
+        let estimate = if next < s.estimate || doubling {
             next
         } else {
             s.estimate * (1.0 - c.smoothing) + next * c.smoothing

@@ -9,17 +9,35 @@ use super::Gradient;
 /// When a request's body finished arriving, shared by the body (which
 /// sets it) and the request's concurrency permit (which reads it).
 #[derive(Clone, Debug, Default)]
-pub(crate) struct BodyClock(Arc<std::sync::OnceLock<Instant>>);
+pub(crate) struct BodyClock(Arc<ClockState>);
+
+#[derive(Debug, Default)]
+struct ClockState {
+    ended: std::sync::OnceLock<Instant>,
+    failed: std::sync::atomic::AtomicBool,
+}
 
 impl BodyClock {
     /// Marks the body ended now (once).
     pub(crate) fn end(&self) {
-        let _ = self.0.set(Instant::now());
+        let _ = self.0.ended.set(Instant::now());
+    }
+
+    /// Marks the body failed (too slow, over the memory budget, broken
+    /// off): the request says nothing about the endpoint's latency, and an
+    /// adaptive limit ignores it.
+    pub(crate) fn fail(&self) {
+        self.end();
+        self.0.failed.store(true, Ordering::Relaxed);
     }
 
     /// When the body ended, if it did.
     pub(crate) fn ended(&self) -> Option<Instant> {
-        self.0.get().copied()
+        self.0.ended.get().copied()
+    }
+
+    fn failed(&self) -> bool {
+        self.0.failed.load(Ordering::Relaxed)
     }
 }
 
@@ -110,6 +128,9 @@ pub(crate) struct ConcurrencyPermit {
 impl Drop for ConcurrencyPermit {
     fn drop(&mut self) {
         self.limit.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if self.body.as_ref().is_some_and(BodyClock::failed) {
+            return;
+        }
         if let (Kind::Adaptive(g), Some(started)) = (&self.limit.kind, self.started) {
             let now = Instant::now();
             let from = match self.body.as_ref().and_then(BodyClock::ended) {

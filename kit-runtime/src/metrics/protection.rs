@@ -13,7 +13,8 @@ pub const SERVER_REJECTED: &str = "kit_server_rejected_total";
 /// Connections open now.
 pub const SERVER_CONNECTIONS: &str = "kit_server_connections";
 /// Connections closed by the server, by `reason`: `idle`, `evicted` (the
-/// oldest idle one, to make room), `shutdown`, `linger` (dropped after
+/// oldest idle one, to make room), `header_timeout` (an HTTP/1 request head
+/// that did not arrive in time), `shutdown`, `linger` (dropped after
 /// shutdown because it did not close).
 pub const SERVER_CONNECTIONS_CLOSED: &str = "kit_server_connections_closed_total";
 /// Errors accepting connections (e.g. out of file descriptors).

@@ -202,14 +202,22 @@ impl<B> GuardedBody<B> {
     }
 }
 
-/// Marks the body over: arrived, or never will (too slow, over the
-/// budget, broken off). An adaptive concurrency limit times the handler
-/// from here, so the time a client took to send a body, or to fail to,
-/// never reads as the endpoint's latency: half-sent bodies would
-/// otherwise shrink the limit and get other callers' requests nacked.
+/// Marks the body arrived: an adaptive concurrency limit times the
+/// handler from here, so the time a client took to send a body never
+/// reads as the endpoint's latency.
 fn end_clock(clock: &Option<BodyClock>) {
     if let Some(clock) = clock {
         clock.end();
+    }
+}
+
+/// Marks the body failed (too slow, over the budget, broken off): the
+/// adaptive limit ignores the request, so half-sent bodies neither shrink
+/// it (other callers nacked) nor teach it a microsecond error path as the
+/// endpoint's usual latency.
+fn fail_clock(clock: &Option<BodyClock>) {
+    if let Some(clock) = clock {
+        clock.fail();
     }
 }
 
@@ -264,7 +272,7 @@ where
                     let n = data.len();
                     if !this.budget.charge(n) {
                         *this.failed = true;
-                        end_clock(this.clock);
+                        fail_clock(this.clock);
                         stop_waiting(this.arrivals);
                         crate::metrics::server_rejected("body_memory");
                         return Poll::Ready(Some(Err(Box::new(refused(
@@ -281,7 +289,7 @@ where
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
-                end_clock(this.clock);
+                fail_clock(this.clock);
                 stop_waiting(this.arrivals);
                 Poll::Ready(Some(Err(e.into())))
             }
@@ -298,7 +306,7 @@ where
                 if let Some(sleep) = this.sleep.as_pin_mut() {
                     if sleep.poll(cx).is_ready() {
                         *this.failed = true;
-                        end_clock(this.clock);
+                        fail_clock(this.clock);
                         stop_waiting(this.arrivals);
                         crate::metrics::server_rejected("body_timeout");
                         return Poll::Ready(Some(Err(Box::new(refused(
