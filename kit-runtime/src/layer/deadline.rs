@@ -109,6 +109,8 @@ where
                 inner: None,
                 refused: Some(P::error_response(&e)),
                 deadline: None,
+                polled: false,
+                endpoint: self.endpoint,
                 sleep: None,
                 _protocol: PhantomData,
             };
@@ -117,6 +119,8 @@ where
             inner: Some(self.inner.call(call.request)),
             refused: None,
             deadline,
+            polled: false,
+            endpoint: self.endpoint,
             sleep: None,
             _protocol: PhantomData,
         }
@@ -130,6 +134,10 @@ pin_project_lite::pin_project! {
         inner: Option<F>,
         refused: Option<Response<Body>>,
         deadline: Option<Instant>,
+        // Polled once: a request that waited for a thread past its
+        // deadline is refused then, before the handler runs.
+        polled: bool,
+        endpoint: Option<&'static EndpointDescriptor>,
         #[pin]
         sleep: Option<Sleep>,
         _protocol: PhantomData<fn() -> P>,
@@ -145,6 +153,18 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
+        if !*this.polled {
+            *this.polled = true;
+            if this.inner.is_some() && this.deadline.is_some_and(|d| d <= Instant::now()) {
+                if let Some(endpoint) = *this.endpoint {
+                    endpoint_rejected(endpoint, "deadline");
+                }
+                this.inner.set(None);
+                return Poll::Ready(Ok(P::error_response(&Error::deadline_exceeded(
+                    "the deadline passed while the request waited to run",
+                ))));
+            }
+        }
         let Some(inner) = this.inner.as_pin_mut() else {
             let response = this.refused.take();
             return Poll::Ready(Ok(response.unwrap_or_else(|| Response::new(Body::empty()))));
@@ -232,6 +252,26 @@ mod tests {
         refused.refuse = Some(Error::invalid_argument("bad header"));
         let response = svc.call(refused).await.unwrap();
         assert_eq!(response.status(), http::StatusCode::BAD_REQUEST);
+        assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[tokio::test]
+    async fn a_request_that_waited_past_its_deadline_is_refused_at_its_first_poll() {
+        let ran = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let seen = ran.clone();
+        let handler = tower::service_fn(move |_req: Request<Body>| {
+            let seen = seen.clone();
+            async move {
+                seen.store(true, std::sync::atomic::Ordering::SeqCst);
+                Ok::<_, Infallible>(Response::new(Body::empty()))
+            }
+        });
+        let mut svc = DeadlineLayer::<Http>::new(true, None).layer(handler);
+        let waiting = svc.call(call(Some(Duration::from_millis(30))));
+        // Waits for a thread (a busy runtime, a queue) past its deadline.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let response = waiting.await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::GATEWAY_TIMEOUT);
         assert!(!ran.load(std::sync::atomic::Ordering::SeqCst));
     }
 }

@@ -534,8 +534,11 @@ struct HeaderClock {
     conn: Arc<Conn>,
     timeout: Option<Duration>,
     speaks: Speaks,
-    /// Made on first use and reset for each request after.
+    /// Made on first use; reset only when it fires before the head it
+    /// times is due (one timer operation per timeout, not per request).
     deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// When the head being read is due.
+    due: Option<Instant>,
     armed: bool,
 }
 
@@ -547,6 +550,7 @@ impl HeaderClock {
             timeout,
             speaks: Speaks::Unknown(0),
             deadline: None,
+            due: None,
             armed: false,
         }
     }
@@ -584,9 +588,9 @@ impl tokio::io::AsyncRead for HeaderClock {
                 {
                     // The first bytes of a request: its head has this long.
                     let at = Instant::now() + timeout;
-                    match &mut this.deadline {
-                        Some(sleep) => sleep.as_mut().reset(at),
-                        None => this.deadline = Some(Box::pin(tokio::time::sleep_until(at))),
+                    this.due = Some(at);
+                    if this.deadline.is_none() {
+                        this.deadline = Some(Box::pin(tokio::time::sleep_until(at)));
                     }
                     this.armed = true;
                 }
@@ -597,7 +601,14 @@ impl tokio::io::AsyncRead for HeaderClock {
                     if !this.conn.awaiting_head.load(Ordering::Relaxed) {
                         this.armed = false;
                     } else if let Some(sleep) = &mut this.deadline {
-                        if sleep.as_mut().poll(cx).is_ready() {
+                        // Fired for an earlier head: wait for this one's due time.
+                        while sleep.as_mut().poll(cx).is_ready() {
+                            match this.due {
+                                Some(due) if due > Instant::now() => sleep.as_mut().reset(due),
+                                _ => break,
+                            }
+                        }
+                        if sleep.is_elapsed() {
                             this.armed = false;
                             connection_closed("header_timeout");
                             return Poll::Ready(Err(std::io::Error::new(
