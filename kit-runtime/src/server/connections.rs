@@ -329,6 +329,7 @@ async fn serve_connection<S>(
     tokio::pin!(idle);
     let linger = tokio::time::sleep(far);
     tokio::pin!(linger);
+    let mut closed_idle = false;
     let mut closing = false;
     // Body frames received when the linger was last armed.
     let mut frames_seen = 0;
@@ -346,8 +347,13 @@ async fn serve_connection<S>(
                 break;
             }
             () = conn.close.notified(), if !closing => {
-                let reason = if connections.shutting_down.load(Ordering::Relaxed) { "shutdown" } else { "evicted" };
-                connection_closed(reason);
+                if !connections.shutting_down.load(Ordering::Relaxed) {
+                    // Evicted to make room: it has nothing in flight, so
+                    // its socket is freed now rather than after a linger.
+                    connection_closed("evicted");
+                    break;
+                }
+                connection_closed("shutdown");
                 connection.as_mut().graceful_shutdown();
                 closing = true;
                 frames_seen = conn.arrivals.frames();
@@ -360,6 +366,7 @@ async fn serve_connection<S>(
                 let idle_for = Duration::from_millis(connections.now_ms().saturating_sub(since));
                 if !busy && idle_for >= timeout {
                     connection_closed("idle");
+                    closed_idle = true;
                     conn.closing.store(true, Ordering::Relaxed);
                     connection.as_mut().graceful_shutdown();
                     closing = true;
@@ -372,6 +379,7 @@ async fn serve_connection<S>(
             () = &mut linger, if closing => {
                 let in_flight = conn.in_flight.load(Ordering::Relaxed);
                 let frames = conn.arrivals.frames();
+                let shutting_down = connections.shutting_down.load(Ordering::Relaxed);
                 // Every request in flight waits for a body that did not
                 // move for a whole linger: its client stopped sending.
                 let stalled = frames == frames_seen && in_flight <= conn.arrivals.waiting();
@@ -379,8 +387,11 @@ async fn serve_connection<S>(
                     // Asked to close, nothing in flight (or only bodies that
                     // stopped arriving), still open: a peer that never
                     // finishes its request or never acknowledges GOAWAY.
-                    // Drop it.
-                    connection_closed("linger");
+                    // Drop it. (Counted once: an idle connection dropped
+                    // here was counted as idle.)
+                    if shutting_down && !closed_idle {
+                        connection_closed("linger");
+                    }
                     break;
                 }
                 frames_seen = frames;

@@ -277,13 +277,16 @@ impl Server {
         };
         let descriptors = self.services.iter().map(|(d, _)| *d).collect();
         let grace = self.config.grace_period;
-        let limits = connections::ConnectionLimits::from_config(&self.config);
+        let config = self.config.clone();
         let health = self.health.clone();
         let announce = Announce {
             registrars: std::mem::take(&mut self.registrars),
             advertise: self.config.advertise_addr.clone(),
         };
         let routers = self.into_routers()?;
+        // After the routers: they install the metrics recorder the body
+        // budget's gauge reports to.
+        let limits = connections::ConnectionLimits::from_config(&config);
         Listening::new(
             listener,
             routers.app,
