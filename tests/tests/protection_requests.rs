@@ -998,3 +998,48 @@ async fn a_third_concurrent_hold_is_nacked_at_once_over_grpc() {
         assert_eq!(h.await.unwrap().unwrap().status(), Some(0));
     }
 }
+
+/// Uploads still arriving hold no concurrency permit: 10 half-sent bodies
+/// against an endpoint limited to 2 at once leave it serving everyone
+/// else, and the half-sent ones are never admitted. (Before, they held
+/// the permits until the body timeout and every other call was nacked.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_still_arriving_do_not_lock_an_endpoint_out() {
+    let server = Process::start(&["--body-timeout", "3s", "--concurrency", "2"]);
+    let addr = addr_of(&server.url);
+    warm_up(addr).await;
+    let body = payload();
+    let uploads: Vec<_> = (0..10)
+        .map(|_| {
+            let body = body.clone();
+            tokio::spawn(half_sent_http1(addr, body, Duration::from_secs(8)))
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut answered = Vec::new();
+    for _ in 0..20 {
+        let started = Instant::now();
+        let response = http1(addr, &post("/count", r#"{"s":"abc"}"#))
+            .await
+            .unwrap();
+        answered.push((response.status, started.elapsed()));
+    }
+    let ok = answered.iter().filter(|(s, _)| *s == 200).count();
+    println!(
+        "20 calls to /count (limit 2) while 10 uploads stall: {ok} answered 200: {answered:?}"
+    );
+    assert_eq!(
+        ok, 20,
+        "calls were refused while uploads stalled: {answered:?}"
+    );
+    for t in uploads {
+        let ending = t.await.unwrap();
+        assert!(
+            matches!(
+                ending,
+                Ending::Answered(408, "DEADLINE_EXCEEDED", _) | Ending::Closed(_)
+            ),
+            "{ending:?}"
+        );
+    }
+}

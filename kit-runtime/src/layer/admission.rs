@@ -363,15 +363,39 @@ where
                 ..
             } => {
                 if let Some(gate) = gate.take() {
-                    match gate.acquire(body.as_ref()) {
-                        Ok(p) => *permits = Some(p),
-                        // Refused before the handler was ever polled.
-                        Err(refusal) => return Poll::Ready(Ok(refused::<P>(endpoint, refusal))),
+                    match body.as_ref().filter(|b| b.ended().is_none()) {
+                        // A body still to arrive: admitted (or refused)
+                        // when it has, by the body itself, before the
+                        // handler decodes it.
+                        Some(clock) => clock.defer(Box::new(move || {
+                            gate.acquire(None)
+                                .ok()
+                                .map(|p| Box::new(p) as Box<dyn Send>)
+                        })),
+                        None => match gate.acquire(None) {
+                            Ok(p) => *permits = Some(p),
+                            // Refused before the handler was ever polled.
+                            Err(refusal) => {
+                                return Poll::Ready(Ok(refused::<P>(endpoint, refusal)))
+                            }
+                        },
                     }
                 }
-                let output = std::task::ready!(inner.poll(cx));
+                let mut output = std::task::ready!(inner.poll(cx));
                 // Released as soon as the answer is ready.
                 permits.take();
+                if let Some(clock) = body.as_ref() {
+                    clock.release();
+                    if clock.was_refused() {
+                        endpoint_rejected(endpoint, "concurrency");
+                        if let Ok(response) = &mut output {
+                            let headers = response.headers_mut();
+                            headers.insert(NACK_HEADER, HeaderValue::from_static("1"));
+                            headers
+                                .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+                        }
+                    }
+                }
                 Poll::Ready(output)
             }
             AdmitProj::Refused { response } => Poll::Ready(Ok(response

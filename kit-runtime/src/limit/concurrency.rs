@@ -11,11 +11,29 @@ use super::Gradient;
 #[derive(Clone, Debug, Default)]
 pub(crate) struct BodyClock(Arc<ClockState>);
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct ClockState {
     ended: std::sync::OnceLock<Instant>,
     failed: std::sync::atomic::AtomicBool,
+    /// An admission decision waiting for the body to arrive.
+    deferred: std::sync::Mutex<Option<Deferred>>,
+    /// What the deferred admission holds (permits) until released.
+    held: std::sync::Mutex<Option<Box<dyn Send>>>,
+    refused: std::sync::atomic::AtomicBool,
 }
+
+impl std::fmt::Debug for ClockState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClockState")
+            .field("ended", &self.ended)
+            .field("failed", &self.failed)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Admits a request once its body has arrived: `Some(permits)` to hold
+/// while it runs, `None` to refuse it.
+pub(crate) type Deferred = Box<dyn FnOnce() -> Option<Box<dyn Send>> + Send>;
 
 impl BodyClock {
     /// Marks the body ended now (once).
@@ -29,6 +47,50 @@ impl BodyClock {
     pub(crate) fn fail(&self) {
         self.end();
         self.0.failed.store(true, Ordering::Relaxed);
+    }
+
+    /// Decides the request's admission when its body has arrived (see
+    /// [`BodyClock::admit`]), so a request is not counted against a
+    /// concurrency limit while its client is still uploading.
+    pub(crate) fn defer(&self, admit: Deferred) {
+        if let Ok(mut slot) = self.0.deferred.lock() {
+            *slot = Some(admit);
+        }
+    }
+
+    /// Runs the deferred admission, if any (once, when the body has
+    /// arrived); false when it refused the request.
+    pub(crate) fn admit(&self) -> bool {
+        let deferred = self.0.deferred.lock().ok().and_then(|mut d| d.take());
+        let Some(admit) = deferred else {
+            return true;
+        };
+        match admit() {
+            Some(permits) => {
+                if let Ok(mut held) = self.0.held.lock() {
+                    *held = Some(permits);
+                }
+                true
+            }
+            None => {
+                self.0.refused.store(true, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// Drops what the deferred admission holds (the request is answered),
+    /// and any admission still waiting.
+    pub(crate) fn release(&self) {
+        let held = self.0.held.lock().ok().and_then(|mut h| h.take());
+        drop(held);
+        let deferred = self.0.deferred.lock().ok().and_then(|mut d| d.take());
+        drop(deferred);
+    }
+
+    /// Whether the deferred admission refused the request.
+    pub(crate) fn was_refused(&self) -> bool {
+        self.0.refused.load(Ordering::Relaxed)
     }
 
     /// When the body ended, if it did.

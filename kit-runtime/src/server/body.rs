@@ -296,6 +296,16 @@ where
             Poll::Ready(None) => {
                 end_clock(this.clock);
                 stop_waiting(this.arrivals);
+                // Admission control decides now that the body is here.
+                if let Some(clock) = this.clock.as_ref() {
+                    if !clock.admit() {
+                        *this.failed = true;
+                        return Poll::Ready(Some(Err(Box::new(refused(
+                            tonic::Code::Unavailable,
+                            "overloaded, request not processed; retry on another instance".into(),
+                        )))));
+                    }
+                }
                 Poll::Ready(None)
             }
             Poll::Pending => {
