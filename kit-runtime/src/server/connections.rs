@@ -554,15 +554,22 @@ struct HeaderClock {
 }
 
 impl HeaderClock {
+    /// The first request's head is due a header timeout after the
+    /// connection opened (a connection that never says anything is closed
+    /// then, not at the idle timeout); later ones from their first byte.
     fn new(tcp: TcpStream, conn: Arc<Conn>, timeout: Option<Duration>) -> HeaderClock {
+        let due = timeout.map(|t| Instant::now() + t);
+        if due.is_some() {
+            conn.awaiting_head.store(true, Ordering::Relaxed);
+        }
         HeaderClock {
             tcp,
             conn,
             timeout,
             speaks: Speaks::Unknown(0),
-            deadline: None,
-            due: None,
-            armed: false,
+            deadline: due.map(|at| Box::pin(tokio::time::sleep_until(at))),
+            due,
+            armed: due.is_some(),
         }
     }
 }
@@ -591,6 +598,12 @@ impl tokio::io::AsyncRead for HeaderClock {
                     } else {
                         Speaks::Unknown(matched + n)
                     };
+                    if this.speaks == Speaks::Http2 && this.armed {
+                        // HTTP/2 has no head to time: its streams are
+                        // bounded by pings and the idle timeout.
+                        this.armed = false;
+                        this.conn.awaiting_head.store(false, Ordering::Relaxed);
+                    }
                 }
                 if !read.is_empty()
                     && this.speaks == Speaks::Http1
