@@ -18,8 +18,8 @@ use tower::{Layer, Service};
 use crate::config::Concurrency;
 use crate::descriptor::EndpointDescriptor;
 use crate::limit::{
-    BodyClock, ConcurrencyLimit, ConcurrencyPermit, Gradient, GradientConfig, KeyedBuckets,
-    RateKey, RequestHead,
+    ConcurrencyLimit, ConcurrencyPermit, Gradient, GradientConfig, KeyedBuckets, RateKey,
+    RequestHead,
 };
 use crate::metrics::{concurrency_limit_gauge, endpoint_rejected};
 use crate::transport::Protocol;
@@ -159,6 +159,66 @@ impl Gate {
     }
 }
 
+/// The admission of a request whose body is still arriving, shared by
+/// the body (which decides it when the body has arrived, before the
+/// handler decodes it) and the admission layer (which releases the permits
+/// when the request is answered). Uploads still arriving hold no permit,
+/// and an adaptive limit times the request from when its input is there.
+#[derive(Clone, Default)]
+pub(crate) struct BodyGate(Arc<Mutex<BodyAdmission>>);
+
+#[derive(Default)]
+struct BodyAdmission {
+    /// The gate to pass once the body has arrived.
+    deferred: Option<Arc<Gate>>,
+    /// The permits held while the request runs.
+    held: Option<Permits>,
+    refused: bool,
+}
+
+impl BodyGate {
+    fn defer(&self, gate: Arc<Gate>) {
+        if let Ok(mut a) = self.0.lock() {
+            a.deferred = Some(gate);
+        }
+    }
+
+    /// Passes the deferred gate, if any (when the body has arrived); false
+    /// when it refused the request.
+    pub(crate) fn admit(&self) -> bool {
+        let Ok(mut a) = self.0.lock() else {
+            return true;
+        };
+        let Some(gate) = a.deferred.take() else {
+            return true;
+        };
+        match gate.acquire() {
+            Ok(permits) => {
+                a.held = Some(permits);
+                true
+            }
+            Err(_) => {
+                a.refused = true;
+                false
+            }
+        }
+    }
+
+    /// The request is answered: its permits (and any admission still
+    /// waiting) go.
+    fn release(&self) {
+        let (held, deferred) = match self.0.lock() {
+            Ok(mut a) => (a.held.take(), a.deferred.take()),
+            Err(_) => (None, None),
+        };
+        drop((held, deferred));
+    }
+
+    fn was_refused(&self) -> bool {
+        self.0.lock().is_ok_and(|a| a.refused)
+    }
+}
+
 /// Why a request was refused.
 enum Refusal {
     Rate(Duration),
@@ -231,14 +291,14 @@ impl Gate {
 
     /// Takes the concurrency permits (when the request first runs, so the
     /// time it waited for a thread is not counted as its latency).
-    fn acquire(&self, body: Option<&BodyClock>) -> Result<Permits, Refusal> {
+    fn acquire(&self) -> Result<Permits, Refusal> {
         let gate = self;
         let service = match &gate.service {
-            Some(limit) => Some(limit.try_acquire(body).ok_or(Refusal::Concurrency)?),
+            Some(limit) => Some(limit.try_acquire().ok_or(Refusal::Concurrency)?),
             None => None,
         };
         let endpoint = match &gate.concurrency {
-            Some(limit) => Some(limit.try_acquire(body).ok_or(Refusal::Concurrency)?),
+            Some(limit) => Some(limit.try_acquire().ok_or(Refusal::Concurrency)?),
             None => None,
         };
         Ok(Permits {
@@ -281,7 +341,7 @@ where
         match gate.take_rate(&request) {
             // The inner future is made now but runs only once admitted.
             Ok(()) => AdmitFuture::Admitted {
-                body: request.extensions().get::<BodyClock>().cloned(),
+                body: request.extensions().get::<BodyGate>().cloned(),
                 inner: self.inner.call(request),
                 gate: Some(gate.clone()),
                 permits: None,
@@ -334,7 +394,7 @@ pin_project_lite::pin_project! {
             #[pin]
             inner: F,
             gate: Option<Arc<Gate>>,
-            body: Option<BodyClock>,
+            body: Option<BodyGate>,
             permits: Option<Permits>,
             endpoint: &'static EndpointDescriptor,
             _protocol: PhantomData<fn() -> P>,
@@ -363,16 +423,12 @@ where
                 ..
             } => {
                 if let Some(gate) = gate.take() {
-                    match body.as_ref().filter(|b| b.ended().is_none()) {
+                    match body.as_ref() {
                         // A body still to arrive: admitted (or refused)
                         // when it has, by the body itself, before the
                         // handler decodes it.
-                        Some(clock) => clock.defer(Box::new(move || {
-                            gate.acquire(None)
-                                .ok()
-                                .map(|p| Box::new(p) as Box<dyn Send>)
-                        })),
-                        None => match gate.acquire(None) {
+                        Some(body) => body.defer(gate),
+                        None => match gate.acquire() {
                             Ok(p) => *permits = Some(p),
                             // Refused before the handler was ever polled.
                             Err(refusal) => {
@@ -384,9 +440,9 @@ where
                 let mut output = std::task::ready!(inner.poll(cx));
                 // Released as soon as the answer is ready.
                 permits.take();
-                if let Some(clock) = body.as_ref() {
-                    clock.release();
-                    if clock.was_refused() {
+                if let Some(body) = body.as_ref() {
+                    body.release();
+                    if body.was_refused() {
                         endpoint_rejected(endpoint, "concurrency");
                         if let Ok(response) = &mut output {
                             let headers = response.headers_mut();
@@ -402,5 +458,39 @@ where
                 .take()
                 .unwrap_or_else(|| Response::new(Body::empty())))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gate_of(n: usize) -> Arc<Gate> {
+        Arc::new(Gate {
+            concurrency: Some(Arc::new(ConcurrencyLimit::fixed(n, metrics::Gauge::noop()))),
+            service: None,
+            rate: None,
+            rate_key: None,
+            kind: Concurrency::Fixed(n),
+        })
+    }
+
+    #[test]
+    fn a_body_gate_admits_when_the_body_is_there_and_releases_when_answered() {
+        let gate = gate_of(1);
+        let (a, b) = (BodyGate::default(), BodyGate::default());
+        a.defer(gate.clone());
+        b.defer(gate.clone());
+        // Deferred: neither holds a permit until its body has arrived.
+        assert!(gate.acquire().is_ok());
+        assert!(a.admit(), "first body in takes the one permit");
+        assert!(!b.admit(), "the second is refused");
+        assert!(b.was_refused() && !a.was_refused());
+        a.release();
+        let c = BodyGate::default();
+        c.defer(gate.clone());
+        assert!(c.admit(), "released when the first was answered");
+        // Without a deferred gate (no limits) a body always passes.
+        assert!(BodyGate::default().admit());
     }
 }

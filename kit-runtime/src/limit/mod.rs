@@ -29,7 +29,7 @@ mod rate;
 pub(crate) use adaptive::{Gradient, GradientConfig};
 pub(crate) use client::ClientLimiter;
 pub use client::ClientRateLimit;
-pub(crate) use concurrency::{BodyClock, ConcurrencyLimit, ConcurrencyPermit};
+pub(crate) use concurrency::{ConcurrencyLimit, ConcurrencyPermit};
 pub use rate::Rate;
 pub(crate) use rate::TokenBucket;
 

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
-use crate::limit::BodyClock;
+use crate::layer::admission::BodyGate;
 
 /// The process-wide budget of request body bytes being received.
 #[derive(Clone, Debug)]
@@ -158,7 +158,7 @@ pin_project_lite::pin_project! {
         #[pin]
         sleep: Option<Sleep>,
         failed: bool,
-        clock: Option<BodyClock>,
+        gate: Option<BodyGate>,
         arrivals: Option<Arc<Arrivals>>,
     }
 
@@ -182,7 +182,7 @@ impl<B> GuardedBody<B> {
             started: Instant::now(),
             sleep: None,
             failed: false,
-            clock: None,
+            gate: None,
             arrivals: None,
         }
     }
@@ -195,29 +195,11 @@ impl<B> GuardedBody<B> {
         self
     }
 
-    /// Also marks `clock` when the body has arrived.
-    pub(crate) fn with_clock(mut self, clock: BodyClock) -> GuardedBody<B> {
-        self.clock = Some(clock);
+    /// Also passes `gate` (admission control) when the body has arrived;
+    /// a body that fails never does.
+    pub(crate) fn with_gate(mut self, gate: BodyGate) -> GuardedBody<B> {
+        self.gate = Some(gate);
         self
-    }
-}
-
-/// Marks the body arrived: an adaptive concurrency limit times the
-/// handler from here, so the time a client took to send a body never
-/// reads as the endpoint's latency.
-fn end_clock(clock: &Option<BodyClock>) {
-    if let Some(clock) = clock {
-        clock.end();
-    }
-}
-
-/// Marks the body failed (too slow, over the budget, broken off): the
-/// adaptive limit ignores the request, so half-sent bodies neither shrink
-/// it (other callers nacked) nor teach it a microsecond error path as the
-/// endpoint's usual latency.
-fn fail_clock(clock: &Option<BodyClock>) {
-    if let Some(clock) = clock {
-        clock.fail();
     }
 }
 
@@ -272,7 +254,6 @@ where
                     let n = data.len();
                     if !this.budget.charge(n) {
                         *this.failed = true;
-                        fail_clock(this.clock);
                         stop_waiting(this.arrivals);
                         crate::metrics::server_rejected("body_memory");
                         return Poll::Ready(Some(Err(Box::new(refused(
@@ -289,16 +270,14 @@ where
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
-                fail_clock(this.clock);
                 stop_waiting(this.arrivals);
                 Poll::Ready(Some(Err(e.into())))
             }
             Poll::Ready(None) => {
-                end_clock(this.clock);
                 stop_waiting(this.arrivals);
                 // Admission control decides now that the body is here.
-                if let Some(clock) = this.clock.as_ref() {
-                    if !clock.admit() {
+                if let Some(gate) = this.gate.as_ref() {
+                    if !gate.admit() {
                         *this.failed = true;
                         return Poll::Ready(Some(Err(Box::new(refused(
                             tonic::Code::Unavailable,
@@ -316,7 +295,6 @@ where
                 if let Some(sleep) = this.sleep.as_pin_mut() {
                     if sleep.poll(cx).is_ready() {
                         *this.failed = true;
-                        fail_clock(this.clock);
                         stop_waiting(this.arrivals);
                         crate::metrics::server_rejected("body_timeout");
                         return Poll::Ready(Some(Err(Box::new(refused(
@@ -399,26 +377,23 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_body_that_fails_ends_its_clock_and_stops_waiting() {
+    async fn a_body_that_fails_stops_waiting() {
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, std::io::Error>>(1);
         tx.send(Ok(Frame::data(Bytes::from_static(b"part"))))
             .await
             .unwrap();
         let arrivals = Arc::new(Arrivals::default());
-        let clock = BodyClock::default();
         let body = GuardedBody::new(
             StreamBody::new(tokio_stream_from(rx)),
             BodyBudget::new(100),
             Duration::from_millis(50),
         )
-        .with_clock(clock.clone())
         .with_arrivals(arrivals.clone());
         assert_eq!(arrivals.waiting(), 1);
         let mut body = Box::pin(body);
         body.frame().await.unwrap().unwrap();
         assert_eq!(arrivals.frames(), 1);
         assert!(body.frame().await.unwrap().is_err(), "timed out");
-        assert!(clock.ended().is_some(), "a failed body ends the clock");
         assert_eq!(arrivals.waiting(), 0);
         drop(body);
         assert_eq!(arrivals.waiting(), 0, "counted out once");

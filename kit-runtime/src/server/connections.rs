@@ -26,7 +26,7 @@ use tower::{Service, ServiceExt};
 
 use super::body::{Arrivals, BodyBudget, GuardedBody};
 use crate::config::Config;
-use crate::limit::BodyClock;
+use crate::layer::admission::BodyGate;
 use crate::metrics::{
     connection_closed, server_rejected, SERVER_ACCEPT_ERRORS, SERVER_CONNECTIONS,
 };
@@ -434,12 +434,11 @@ where
             self.limits.body_timeout,
         );
         if !http_body::Body::is_end_stream(&guarded) {
-            // Lets an adaptive concurrency limit time the handler from
-            // when its input has arrived.
-            let clock = BodyClock::default();
-            parts.extensions.insert(clock.clone());
+            // Admission control decides when the body has arrived.
+            let gate = BodyGate::default();
+            parts.extensions.insert(gate.clone());
             guarded = guarded
-                .with_clock(clock)
+                .with_gate(gate)
                 .with_arrivals(self.conn.arrivals.clone());
         }
         let request = Request::from_parts(parts, Body::new(guarded));
