@@ -244,14 +244,20 @@ def fleet_suite(bins, args):
     seconds = 0.5 if args.smoke else 5
     changes = 2 if args.smoke else 20
     cmd = [bins["fleet"], "--rounds", str(rounds), "--seconds", str(seconds), "--changes", str(changes)]
-    if PIN:
-        cmd.append("--pin")
     log("fleet: balancing overhead, failover, discovery propagation")
+    return "\n".join([FLEET_START, run_section("fleet", cmd), FLEET_END])
+
+
+def run_section(name, cmd):
+    """Runs a benchmark binary that starts its own servers (on core 0 with
+    `--pin`) from core 1; its stdout is the section's markdown."""
+    if PIN:
+        cmd = cmd + ["--pin"]
     out = subprocess.run(load_cmd(cmd), capture_output=True, text=True)
     sys.stderr.write(out.stderr[-4000:])
     if out.returncode != 0:
-        raise SystemExit(f"fleet benchmark failed ({out.returncode})")
-    return "\n".join([FLEET_START, out.stdout.strip(), FLEET_END])
+        raise SystemExit(f"{name} benchmark failed ({out.returncode})")
+    return out.stdout.strip()
 
 
 OVERLOAD_START = "<!-- overload: written by bench/src/bin/overload.rs -->"
@@ -264,20 +270,15 @@ def overload_suite(bins, args):
     rounds = 1 if args.smoke else 3
     seconds = 1 if args.smoke else 5
     cmd = [bins["overload"], "--rounds", str(rounds), "--seconds", str(seconds)]
-    if PIN:
-        cmd.append("--pin")
     log("overload: 3x capacity with and without admission control")
-    out = subprocess.run(load_cmd(cmd), capture_output=True, text=True)
-    sys.stderr.write(out.stderr[-4000:])
-    if out.returncode != 0:
-        raise SystemExit(f"overload benchmark failed ({out.returncode})")
+    table = run_section("overload", cmd)
     return "\n".join([
         OVERLOAD_START,
         "## Overload: admission control at 3x capacity",
         "",
         f"Command: `python3 bench/run.py --only overload` ({datetime.date.today().isoformat()}; server on core 0, load on core 1 when pinned).",
         "",
-        out.stdout.strip(),
+        table,
         OVERLOAD_END,
     ])
 
