@@ -5,6 +5,7 @@ pub mod attack;
 pub mod fleet;
 pub mod inventory;
 pub mod limited;
+pub mod observe;
 pub mod probe;
 pub mod registry;
 pub mod shared;
