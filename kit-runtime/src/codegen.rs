@@ -124,8 +124,17 @@ pub const fn endpoint(
         concurrency: limits.concurrency,
         service_concurrency: limits.service_concurrency,
         rate: limits.rate,
+        slow: None,
         args,
         returns,
+    }
+}
+
+/// The endpoint with a `slow` threshold.
+pub const fn slow(endpoint: EndpointDescriptor, nanos: u64) -> EndpointDescriptor {
+    EndpointDescriptor {
+        slow: Some(Duration::from_nanos(nanos)),
+        ..endpoint
     }
 }
 

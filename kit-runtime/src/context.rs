@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::descriptor::EndpointDescriptor;
 use crate::trace::{TraceContext, TraceId};
 
 tokio::task_local! {
@@ -38,6 +39,7 @@ tokio::task_local! {
 pub struct Context {
     trace: TraceContext,
     deadline: Option<Instant>,
+    endpoint: Option<&'static EndpointDescriptor>,
 }
 
 impl Context {
@@ -48,7 +50,24 @@ impl Context {
 
     /// A context with this trace and deadline.
     pub fn new(trace: TraceContext, deadline: Option<Instant>) -> Context {
-        Context { trace, deadline }
+        Context {
+            trace,
+            deadline,
+            endpoint: None,
+        }
+    }
+
+    /// The same context, serving `endpoint`.
+    pub(crate) fn serving(self, endpoint: &'static EndpointDescriptor) -> Context {
+        Context {
+            endpoint: Some(endpoint),
+            ..self
+        }
+    }
+
+    /// The same context with another trace span (a client call's).
+    pub(crate) fn with_trace(self, trace: TraceContext) -> Context {
+        Context { trace, ..self }
     }
 
     /// The context of the current task, or a fresh root context outside any
@@ -112,6 +131,11 @@ impl Context {
     /// The trace this request belongs to.
     pub fn trace(&self) -> &TraceContext {
         &self.trace
+    }
+
+    /// The endpoint being served, inside a request.
+    pub fn endpoint(&self) -> Option<&'static EndpointDescriptor> {
+        self.endpoint
     }
 
     /// Shorthand for `self.trace().trace_id()`.

@@ -148,6 +148,9 @@ pub struct EndpointDescriptor {
     pub service_concurrency: Option<u32>,
     /// `rate = "100/s"`, `burst = N`: the server's rate limit.
     pub rate: Option<crate::limit::Rate>,
+    /// `slow = "250ms"`: requests slower than this are logged at WARN
+    /// (otherwise the server's `--slow-threshold`).
+    pub slow: Option<Duration>,
     /// The arguments, in order.
     pub args: &'static [ArgDescriptor],
     /// The success type, as written.
@@ -156,7 +159,7 @@ pub struct EndpointDescriptor {
 
 impl Serialize for EndpointDescriptor {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("EndpointDescriptor", 11)?;
+        let mut s = serializer.serialize_struct("EndpointDescriptor", 12)?;
         s.serialize_field("name", self.name)?;
         s.serialize_field("docs", self.docs)?;
         s.serialize_field("http", &self.http)?;
@@ -166,6 +169,7 @@ impl Serialize for EndpointDescriptor {
         s.serialize_field("idempotent", &self.idempotent)?;
         s.serialize_field("concurrency", &self.concurrency)?;
         s.serialize_field("rate", &self.rate.map(|r| r.to_string()))?;
+        s.serialize_field("slow_ms", &self.slow.map(|d| d.as_millis() as u64))?;
         s.serialize_field("args", self.args)?;
         s.serialize_field("returns", self.returns)?;
         s.end()

@@ -9,7 +9,8 @@
 //! | [`server`] | [`Server`], [`serve`], [`Endpoints`], health, layers around endpoints |
 //! | [`client`] | [`ClientBuilder`], [`Transport`], layers around calls |
 //! | [`Cli`], [`Config`] | a kit binary's flags and `KIT_*` variables |
-//! | [`Context`], [`trace`] | the request's deadline and W3C trace context |
+//! | [`Context`], [`trace`] | the request's deadline and W3C trace context; span export (OTLP) |
+//! | [`log`] | log, access log and event destinations (stderr, files, syslog) |
 //! | [`Error`], [`Code`] | one error model on both transports |
 //! | [`descriptor`] | what every service says about itself (`/kit/describe`) |
 //! | [`metrics`] | the names of the metrics every service exports |
@@ -40,6 +41,7 @@ mod error;
 mod layer;
 pub mod lb;
 pub mod limit;
+pub mod log;
 pub mod metrics;
 pub mod proto;
 pub mod retry;
@@ -60,3 +62,5 @@ pub use server::{router, serve, Endpoints, Server};
 
 #[doc(hidden)]
 pub use bytes as __bytes;
+#[doc(hidden)]
+pub use tracing as __tracing;

@@ -20,9 +20,20 @@
 //! | `kit_server_accept_errors_total` | counter | - |
 //! | `kit_server_concurrency_limit` | gauge | service, endpoint |
 //! | `kit_server_body_bytes` | gauge | - |
+//! | `kit_server_stage_duration_seconds` | histogram | service, endpoint, stage ([`stage`]) |
+//! | `kit_trace_spans_exported_total`, `kit_trace_spans_dropped_total` | counter | - |
+//! | `kit_metrics_push_dropped_total` | counter | backend |
+//! | `kit_log_lines_dropped_total` | counter | output |
+//! | `process_*`, `tokio_*` | see [`runtime`] | - |
+//!
+//! Prometheus's `/metrics` is always served; `--metrics URL` pushes the
+//! same metrics to statsd, Graphite or InfluxDB as well ([`push`]).
 
 mod protection;
+pub mod push;
+pub mod runtime;
 mod shared;
+mod stage;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -42,6 +53,7 @@ pub use protection::{
     SERVER_CONNECTIONS_CLOSED, SERVER_REJECTED,
 };
 pub(crate) use shared::{ClientMetrics, GaugeShare};
+pub use stage::{endpoint_labels, stage, time_stage, StageTimer, STAGE_DURATION};
 
 /// Server requests by outcome.
 pub const SERVER_REQUESTS: &str = "kit_server_requests_total";
@@ -80,11 +92,13 @@ pub(crate) fn generation() -> u64 {
     GENERATION.load(Ordering::Relaxed)
 }
 
-/// Installs the Prometheus recorder as the global `metrics` recorder, once
-/// per process (a [`Server`](crate::Server) does it when it builds its router). Returns the handle that renders the text format, or `None`
-/// if the application installed another recorder first (then kit's metrics
-/// go there and `/metrics` is not served by kit).
-pub(crate) fn install_prometheus() -> Option<&'static PrometheusHandle> {
+/// Installs kit's recorder as the global `metrics` recorder, once per
+/// process (a [`Server`](crate::Server) does it when it builds its
+/// router): Prometheus, and a push recorder per target in `push` (only
+/// the first call's targets count). Returns the handle that renders the
+/// text format, or `None` if the application installed another recorder
+/// first (then kit's metrics go there and `/metrics` is not served by kit).
+pub(crate) fn install(push: &[push::MetricsTarget]) -> Option<&'static PrometheusHandle> {
     PROMETHEUS
         .get_or_init(|| {
             let recorder = PrometheusBuilder::new()
@@ -92,13 +106,68 @@ pub(crate) fn install_prometheus() -> Option<&'static PrometheusHandle> {
                 .ok()?
                 .build_recorder();
             let handle = recorder.handle();
-            metrics::set_global_recorder(recorder).ok()?;
+            let pushed: Vec<_> = push
+                .iter()
+                .map(|t| (t.clone(), std::sync::Arc::new(push::PushRecorder::new())))
+                .collect();
+            if pushed.is_empty() {
+                metrics::set_global_recorder(recorder).ok()?;
+            } else {
+                let mut fanout =
+                    metrics_util::layers::FanoutBuilder::default().add_recorder(recorder);
+                for (_, r) in &pushed {
+                    fanout = fanout.add_recorder(SharedRecorder(r.clone()));
+                }
+                metrics::set_global_recorder(fanout.build()).ok()?;
+            }
             GENERATION.fetch_add(1, Ordering::Relaxed);
             describe();
             spawn_upkeep(handle.clone());
+            if let Err(e) = push::start(pushed) {
+                tracing::warn!(error = %e, "metrics are not pushed");
+            }
             Some(handle)
         })
         .as_ref()
+}
+
+/// A push recorder shared with its push task.
+struct SharedRecorder(std::sync::Arc<push::PushRecorder>);
+
+impl metrics::Recorder for SharedRecorder {
+    fn describe_counter(
+        &self,
+        k: metrics::KeyName,
+        u: Option<metrics::Unit>,
+        d: metrics::SharedString,
+    ) {
+        self.0.describe_counter(k, u, d)
+    }
+    fn describe_gauge(
+        &self,
+        k: metrics::KeyName,
+        u: Option<metrics::Unit>,
+        d: metrics::SharedString,
+    ) {
+        self.0.describe_gauge(k, u, d)
+    }
+    fn describe_histogram(
+        &self,
+        k: metrics::KeyName,
+        u: Option<metrics::Unit>,
+        d: metrics::SharedString,
+    ) {
+        self.0.describe_histogram(k, u, d)
+    }
+    fn register_counter(&self, k: &metrics::Key, m: &metrics::Metadata<'_>) -> Counter {
+        self.0.register_counter(k, m)
+    }
+    fn register_gauge(&self, k: &metrics::Key, m: &metrics::Metadata<'_>) -> Gauge {
+        self.0.register_gauge(k, m)
+    }
+    fn register_histogram(&self, k: &metrics::Key, m: &metrics::Metadata<'_>) -> Histogram {
+        self.0.register_histogram(k, m)
+    }
 }
 
 /// Histogram samples pile up in the recorder until drained: drain them
@@ -123,6 +192,10 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     protection::describe();
+    push::describe();
+    runtime::describe();
+    stage::describe();
+    crate::trace::export::describe();
     describe_counter!(SERVER_REQUESTS, "Requests served, by canonical code.");
     describe_histogram!(SERVER_DURATION, Unit::Seconds, "Time to answer a request.");
     describe_gauge!(SERVER_IN_FLIGHT, "Requests being handled now.");

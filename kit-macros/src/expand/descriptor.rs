@@ -126,7 +126,7 @@ fn endpoint(service: &Service, index: usize, e: &Endpoint) -> (TokenStream, Toke
         };
         quote!(::kit::__private::limits(#concurrency, #service_concurrency, #rate))
     };
-    let value = quote! {
+    let mut value = quote! {
         ::kit::__private::endpoint(
             #service_name,
             #name,
@@ -141,6 +141,10 @@ fn endpoint(service: &Service, index: usize, e: &Endpoint) -> (TokenStream, Toke
             #returns,
         )
     };
+    if let Some(slow) = e.slow {
+        let nanos = u64::try_from(slow.as_nanos()).unwrap_or(u64::MAX);
+        value = quote!(::kit::__private::slow(#value, #nanos));
+    }
     (items, value)
 }
 

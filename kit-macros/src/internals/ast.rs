@@ -44,6 +44,8 @@ pub(crate) struct Endpoint {
     pub(crate) http: Option<Http>,
     pub(crate) grpc: Option<Grpc>,
     pub(crate) timeout: Option<Duration>,
+    /// `slow = "..."`: the WARN threshold.
+    pub(crate) slow: Option<Duration>,
     pub(crate) retry: u32,
     pub(crate) idempotent: bool,
     pub(crate) concurrency: Option<u32>,

@@ -22,6 +22,8 @@ pub(crate) struct ServiceArgs {
 #[derive(Debug, Default, FromMeta)]
 pub(crate) struct EndpointKeys {
     pub(crate) timeout: Option<LitStr>,
+    /// `slow = "250ms"`: requests slower than this are logged at WARN.
+    pub(crate) slow: Option<LitStr>,
     pub(crate) retry: Option<SpannedValue<u32>>,
     pub(crate) idempotent: Flag,
     /// `rate = "100/s"`: the server's rate limit.

@@ -5,11 +5,16 @@ use std::time::Duration;
 /// Parses a humantime-style duration (`"250ms"`, `"2s"`, `"1m 30s"`) that
 /// must be greater than zero.
 pub(crate) fn parse_timeout(text: &str) -> Result<Duration, String> {
+    parse_positive(text, "timeout")
+}
+
+/// The same, for annotation key `key` (named in the error).
+pub(crate) fn parse_positive(text: &str, key: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(text.trim()).map_err(|e| {
         format!("invalid duration `{text}`: {e}; write e.g. \"500ms\", \"2s\" or \"1m\"")
     })?;
     if d.is_zero() {
-        return Err("timeout must be greater than zero".into());
+        return Err(format!("{key} must be greater than zero"));
     }
     Ok(d)
 }

@@ -16,6 +16,7 @@ use tower::{BoxError, Service, ServiceExt};
 use tracing::Instrument;
 
 use super::channel::{full, GrpcChannel};
+use super::span::CallSpan;
 use super::Client;
 use crate::deadline::{timeout_header_value, TIMEOUT_HEADER};
 use crate::descriptor::EndpointDescriptor;
@@ -129,8 +130,9 @@ impl Client {
             transport = inner.transport.as_str()
         );
         let started = StdInstant::now();
+        let (ctx, call_span) = CallSpan::start();
         let result = async {
-            let mut ctx = Context::current();
+            let mut ctx = ctx;
             if let Some(timeout) = desc.timeout.or(inner.timeout) {
                 ctx = ctx.with_timeout(timeout);
             }
@@ -247,6 +249,7 @@ impl Client {
         .await;
         let code = result.as_ref().err().map(Error::code).unwrap_or(Code::Ok);
         self.metrics(endpoint).finish(code, started.elapsed());
+        call_span.finish(desc, inner.transport.as_str() == "grpc", code);
         if let Some(breaker) = &inner.breaker {
             let ok = !matches!(code, Code::Unavailable | Code::DeadlineExceeded);
             match breaker.record(ok, StdInstant::now()) {

@@ -7,6 +7,7 @@ mod builder;
 mod call;
 mod channel;
 mod encode;
+mod span;
 
 use std::sync::Arc;
 use std::time::Duration;

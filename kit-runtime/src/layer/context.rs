@@ -59,6 +59,7 @@ impl<S, P> Layer<S> for ContextLayer<P> {
     fn layer(&self, inner: S) -> Self::Service {
         WithContext {
             inner,
+            endpoint: self.endpoint,
             timeout: self.endpoint.timeout.or(self.default_timeout),
             scope_calls: self.scope_calls,
             _protocol: PhantomData,
@@ -69,6 +70,7 @@ impl<S, P> Layer<S> for ContextLayer<P> {
 /// The service made by [`ContextLayer`].
 pub(crate) struct WithContext<S, P> {
     inner: S,
+    endpoint: &'static EndpointDescriptor,
     /// The endpoint's own timeout, or the server's default.
     timeout: Option<std::time::Duration>,
     scope_calls: bool,
@@ -79,6 +81,7 @@ impl<S: Clone, P> Clone for WithContext<S, P> {
     fn clone(&self) -> Self {
         WithContext {
             inner: self.inner.clone(),
+            endpoint: self.endpoint,
             timeout: self.timeout,
             scope_calls: self.scope_calls,
             _protocol: PhantomData,
@@ -101,13 +104,17 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let headers = request.headers();
-        let trace = TraceContext::from_headers(headers);
+        let mut trace = TraceContext::from_headers(headers);
+        if let Some(exporter) = crate::trace::export::exporter() {
+            let parent = trace.parent_span_id().map(|_| trace.sampled());
+            trace = trace.with_sampled(exporter.sample(trace.trace_id().0, parent));
+        }
         let (caller, refuse) = match P::caller_timeout(headers) {
             Ok(caller) => (caller, None),
             Err(e) => (None, Some(e)),
         };
         let deadline = effective_deadline(Instant::now, self.timeout, caller);
-        let ctx = Context::new(trace, deadline);
+        let ctx = Context::new(trace, deadline).serving(self.endpoint);
         // The inner layers' `call`s run now, their futures later: both see
         // the context.
         let call = Call {

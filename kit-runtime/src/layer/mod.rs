@@ -6,7 +6,7 @@
 //! | layer | does | reads |
 //! | --- | --- | --- |
 //! | [`ContextLayer`] | builds the request [`Context`](crate::Context) (trace, deadline) and runs the rest with it as the task-local current one | `traceparent`, the protocol's timeout header, the endpoint's `timeout` |
-//! | [`TraceLayer`] | the `request` span | the context's trace id |
+//! | [`TraceLayer`] | the `request` span; when the request ends, its access log line, WARN line when slow or failed, exported span | the context's trace, the response's code |
 //! | [`MetricsLayer`] | RED metrics | the response's code |
 //! | [`DeadlineLayer`] | refuses a request whose deadline already passed (or whose timeout header is malformed) without running it; answers DEADLINE_EXCEEDED and drops the rest at the deadline | the context's deadline |
 //! | [`AdmissionLayer`] | refuses requests beyond the endpoint's rate (429) or concurrency limits (503, a nack) | the endpoint's [`Gate`](admission::Gate) |
@@ -72,7 +72,15 @@ where
             admission.default_timeout,
             user_layers,
         ))
-        .layer(TraceLayer::new(endpoint, P::NAME, config.trace))
+        .layer(TraceLayer::new(
+            endpoint,
+            P::NAME,
+            trace::RequestLog {
+                span: config.trace,
+                access: config.access_log,
+                slow: config.slow_threshold,
+            },
+        ))
         .layer(MetricsLayer::new(endpoint, P::NAME, config.metrics))
         .layer(DeadlineLayer::<P>::new(config.deadline, Some(endpoint)))
         .layer(AdmissionLayer::<P>::new(endpoint, admission.gate(endpoint)))

@@ -41,6 +41,11 @@ pub struct StackConfig {
     pub deadline: bool,
     /// Catching panics.
     pub catch_panic: bool,
+    /// The access log (also `--access-log`).
+    pub access_log: bool,
+    /// The WARN line for slow requests (the threshold is `--slow-threshold`;
+    /// `None`: off).
+    pub slow_threshold: Option<std::time::Duration>,
 }
 
 impl Default for StackConfig {
@@ -50,6 +55,8 @@ impl Default for StackConfig {
             metrics: true,
             deadline: true,
             catch_panic: true,
+            access_log: true,
+            slow_threshold: Some(std::time::Duration::from_secs(1)),
         }
     }
 }

@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -117,6 +118,11 @@ pub(crate) struct Connections {
 }
 
 /// One connection's state, shared by its task and the registry.
+/// The local address a request arrived at (in its extensions, beside
+/// axum's `ConnectInfo<SocketAddr>` with the peer's).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LocalAddr(pub(crate) SocketAddr);
+
 struct Conn {
     in_flight: AtomicUsize,
     /// When it last became idle, in milliseconds since the registry's epoch.
@@ -251,8 +257,8 @@ pub(crate) async fn serve<S>(
             () = &mut stop => break,
             accepted = listener.accept() => accepted,
         };
-        let tcp = match accepted {
-            Ok((tcp, _peer)) => tcp,
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
             Err(e) => {
                 accept_error_count.increment(1);
                 if is_per_connection(&e) {
@@ -282,6 +288,7 @@ pub(crate) async fn serve<S>(
         let _ = tcp.set_nodelay(true);
         tokio::spawn(serve_connection(
             tcp,
+            peer,
             service.clone(),
             limits.clone(),
             connections.clone(),
@@ -302,6 +309,7 @@ fn is_per_connection(e: &std::io::Error) -> bool {
 
 async fn serve_connection<S>(
     tcp: TcpStream,
+    peer: SocketAddr,
     service: S,
     limits: Arc<ConnectionLimits>,
     connections: Arc<Connections>,
@@ -314,8 +322,11 @@ async fn serve_connection<S>(
 {
     let (id, conn) = connections.add();
     let builder = limits.builder();
+    let local = tcp.local_addr().unwrap_or(peer);
     let service = ConnService {
         inner: service,
+        peer,
+        local: LocalAddr(local),
         conn: conn.clone(),
         connections: connections.clone(),
         limits: limits.clone(),
@@ -407,6 +418,8 @@ async fn serve_connection<S>(
 /// the application.
 struct ConnService<S> {
     inner: S,
+    peer: SocketAddr,
+    local: LocalAddr,
     conn: Arc<Conn>,
     connections: Arc<Connections>,
     limits: Arc<ConnectionLimits>,
@@ -428,6 +441,11 @@ where
             connections: self.connections.clone(),
         };
         let (mut parts, body) = request.into_parts();
+        // The peer as axum's handlers look for it, and the address it reached.
+        parts
+            .extensions
+            .insert(axum::extract::ConnectInfo(self.peer));
+        parts.extensions.insert(self.local);
         let mut guarded = GuardedBody::new(
             body,
             self.limits.body_budget.clone(),

@@ -228,6 +228,7 @@ impl Listening {
                 tracing::warn!(grace = ?grace, "grace period over: dropping the requests still in flight");
             }
         }
+        crate::trace::flush_export(std::time::Duration::from_secs(2)).await;
         Ok(())
     }
 }

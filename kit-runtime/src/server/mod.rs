@@ -27,6 +27,7 @@ pub use listening::{shutdown_signal, Listening};
 pub use crate::layer::BoxEndpoint;
 #[doc(hidden)]
 pub use crate::layer::StackConfig;
+pub(crate) use connections::LocalAddr;
 
 use crate::cli::Cli;
 use crate::codegen::{GrpcRoutes, HttpRoutes};
@@ -275,6 +276,8 @@ impl Server {
             Some(addr) => Some(bind(addr).await?),
             None => None,
         };
+        let default_name = self.services.first().map_or("kit", |(d, _)| d.name);
+        crate::trace::start_export(&self.config.observe.export_config()?, default_name)?;
         let descriptors = self.services.iter().map(|(d, _)| *d).collect();
         let grace = self.config.grace_period;
         let config = self.config.clone();
@@ -326,7 +329,14 @@ impl Server {
     }
 
     fn into_routers(self) -> Result<Routers, Error> {
-        let prometheus = crate::metrics::install_prometheus();
+        let prometheus = crate::metrics::install(&self.config.observe.metrics);
+        crate::metrics::runtime::watch_current_runtime();
+        let mut stack = self.stack;
+        stack.access_log &= self.config.observe.access_log;
+        if stack.slow_threshold.is_some() {
+            stack.slow_threshold =
+                Some(self.config.observe.slow_threshold).filter(|d| !d.is_zero());
+        }
         let descriptors: Vec<&'static ServiceDescriptor> =
             self.services.iter().map(|(d, _)| *d).collect();
         let admission = Admission::new(
@@ -336,13 +346,13 @@ impl Server {
         );
         let mut http = HttpRoutes::new(
             self.config.body_limit,
-            self.stack,
+            stack,
             self.layers.clone(),
             admission.clone(),
         );
         let mut grpc = GrpcRoutes::new(
             self.config.body_limit,
-            self.stack,
+            stack,
             self.layers,
             admission.clone(),
         );
@@ -368,6 +378,7 @@ impl Server {
             http_router = http_router.route(
                 "/metrics",
                 get(move || async move {
+                    crate::metrics::runtime::refresh();
                     (
                         [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
                         handle.render(),
@@ -400,7 +411,7 @@ impl Server {
     /// SIGINT or SIGTERM; then drains in-flight requests for up to the grace
     /// period and returns.
     pub async fn serve(self) -> Result<(), Error> {
-        crate::trace::init_subscriber(self.config.log_format);
+        crate::log::init(&self.config.observe.log_config(self.config.log_format))?;
         let listening = self.bind().await?;
         listening.log_banner();
         listening.run_until(shutdown_signal()).await

@@ -1,12 +1,15 @@
 //! W3C Trace Context (`traceparent`): the identity of a request in a
 //! distributed trace, carried by [`Context`](crate::Context) across hops;
-//! and the log formats of the process-wide subscriber.
+//! and the export of spans to an OpenTelemetry receiver (OTLP).
 
 use std::fmt;
 
-mod subscriber;
+pub(crate) mod export;
 
-pub use subscriber::{init_subscriber, LogFormat};
+pub use crate::log::{init_subscriber, LogFormat};
+pub use export::{
+    flush_export, start_export, ExportConfig, Sampler, SPANS_DROPPED, SPANS_EXPORTED,
+};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -154,6 +157,11 @@ impl TraceContext {
     /// Whether the trace is sampled (flag bit 0).
     pub fn sampled(&self) -> bool {
         self.sampled
+    }
+
+    /// The same span, sampled or not.
+    pub fn with_sampled(self, sampled: bool) -> TraceContext {
+        TraceContext { sampled, ..self }
     }
 }
 

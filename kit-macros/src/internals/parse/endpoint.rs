@@ -11,7 +11,7 @@ use super::{docs, is_context, is_owned_context, option_inner, output, wire_name}
 use crate::internals::ast::{Arg, Endpoint, Grpc, GrpcShape, Http, Source};
 use crate::internals::attr::{EndpointArgs, EndpointKeys};
 use crate::internals::case::pascal_case;
-use crate::internals::duration::parse_timeout;
+use crate::internals::duration::{parse_positive, parse_timeout};
 use crate::internals::limits::{positive, rate};
 use crate::internals::route::{parse_route, Route};
 use crate::internals::Ctxt;
@@ -111,6 +111,15 @@ pub(super) fn endpoint(
         }
         None => default_timeout,
     };
+    let slow = args
+        .keys
+        .slow
+        .as_ref()
+        .or(defaults.slow.as_ref())
+        .and_then(|t| {
+            cx.ok(parse_positive(&t.value(), "slow")
+                .map_err(|e| darling::Error::custom(e).with_span(t)))
+        });
     let retry = args.keys.retry.or(defaults.retry).map(|r| *r).unwrap_or(0);
     let concurrency = positive(cx, args.concurrency.as_ref(), "concurrency");
     let rate = rate(cx, &args.keys, defaults);
@@ -137,6 +146,7 @@ pub(super) fn endpoint(
         http,
         grpc,
         timeout,
+        slow,
         retry,
         idempotent,
         concurrency,

@@ -6,7 +6,11 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
-use crate::trace::LogFormat;
+mod observe;
+
+pub use observe::{EventsOutput, Observe};
+
+use crate::log::LogFormat;
 use crate::transport::http::DEFAULT_BODY_LIMIT;
 
 /// The settings of a kit server.
@@ -30,6 +34,10 @@ use crate::transport::http::DEFAULT_BODY_LIMIT;
 /// | `--h2-keepalive DURATION` | `KIT_H2_KEEPALIVE` | `20s` (ping interval and ack timeout) |
 /// | `--body-memory BYTES` | `KIT_BODY_MEMORY` | `134217728` (128 MiB) |
 /// | `--shutdown-linger DURATION` | `KIT_SHUTDOWN_LINGER` | `1s` |
+///
+/// and the logs, metrics and traces settings of [`Observe`] (`--log-output`,
+/// `--access-log`, `--events`, `--slow-threshold`, `--metrics`, the `OTEL_*`
+/// variables).
 ///
 /// An address may name a host (`localhost:8080`); it is resolved once, at
 /// start. In code:
@@ -230,6 +238,9 @@ pub struct Config {
         help = "On shutdown, drop connections with nothing in flight that have not closed after this long"
     )]
     pub shutdown_linger: Duration,
+    /// Logs, events, metrics backends, trace export.
+    #[command(flatten)]
+    pub observe: Observe,
 }
 
 /// An endpoint's concurrency limit.
@@ -287,6 +298,7 @@ impl Default for Config {
             h2_keepalive: Duration::from_secs(20),
             body_memory: 128 * 1024 * 1024,
             shutdown_linger: Duration::from_secs(1),
+            observe: Observe::default(),
         }
     }
 }

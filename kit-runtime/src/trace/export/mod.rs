@@ -1,0 +1,247 @@
+//! Spans leaving the process: one OpenTelemetry span per server request
+//! and per client call, with the ids kit already propagates in
+//! `traceparent`, sent to an OTLP/gRPC receiver (an OpenTelemetry
+//! collector, Jaeger, Tempo...) in batches.
+//!
+//! Configured by the standard variables, off when no endpoint is set:
+//!
+//! | variable | meaning | default |
+//! | --- | --- | --- |
+//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` | the receiver, `http://HOST:4317` (the first wins) | none: no export |
+//! | `OTEL_EXPORTER_OTLP_PROTOCOL` | `grpc` (`http/protobuf` is planned) | `grpc` |
+//! | `OTEL_SERVICE_NAME` | the `service.name` resource attribute | the first service's name |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | more resource attributes, `k=v,k=v` | none |
+//! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | a [`Sampler`] and its ratio | `parentbased_always_on` |
+//!
+//! Export never slows or fails a request: spans go through a bounded queue
+//! (2048) to one background task; when the queue is full or the receiver
+//! is down, spans are dropped and counted in `kit_trace_spans_dropped_total`.
+
+mod otlp;
+mod sampler;
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use metrics::Counter;
+use tokio::sync::{mpsc, oneshot};
+
+pub use sampler::Sampler;
+
+use crate::Error;
+
+/// Spans exported.
+pub const SPANS_EXPORTED: &str = "kit_trace_spans_exported_total";
+/// Spans dropped: queue full, or the receiver refused or could not be reached.
+pub const SPANS_DROPPED: &str = "kit_trace_spans_dropped_total";
+
+/// Spans waiting for the exporter at most.
+const QUEUE: usize = 2048;
+
+/// Where and what to export (read from the `OTEL_*` variables by
+/// [`Config`](crate::Config)).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ExportConfig {
+    /// The OTLP/gRPC receiver; `None`: no export.
+    pub endpoint: Option<String>,
+    /// `service.name`; `None`: the caller's default.
+    pub service_name: Option<String>,
+    /// More resource attributes.
+    pub resource: Vec<(String, String)>,
+    /// Which traces are recorded.
+    pub sampler: Sampler,
+}
+
+impl ExportConfig {
+    /// Reads the `OTEL_*` variables.
+    pub fn from_env() -> Result<ExportConfig, Error> {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let endpoint =
+            var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or(var("OTEL_EXPORTER_OTLP_ENDPOINT"));
+        if let Some(protocol) =
+            var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or(var("OTEL_EXPORTER_OTLP_PROTOCOL"))
+        {
+            if protocol != "grpc" {
+                return Err(Error::invalid_argument(format!(
+                    "OTEL_EXPORTER_OTLP_PROTOCOL={protocol}: kit exports over grpc only (http/protobuf is planned)"
+                )));
+            }
+        }
+        let mut sampler = match var("OTEL_TRACES_SAMPLER") {
+            Some(name) => name
+                .parse::<Sampler>()
+                .map_err(|e| Error::invalid_argument(format!("OTEL_TRACES_SAMPLER: {e}")))?,
+            None => Sampler::default(),
+        };
+        if let Some(arg) = var("OTEL_TRACES_SAMPLER_ARG") {
+            let ratio: f64 = arg.trim().parse().map_err(|_| {
+                Error::invalid_argument(format!(
+                    "OTEL_TRACES_SAMPLER_ARG={arg}: expected a ratio between 0 and 1"
+                ))
+            })?;
+            sampler = sampler.with_ratio(ratio);
+        }
+        let resource = var("OTEL_RESOURCE_ATTRIBUTES")
+            .map(|attrs| {
+                attrs
+                    .split(',')
+                    .filter_map(|kv| kv.split_once('='))
+                    .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(ExportConfig {
+            endpoint,
+            service_name: var("OTEL_SERVICE_NAME"),
+            resource,
+            sampler,
+        })
+    }
+}
+
+/// Whether a span served a request or made a call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum SpanKind {
+    Server,
+    Client,
+}
+
+/// An attribute value.
+#[derive(Clone, Debug)]
+pub(crate) enum Value {
+    Str(Cow<'static, str>),
+    Int(i64),
+}
+
+impl From<&'static str> for Value {
+    fn from(s: &'static str) -> Value {
+        Value::Str(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::Str(Cow::Owned(s))
+    }
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Value {
+        Value::Int(n)
+    }
+}
+
+/// One finished span.
+#[derive(Clone, Debug)]
+pub(crate) struct SpanRecord {
+    pub(crate) trace_id: u128,
+    pub(crate) span_id: u64,
+    pub(crate) parent_span_id: Option<u64>,
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) kind: SpanKind,
+    pub(crate) start: SystemTime,
+    pub(crate) end: SystemTime,
+    pub(crate) attributes: Vec<(&'static str, Value)>,
+    /// The status message of a failed span (status ERROR); `None`: unset.
+    pub(crate) error: Option<String>,
+}
+
+pub(crate) fn unix_nanos(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+enum Message {
+    Span(Box<SpanRecord>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// The process's span exporter.
+pub(crate) struct Exporter {
+    tx: mpsc::Sender<Message>,
+    sampler: Sampler,
+    dropped: Counter,
+}
+
+static EXPORTER: OnceLock<Exporter> = OnceLock::new();
+
+/// The exporter, when export is on.
+pub(crate) fn exporter() -> Option<&'static Exporter> {
+    EXPORTER.get()
+}
+
+impl Exporter {
+    /// Queues a finished span; drops (and counts) it when the queue is full.
+    pub(crate) fn record(&self, span: SpanRecord) {
+        if self.tx.try_send(Message::Span(Box::new(span))).is_err() {
+            self.dropped.increment(1);
+        }
+    }
+
+    /// Whether to record a trace (see [`Sampler::sample`]).
+    pub(crate) fn sample(&self, trace_id: u128, parent: Option<bool>) -> bool {
+        self.sampler.sample(trace_id, parent)
+    }
+}
+
+/// Starts exporting spans as `config` says, once per process, on the
+/// current tokio runtime (a server does it at start; a client-only binary
+/// calls it to export its calls). `default_name` is the `service.name`
+/// when `OTEL_SERVICE_NAME` is unset. Returns whether export is on.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), kit_runtime::Error> {
+/// let config = kit_runtime::trace::ExportConfig::from_env()?;
+/// kit_runtime::trace::start_export(&config, "my-cli")?;
+/// # Ok(()) }
+/// ```
+pub fn start_export(config: &ExportConfig, default_name: &str) -> Result<bool, Error> {
+    let Some(endpoint) = &config.endpoint else {
+        return Ok(false);
+    };
+    if EXPORTER.get().is_some() {
+        return Ok(true);
+    }
+    let target = otlp::Target::new(
+        endpoint,
+        config.service_name.as_deref().unwrap_or(default_name),
+        &config.resource,
+    )?;
+    let (tx, rx) = mpsc::channel(QUEUE);
+    let exporter = Exporter {
+        tx,
+        sampler: config.sampler.clone(),
+        dropped: metrics::counter!(SPANS_DROPPED),
+    };
+    if EXPORTER.set(exporter).is_ok() {
+        tokio::spawn(otlp::run(target, rx));
+        tracing::info!(endpoint = %endpoint, sampler = %config.sampler, "exporting spans over OTLP");
+    }
+    Ok(true)
+}
+
+/// Sends the spans queued so far, waiting up to `timeout` (a server does
+/// it when it stops).
+pub async fn flush_export(timeout: Duration) {
+    let Some(exporter) = exporter() else { return };
+    let (done, wait) = oneshot::channel();
+    let sent = tokio::time::timeout(timeout, async {
+        if exporter.tx.send(Message::Flush(done)).await.is_ok() {
+            let _ = wait.await;
+        }
+    })
+    .await;
+    if sent.is_err() {
+        tracing::warn!("spans not all exported at shutdown: the receiver did not answer in time");
+    }
+}
+
+pub(crate) fn describe() {
+    metrics::describe_counter!(SPANS_EXPORTED, "Spans sent to the OTLP receiver.");
+    metrics::describe_counter!(
+        SPANS_DROPPED,
+        "Spans dropped: export queue full, or the receiver refused or could not be reached."
+    );
+}

@@ -1,0 +1,200 @@
+//! The OTLP/gRPC wire: batches of finished spans as an
+//! `ExportTraceServiceRequest` to `opentelemetry.proto.collector.trace.v1.TraceService/Export`.
+
+use std::time::Duration;
+
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{
+    span, status, ResourceSpans, ScopeSpans, Span, Status,
+};
+use tokio::sync::mpsc;
+use tonic::transport::{Channel, Endpoint};
+
+use super::{unix_nanos, Message, SpanKind, SpanRecord, Value, SPANS_DROPPED, SPANS_EXPORTED};
+use crate::Error;
+
+/// Spans per request at most.
+const BATCH: usize = 512;
+/// How long a span waits for its batch at most.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// The receiver and this process's resource.
+pub(super) struct Target {
+    channel: Channel,
+    resource: Resource,
+}
+
+impl Target {
+    pub(super) fn new(
+        endpoint: &str,
+        service_name: &str,
+        extra: &[(String, String)],
+    ) -> Result<Target, Error> {
+        let channel = Endpoint::from_shared(endpoint.to_string())
+            .map_err(|e| {
+                Error::invalid_argument(format!(
+                    "OTEL_EXPORTER_OTLP_ENDPOINT={endpoint}: not a URL ({e}); write e.g. http://127.0.0.1:4317"
+                ))
+            })?
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(10))
+            .connect_lazy();
+        let mut attributes = vec![
+            key_value("service.name", service_name.to_string().into()),
+            key_value("telemetry.sdk.name", "kit".into()),
+            key_value("telemetry.sdk.language", "rust".into()),
+            key_value("telemetry.sdk.version", env!("CARGO_PKG_VERSION").into()),
+        ];
+        for (k, v) in extra {
+            if k != "service.name" {
+                attributes.push(KeyValue {
+                    key: k.clone(),
+                    value: Some(string(v.clone())),
+                    ..Default::default()
+                });
+            }
+        }
+        Ok(Target {
+            channel,
+            resource: Resource {
+                attributes,
+                ..Default::default()
+            },
+        })
+    }
+}
+
+/// The export task: gathers spans into batches of up to [`BATCH`], sent
+/// when full or [`LINGER`] after their first span, one at a time.
+pub(super) async fn run(target: Target, mut rx: mpsc::Receiver<Message>) {
+    let mut client = TraceServiceClient::new(target.channel.clone());
+    let exported = metrics::counter!(SPANS_EXPORTED);
+    let dropped = metrics::counter!(SPANS_DROPPED);
+    let mut failures = 0u64;
+    let mut batch: Vec<Span> = Vec::with_capacity(BATCH);
+    let mut waiting: Vec<tokio::sync::oneshot::Sender<()>> = Vec::new();
+    while let Some(first) = rx.recv().await {
+        let until = tokio::time::Instant::now() + LINGER;
+        let mut message = Some(first);
+        loop {
+            match message.take() {
+                Some(Message::Span(s)) => batch.push(to_proto(&s)),
+                Some(Message::Flush(done)) => {
+                    waiting.push(done);
+                    break;
+                }
+                None => {}
+            }
+            if batch.len() >= BATCH {
+                break;
+            }
+            match tokio::time::timeout_at(until, rx.recv()).await {
+                Ok(Some(m)) => message = Some(m),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            let n = batch.len() as u64;
+            let request = ExportTraceServiceRequest {
+                resource_spans: vec![ResourceSpans {
+                    resource: Some(target.resource.clone()),
+                    scope_spans: vec![ScopeSpans {
+                        scope: Some(InstrumentationScope {
+                            name: "kit".into(),
+                            version: env!("CARGO_PKG_VERSION").into(),
+                            ..Default::default()
+                        }),
+                        spans: std::mem::take(&mut batch),
+                        schema_url: String::new(),
+                    }],
+                    schema_url: String::new(),
+                }],
+            };
+            match client.export(request).await {
+                Ok(_) => {
+                    exported.increment(n);
+                    if failures > 0 {
+                        tracing::info!(
+                            failed_batches = failures,
+                            "the OTLP receiver answers again"
+                        );
+                        failures = 0;
+                    }
+                }
+                Err(status) => {
+                    dropped.increment(n);
+                    failures += 1;
+                    // One line when the receiver goes away, then one per 100 batches.
+                    if failures % 100 == 1 {
+                        tracing::warn!(error = %status.message(), code = ?status.code(), spans = n, "cannot export spans; dropping them");
+                    }
+                }
+            }
+        }
+        for done in waiting.drain(..) {
+            let _ = done.send(());
+        }
+    }
+}
+
+fn to_proto(s: &SpanRecord) -> Span {
+    let failed = s.error.is_some();
+    Span {
+        trace_id: s.trace_id.to_be_bytes().to_vec(),
+        span_id: s.span_id.to_be_bytes().to_vec(),
+        parent_span_id: s
+            .parent_span_id
+            .map(|p| p.to_be_bytes().to_vec())
+            .unwrap_or_default(),
+        // Sampled; the parent is remote for server spans.
+        flags: 0x01
+            | match (s.kind, s.parent_span_id) {
+                (SpanKind::Server, Some(_)) => 0x300,
+                (_, Some(_)) => 0x100,
+                (_, None) => 0,
+            },
+        name: s.name.to_string(),
+        kind: match s.kind {
+            SpanKind::Server => span::SpanKind::Server,
+            SpanKind::Client => span::SpanKind::Client,
+        } as i32,
+        start_time_unix_nano: unix_nanos(s.start),
+        end_time_unix_nano: unix_nanos(s.end),
+        attributes: s
+            .attributes
+            .iter()
+            .map(|(k, v)| key_value(k, v.clone()))
+            .collect(),
+        status: Some(Status {
+            message: s.error.clone().unwrap_or_default(),
+            code: if failed {
+                status::StatusCode::Error
+            } else {
+                status::StatusCode::Unset
+            } as i32,
+        }),
+        ..Default::default()
+    }
+}
+
+fn key_value(key: &str, value: Value) -> KeyValue {
+    KeyValue {
+        key: key.to_string(),
+        value: Some(match value {
+            Value::Str(s) => string(s.into_owned()),
+            Value::Int(n) => AnyValue {
+                value: Some(any_value::Value::IntValue(n)),
+            },
+        }),
+        ..Default::default()
+    }
+}
+
+fn string(s: String) -> AnyValue {
+    AnyValue {
+        value: Some(any_value::Value::StringValue(s)),
+    }
+}
