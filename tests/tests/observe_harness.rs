@@ -167,6 +167,7 @@ fn rsyslog_receives_rfc5424_over_udp_tcp_and_a_unix_socket() {
     ]);
     let socket = rsyslog.socket_path();
     logger(&[
+        "--rfc5424",
         "-u",
         socket.to_str().expect("utf-8 path"),
         "-t",
@@ -196,7 +197,10 @@ fn rsyslog_receives_rfc5424_over_udp_tcp_and_a_unix_socket() {
     let tcp = by_app("svc-tcp");
     assert_eq!((tcp.version.as_str(), tcp.input.as_str()), ("1", "imtcp"));
     let unix = by_app("svc-unix");
-    assert_eq!(unix.input, "imuxsock");
+    assert_eq!(
+        (unix.version.as_str(), unix.input.as_str()),
+        ("1", "imuxsock")
+    );
     assert_eq!(unix.msg.trim(), "over unix");
     // The same messages as RFC 5424 lines.
     let lines = rsyslog.lines();

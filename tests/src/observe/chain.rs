@@ -1,6 +1,7 @@
 //! The first hop of a two-service chain: `relay` calls the example's
 //! `uppercase` through its generated client, so one request makes a trace
-//! across two processes (the `chainsvc` binary in front of `stringsvc`).
+//! across two processes (the `chainsvc` binary in front of `stringsvc`);
+//! `fail` answers INTERNAL.
 
 use stringsvc::StringServiceClient;
 
@@ -41,9 +42,19 @@ impl Chain {
 #[kit::service(name = "chain", package = "chain.v1")]
 impl Chain {
     /// Uppercases `s` by asking the string service; its errors come back
-    /// as they are.
+    /// as they are. Records the business event `relayed` (`chars`: the
+    /// characters relayed) when it succeeds.
     #[endpoint(http = "POST /relay", grpc)]
     pub async fn relay(&self, s: String) -> Result<String, kit::Error> {
-        self.upstream.uppercase(s).await
+        let chars = s.chars().count() as u64;
+        let upper = self.upstream.uppercase(s).await?;
+        kit::event!("relayed", chars);
+        Ok(upper)
+    }
+
+    /// Fails with INTERNAL, as a handler with a bug does.
+    #[endpoint(http = "POST /fail", grpc)]
+    pub async fn fail(&self, s: String) -> Result<String, kit::Error> {
+        Err(kit::Error::internal(format!("failed on purpose: {s}")))
     }
 }

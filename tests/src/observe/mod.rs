@@ -232,6 +232,11 @@ impl KitProcess {
         self.daemon.output()
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> i32 {
+        self.daemon.pid()
+    }
+
     /// Whether it still runs.
     pub fn running(&mut self) -> bool {
         self.daemon.running()
@@ -316,4 +321,110 @@ pub fn random_hex(hex_len: usize) -> String {
     }
     out.truncate(hex_len);
     out
+}
+
+/// An HTTP/1.1 client keeping its connections, for many calls in a row.
+pub struct Caller {
+    client: hyper_util::client::legacy::Client<
+        hyper_util::client::legacy::connect::HttpConnector,
+        http_body_util::Full<bytes::Bytes>,
+    >,
+}
+
+impl Default for Caller {
+    fn default() -> Self {
+        Caller::new()
+    }
+}
+
+impl Caller {
+    pub fn new() -> Caller {
+        Caller {
+            client: hyper_util::client::legacy::Client::builder(
+                hyper_util::rt::TokioExecutor::new(),
+            )
+            .build_http(),
+        }
+    }
+
+    /// POSTs `body` as JSON to `path` with `headers`.
+    pub async fn post_json(
+        &self,
+        addr: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> crate::Raw {
+        use http_body_util::BodyExt;
+        let mut req = http::Request::post(format!("http://{addr}{path}"))
+            .header("content-type", "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let req = req
+            .body(http_body_util::Full::new(bytes::Bytes::from(
+                body.to_string(),
+            )))
+            .expect("request");
+        let resp = self
+            .client
+            .request(req)
+            .await
+            .unwrap_or_else(|e| panic!("POST {path} to {addr}: {e}"));
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .expect("response body")
+            .to_bytes();
+        crate::Raw {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+/// A protobuf message of one string field numbered 1 (`RelayRequest`,
+/// `UppercaseResponse`, ...).
+pub fn proto_string(value: &str) -> bytes::Bytes {
+    let mut out = vec![0x0a];
+    let mut len = value.len();
+    while len >= 0x80 {
+        out.push((len as u8 & 0x7f) | 0x80);
+        len >>= 7;
+    }
+    out.push(len as u8);
+    out.extend_from_slice(value.as_bytes());
+    out.into()
+}
+
+/// A unary gRPC call with raw message bytes and `metadata`, as a generic
+/// gRPC tool makes it: the answer's bytes or status.
+pub async fn grpc_unary(
+    addr: SocketAddr,
+    path: &str,
+    message: bytes::Bytes,
+    metadata: &[(&'static str, &str)],
+) -> Result<bytes::Bytes, tonic::Status> {
+    let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+        .expect("channel URL")
+        .connect()
+        .await
+        .unwrap_or_else(|e| panic!("gRPC connect to {addr}: {e}"));
+    let mut client = tonic::client::Grpc::new(channel);
+    client.ready().await.expect("gRPC channel ready");
+    let mut request = tonic::Request::new(message);
+    for (k, v) in metadata {
+        request
+            .metadata_mut()
+            .insert(*k, v.parse().expect("metadata value"));
+    }
+    let path: http::uri::PathAndQuery = path.parse().expect("gRPC path");
+    client
+        .unary(request, path, crate::RawCodec)
+        .await
+        .map(|r| r.into_inner())
 }

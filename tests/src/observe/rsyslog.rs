@@ -1,7 +1,8 @@
 //! A real rsyslog (Debian's rsyslogd 8.x) in the foreground as an ordinary
 //! process: `rsyslogd -n -f CONF -i PIDFILE` with a generated configuration
 //! that loads only imudp, imtcp and imuxsock (on a socket in the temp dir,
-//! never `/dev/log`: `SysSock.Use="off"`), keeps its work files in the temp
+//! never `/dev/log`: `SysSock.Use="off"`; its messages go through the
+//! regular RFC 5424/3164 parsers, as over the network), keeps its work files in the temp
 //! dir, and writes every message it receives twice: as RFC 5424 lines
 //! (`RSYSLOG_SyslogProtocol23Format`) and as JSON lines of the fields its
 //! parsers found, with the raw message as it arrived.
@@ -152,7 +153,7 @@ module(load="imtcp")
 module(load="imuxsock" SysSock.Use="off")
 input(type="imudp" address="127.0.0.1" port="{udp}")
 input(type="imtcp" address="127.0.0.1" port="{tcp}")
-input(type="imuxsock" Socket="{socket}")
+input(type="imuxsock" Socket="{socket}" UseSpecialParser="off" ParseHostname="on")
 template(name="kitjson" type="list") {{
   constant(value="{{")
 {json_fields}  constant(value="}}\n")
