@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -150,7 +151,7 @@ def build(args):
     log(f"building kit-bench ({profile})")
     subprocess.run(["cargo", "build", "--quiet", "--profile", profile, "-p", "kit-bench", "-p", "stringsvc", "--bins"], cwd=ROOT, check=True, env={**os.environ, "CARGO_TARGET_DIR": TARGET})
     out_dir = os.path.join(TARGET, "debug" if profile == "dev" else "release")
-    bins = {b: os.path.join(out_dir, b) for b in ("contender", "loadgen", "fleet", "overload")}
+    bins = {b: os.path.join(out_dir, b) for b in ("contender", "loadgen", "fleet", "overload", "sinks")}
     log("building the Go kit contender")
     gobin = os.path.join(tempfile.mkdtemp(), "gokitsvc")
     env = {**os.environ, "GO111MODULE": "off", "GOPATH": "/usr/share/gocode", "GOCACHE": os.environ.get("GOCACHE", "/var/tmp/kit-gocache")}
@@ -283,9 +284,79 @@ def overload_suite(bins, args):
     ])
 
 
+OBSERVE_START = "<!-- observe: written by bench/run.py observe_suite -->"
+OBSERVE_END = "<!-- observe: end -->"
+
+
+class Sink:
+    """A counting receiver from bench/src/bin/sinks.rs."""
+
+    def __init__(self, bins, kind):
+        self.port = free_port()
+        self.proc = subprocess.Popen(load_cmd([bins["sinks"], kind, str(self.port)]), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        time.sleep(0.3)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=10)
+        return int(out.split()[-1]) if out.strip() else 0
+
+
+def observe_suite(bins, args):
+    """What observability costs: kit's example server with its access log
+    off, no export and no push, against each feature on its own."""
+    log_dir = tempfile.mkdtemp()
+    configs = {
+        "baseline (access log off)": lambda s: ["--access-log", "off"],
+        "access log to a file": lambda s: ["--log-output", f"file:{log_dir}/access.log"],
+        "access log to stderr (default; /dev/null here)": lambda s: [],
+        "OTLP export, 100% sampled": lambda s: ["--access-log", "off", "--otlp-endpoint", f"http://127.0.0.1:{s['otlp'].port}"],
+        "OTLP export, 1% sampled": lambda s: ["--access-log", "off", "--otlp-endpoint", f"http://127.0.0.1:{s['otlp'].port}", "--traces-sampler", "parentbased_traceidratio", "--traces-sampler-arg", "0.01"],
+        "statsd + Graphite push, 1 s": lambda s: ["--access-log", "off", "--metrics", f"statsd://127.0.0.1:{s['statsd'].port}?interval=1s", "--metrics", f"graphite://127.0.0.1:{s['graphite'].port}?interval=1s"],
+    }
+    rounds = 1 if args.smoke else max(3, min(args.rounds, 5))
+    seconds = 1 if args.smoke else args.seconds
+    results = {name: [] for name in configs}
+    received = {name: 0 for name in configs}
+    names = list(configs)
+    for r in range(rounds):
+        for name in rotate(names, r):
+            sinks = {k: Sink(bins, k) for k in ("otlp", "statsd", "graphite")}
+            port = free_port()
+            server = Server([bins["contender"], "kit", "--http-addr", f"127.0.0.1:{port}"] + configs[name](sinks), port)
+            try:
+                check_http(name, port)
+                if args.warmup:
+                    wrk(port, args.warmup)
+                row = wrk(port, seconds)
+                results[name].append(row)
+                log(f"observe round {r + 1} {name}: {row['rps']:.0f} req/s p99 {row['p99_us']:.0f}us")
+            finally:
+                server.stop()
+                got = {k: v.stop() for k, v in sinks.items()}
+                received[name] += got["otlp"] if "OTLP" in name else got["statsd"] + got["graphite"]
+    lines = table(results, None, "baseline (access log off)").split("\n")
+    lines[0] += " received by the sink |"
+    lines[1] += " ---: |"
+    for i, name in enumerate(names):
+        what = "spans" if "OTLP" in name else "statsd/Graphite lines" if "push" in name else ""
+        lines[i + 2] += f" {received[name]:,} {what} |" if what else " |"
+    return "\n".join([
+        OBSERVE_START,
+        "## What observability costs: HTTP `POST /uppercase`, wrk, 64 connections",
+        "",
+        f"Command: `python3 bench/run.py --only observe` ({datetime.date.today().isoformat()}; {rounds} alternating rounds of {seconds:g} s; "
+        "kit's example server with one feature at a time; the receivers are counting sinks (`bench/src/bin/sinks.rs`) on the load's core).",
+        "",
+        "\n".join(lines),
+        OBSERVE_END,
+    ])
+
+
 SECTIONS = {
     "fleet": (FLEET_START, FLEET_END, fleet_suite),
     "overload": (OVERLOAD_START, OVERLOAD_END, overload_suite),
+    "observe": (OBSERVE_START, OBSERVE_END, observe_suite),
 }
 
 
@@ -450,6 +521,7 @@ def main():
     micro = micro_suite(bins, args)
     fleet = fleet_suite(bins, args)
     overload = overload_suite(bins, args)
+    observe = observe_suite(bins, args)
     build_rows = None
     if not args.smoke and not args.no_build_cost:
         sys.path.insert(0, os.path.join(ROOT, "bench"))
@@ -497,7 +569,7 @@ def main():
     for m in micro:
         md.append(f"| {m['name']} | {m['ns_per_call']:,.0f} | {m['allocs_per_call']:.1f} |")
     md += ["", layer_costs(micro)]
-    md += ["", fleet, "", overload]
+    md += ["", fleet, "", overload, "", observe]
     if build_rows:
         import buildcost
 

@@ -129,6 +129,25 @@ mod tests {
         assert_eq!(cli.config.http_addr.port(), 1);
         assert_eq!(cli.config.grace_period, std::time::Duration::from_secs(2));
         assert_eq!(cli.config.log_format, LogFormat::Pretty);
+        assert!(cli.config.observe.access_log);
+        let cli = parse(&[
+            "--access-log",
+            "off",
+            "--events",
+            "off",
+            "--metrics",
+            "statsd://127.0.0.1:8125?interval=1s",
+            "--metrics",
+            "influx://127.0.0.1:8086/kit",
+            "--log-output",
+            "syslog+udp://127.0.0.1:514",
+        ])
+        .unwrap();
+        assert!(!cli.config.observe.access_log);
+        assert_eq!(cli.config.observe.events, None);
+        assert_eq!(cli.config.observe.metrics.len(), 2);
+        let err = parse(&["--metrics", "foo://x"]).unwrap_err().to_string();
+        assert!(err.contains("unknown backend"), "{err}");
         assert_eq!(cli.emit_proto, None);
         assert_eq!(parse(&["--emit-proto"]).unwrap().emit_proto, Some(None));
         assert_eq!(

@@ -1,7 +1,9 @@
 //! Runs one benchmark contender on `--http-addr` (default 127.0.0.1:8080):
 //! `kit` (the stringsvc example, HTTP and gRPC on one port),
 //! `axum-instrumented`, `axum-bare`, `tonic-instrumented`, `tonic-bare`.
-//! `--concurrency adaptive|off|N` sets kit's concurrency limit.
+//! For `kit`, any other flag is one of kit's own (`--concurrency off`,
+//! `--access-log off`, `--metrics URL`, `--otlp-endpoint URL`, ...), and
+//! kit sets up its logs as `kit::serve` does.
 
 use tokio::net::TcpListener;
 
@@ -10,27 +12,28 @@ async fn main() {
     let mut args = std::env::args().skip(1);
     let name = args.next().unwrap_or_else(|| usage());
     let mut addr = "127.0.0.1:8080".to_string();
-    let mut config = kit::Config::default();
+    let mut kit_flags = vec!["kit".to_string()];
     while let Some(a) = args.next() {
         match a.as_str() {
             "--http-addr" => addr = args.next().unwrap_or_else(|| usage()),
-            // kit only: its server's --concurrency (adaptive, off or N).
-            "--concurrency" => {
-                let value = args.next().unwrap_or_else(|| usage());
-                let cli = kit::Cli::try_parse_from(["kit", "--concurrency", value.as_str()])
-                    .unwrap_or_else(|e| e.exit());
-                config.concurrency = cli.config.concurrency;
-            }
+            _ if name == "kit" => kit_flags.push(a),
             _ => usage(),
         }
     }
-    // Every contender logs the same way kit::serve does: RUST_LOG, default info.
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let config = kit::Cli::try_parse_from(&kit_flags)
+        .unwrap_or_else(|e| e.exit())
+        .config;
+    if name == "kit" {
+        kit::log::init(&config.observe.log_config(config.log_format)).expect("kit logs");
+    } else {
+        // Every contender logs the same way kit::serve does: RUST_LOG, default info.
+        let filter =
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let listener = TcpListener::bind(&addr).await.expect("bind");
     eprintln!(
         "{name} listening on {}",

@@ -60,6 +60,7 @@ pub struct Observe {
         env = "KIT_ACCESS_LOG",
         value_name = "on|off",
         default_value = "on",
+        action = clap::ArgAction::Set,
         value_parser = parse_switch,
         help = "One INFO line per request (target kit::access)"
     )]
@@ -169,7 +170,7 @@ impl Observe {
         let sampler = match self.traces_sampler_arg {
             Some(ratio) if !(0.0..=1.0).contains(&ratio) => {
                 return Err(Error::invalid_argument(format!(
-                    "--traces-sampler-arg {ratio}: expected a ratio between 0 and 1"
+                    "--traces-sampler-arg / OTEL_TRACES_SAMPLER_ARG {ratio}: expected a ratio between 0 and 1"
                 )))
             }
             Some(ratio) => self.traces_sampler.clone().with_ratio(ratio),

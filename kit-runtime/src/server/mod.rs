@@ -277,7 +277,7 @@ impl Server {
             None => None,
         };
         let default_name = self.services.first().map_or("kit", |(d, _)| d.name);
-        crate::trace::start_export(&self.config.observe.export_config()?, default_name)?;
+        let export = self.config.observe.export_config()?;
         let descriptors = self.services.iter().map(|(d, _)| *d).collect();
         let grace = self.config.grace_period;
         let config = self.config.clone();
@@ -288,7 +288,8 @@ impl Server {
         };
         let routers = self.into_routers()?;
         // After the routers: they install the metrics recorder the body
-        // budget's gauge reports to.
+        // budget's gauge and the exporter's counters report to.
+        crate::trace::start_export(&export, default_name)?;
         let limits = connections::ConnectionLimits::from_config(&config);
         Listening::new(
             listener,

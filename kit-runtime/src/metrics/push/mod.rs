@@ -362,7 +362,8 @@ async fn run(target: MetricsTarget, recorder: Arc<PushRecorder>, mut sink: Box<d
     let dropped = metrics::counter!(PUSH_DROPPED, "backend" => target.backend.scheme());
     let mut ticker = tokio::time::interval(target.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticker.tick().await;
+    // The first push is at once, so a backend unreachable at start is
+    // reported at start.
     let mut failing = false;
     loop {
         ticker.tick().await;

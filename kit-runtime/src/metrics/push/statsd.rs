@@ -129,7 +129,14 @@ impl Sink for Statsd {
             let mut lost = 0;
             let mut error = String::new();
             for d in datagrams(&lines) {
-                if let Err(e) = socket.send(d.as_bytes()).await {
+                // A connected UDP socket reports an earlier datagram's
+                // refusal (ICMP) on the next send, which is then not sent:
+                // send it again once, so a statsd that came back gets it.
+                let mut sent = socket.send(d.as_bytes()).await;
+                if sent.is_err() {
+                    sent = socket.send(d.as_bytes()).await;
+                }
+                if let Err(e) = sent {
                     lost += d.lines().count();
                     error = e.to_string();
                 }

@@ -33,6 +33,11 @@ impl Target {
         service_name: &str,
         extra: &[(String, String)],
     ) -> Result<Target, Error> {
+        if !endpoint.starts_with("http://") {
+            return Err(Error::invalid_argument(format!(
+                "OTEL_EXPORTER_OTLP_ENDPOINT={endpoint}: write http://HOST:PORT (https is planned)"
+            )));
+        }
         let channel = Endpoint::from_shared(endpoint.to_string())
             .map_err(|e| {
                 Error::invalid_argument(format!(
