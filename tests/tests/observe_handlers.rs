@@ -140,10 +140,11 @@ async fn handlers_record_events_stages_and_their_own_metrics() {
     assert_eq!(slow[0]["threshold_ms"], 20);
     let stored = wait_for(&logs, 3, |v| v["message"] == "order stored");
     assert_eq!(stored.len(), 3);
-    assert_eq!(stored[0]["span"]["name"], "request");
-    assert_eq!(stored[0]["span"]["trace_id"], trace_id);
-    assert_eq!(stored[0]["span"]["endpoint"], "place");
-    assert_eq!(stored[0]["span"]["span_id"].as_str().unwrap().len(), 16);
+    assert_eq!(stored[0]["trace_id"], trace_id);
+    assert_eq!(stored[0]["service"], "shop");
+    assert_eq!(stored[0]["endpoint"], "place");
+    assert_eq!(stored[0]["span_id"].as_str().unwrap().len(), 16);
+    assert_eq!(stored[0]["order_id"], 7);
     assert!(
         lines(&logs).iter().all(|v| v["event"] != "order_placed"),
         "an event leaked into the diagnostic log"

@@ -36,8 +36,10 @@ pub(crate) struct RequestLog {
     pub(crate) slow: Option<Duration>,
 }
 
-/// Runs each request in an INFO `request` span (service, endpoint,
-/// transport, trace_id, span_id) and, when it ends, writes its access log
+/// Runs each request in a DEBUG `request` span (service, endpoint,
+/// transport, trace_id, span_id; like tower-http's TraceLayer, DEBUG
+/// because an enabled span costs every request: log lines get the same
+/// fields from the task-local context instead) and, when it ends, writes its access log
 /// line, its WARN line when slow or failed, and its exported span.
 #[derive(Clone)]
 pub(crate) struct TraceLayer {
@@ -116,7 +118,7 @@ where
         let shared = &self.layer.shared;
         let trace = *call.ctx.trace();
         let span = if shared.log.span {
-            tracing::info_span!(
+            tracing::debug_span!(
                 "request",
                 service = shared.endpoint.service,
                 endpoint = shared.endpoint.name,

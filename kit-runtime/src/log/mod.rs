@@ -3,8 +3,10 @@
 //!
 //! - diagnostic logs: `tracing` events filtered by `RUST_LOG` (default
 //!   `info`), pretty or JSON (`--log-format`), to `--log-output` (stderr by
-//!   default). Inside a request each line carries the `request` span:
-//!   service, endpoint, transport, trace_id and span_id.
+//!   default). A line written while a request is served carries its
+//!   service, endpoint, trace_id and span_id (read from the task-local
+//!   [`Context`](crate::Context) when the line is written; the `request`
+//!   span itself is DEBUG, like tower-http's TraceLayer).
 //! - the access log: one INFO line per request, target `kit::access`
 //!   (method, route, code, status, duration_ms, peer, trace_id, service,
 //!   endpoint, transport), with the diagnostic logs; `--access-log off`
@@ -16,6 +18,7 @@
 
 mod event;
 mod output;
+mod request;
 mod syslog;
 
 use std::sync::Mutex;
@@ -116,11 +119,21 @@ pub fn init(config: &LogConfig) -> Result<bool, Error> {
     let builder = tracing_subscriber::fmt::layer()
         .with_ansi(logs.terminal)
         .with_writer(logs.writer);
+    let format = tracing_subscriber::fmt::format().with_ansi(logs.terminal);
     let logs_layer: Box<dyn Layer<Registry> + Send + Sync> = match config.format {
-        LogFormat::Pretty => builder.with_filter(env.and(not_events)).boxed(),
+        LogFormat::Pretty => builder
+            .event_format(request::WithRequest {
+                inner: format,
+                json: false,
+            })
+            .with_filter(env.and(not_events))
+            .boxed(),
         LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
+            .fmt_fields(tracing_subscriber::fmt::format::JsonFields::new())
+            .event_format(request::WithRequest {
+                inner: format.json().flatten_event(true),
+                json: true,
+            })
             .with_filter(env.and(not_events))
             .boxed(),
     };
