@@ -1,0 +1,131 @@
+//! `kit`, the fleet tool: lists, describes, calls and watches kit services
+//! across their instances, from the conventions every kit server follows
+//! (`/kit/describe`, `/health`, `/metrics`, gRPC health and reflection,
+//! `traceparent`).
+
+mod call;
+mod describe;
+mod grpc;
+mod http;
+mod ls;
+mod proto;
+mod scrape;
+mod table;
+mod target;
+
+use std::fmt;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+/// A failure that ends the command: one line on stderr, non-zero exit.
+#[derive(Debug)]
+pub struct Failure(String);
+
+impl Failure {
+    pub fn new(message: impl Into<String>) -> Failure {
+        Failure(message.into())
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `2s`, `500ms`, `1m`: humantime durations.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration (write 2s, 500ms, 1m): {e}"))
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "kit",
+    version,
+    about = "The fleet tool for kit services: list, describe, call, top, compare and gate deploys.",
+    after_help = "Planned, not built yet: `kit describe --openapi` (kit has no OpenAPI output yet)."
+)]
+struct Cli {
+    /// Deadline of each exchange with an instance.
+    #[arg(long, global = true, default_value = "5s", value_parser = parse_duration)]
+    timeout: Duration,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Instances with their services, version, uptime, health (HTTP and
+    /// gRPC), transports and endpoint count; unreachable ones included.
+    Ls {
+        #[command(flatten)]
+        fleet: target::Fleet,
+        /// One JSON array instead of the table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The endpoints of an instance's services: route, gRPC name, timeout,
+    /// retry, idempotency, arguments and docs.
+    Describe {
+        /// `http://HOST:PORT`, `HOST:PORT` or a discovery URL (its first instance).
+        target: String,
+        /// Prints the .proto of its gRPC services (from server reflection).
+        #[arg(long, conflicts_with_all = ["json", "openapi"])]
+        proto: bool,
+        /// Prints `/kit/describe` as it is.
+        #[arg(long)]
+        json: bool,
+        /// Planned: OpenAPI output (kit has none yet; refused with a message).
+        #[arg(long)]
+        openapi: bool,
+    },
+    /// Calls an endpoint of any kit service (HTTP/JSON or gRPC) or any gRPC
+    /// server with reflection, without its types; prints the answer as JSON.
+    Call(call::CallArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode, Failure> {
+    let timeout = cli.timeout;
+    match cli.command {
+        Command::Ls { fleet, json } => ls::run(&fleet, json, timeout).await,
+        Command::Describe {
+            target,
+            proto,
+            json,
+            openapi,
+        } => {
+            if openapi {
+                return Err(Failure::new(
+                    "--openapi is planned: kit does not generate OpenAPI yet (use --json for /kit/describe or --proto)",
+                ));
+            }
+            describe::run(&target, proto, json, timeout).await
+        }
+        Command::Call(args) => call::run(args, timeout).await,
+    }
+}

@@ -1,0 +1,109 @@
+//! The `kit` fleet tool (kit-cli) as the tests run it: built once, run as
+//! a process with a deadline, its exit code and output kept.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// The path of the `kit` binary, built on first use.
+pub fn kit_bin() -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "-p", "kit-cli"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building kit-cli failed");
+    });
+    let exe = std::env::current_exe().expect("current exe");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let path = dir.join("kit");
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+/// How a `kit` run ended.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// stdout as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "kit printed no JSON ({e}):\n{}\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Asserts a failure told in exactly one line on stderr, and no panic.
+    pub fn one_line_failure(&self) -> &str {
+        assert_ne!(self.code, 0, "expected a failure: {self:?}");
+        assert!(!self.stderr.contains("panicked"), "{self:?}");
+        let lines: Vec<&str> = self.stderr.lines().collect();
+        assert_eq!(lines.len(), 1, "one line on stderr: {self:?}");
+        lines[0]
+    }
+}
+
+/// Runs `kit ARGS`, killed after `limit`.
+pub fn kit_within(args: &[&str], limit: Duration) -> Run {
+    let mut child = Command::new(kit_bin())
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kit runs");
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("kit's output");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `kit ARGS` (at most 30 s).
+pub fn kit(args: &[&str]) -> Run {
+    kit_within(args, Duration::from_secs(30))
+}
+
+/// A loopback HTTP server that is not a kit server: it answers every
+/// request `404 Not Found` with a plain-text body. Runs until the process ends.
+pub fn not_kit_server() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\ncontent-length: 9\r\nconnection: close\r\n\r\nnot here\n",
+                );
+            });
+        }
+    });
+    format!("http://{addr}")
+}
