@@ -4,7 +4,9 @@
 //! `traceparent`).
 
 mod call;
+mod compare;
 mod describe;
+mod gate;
 mod grpc;
 mod http;
 mod ls;
@@ -12,6 +14,9 @@ mod proto;
 mod scrape;
 mod table;
 mod target;
+mod top;
+mod top_tui;
+mod watch;
 
 use std::fmt;
 use std::process::ExitCode;
@@ -85,6 +90,16 @@ enum Command {
     /// Calls an endpoint of any kit service (HTTP/JSON or gRPC) or any gRPC
     /// server with reflection, without its types; prints the answer as JSON.
     Call(call::CallArgs),
+    /// Every instance × endpoint: req/s, error ratio by code, p50/p99,
+    /// in-flight, over a sliding window; outliers marked. A live terminal
+    /// view, or one snapshot with --once (--json for scripts).
+    Top(top::TopArgs),
+    /// The same dimensions of every endpoint across groups of instances
+    /// (`--by version`, or any label or registry metadata), with ratios.
+    Compare(compare::CompareArgs),
+    /// Watches a baseline and a canary group `--for` a while; exits 0 to
+    /// promote, 1 to roll back, with a report.
+    Gate(gate::GateArgs),
 }
 
 fn main() -> ExitCode {
@@ -127,5 +142,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             describe::run(&target, proto, json, timeout).await
         }
         Command::Call(args) => call::run(args, timeout).await,
+        Command::Top(args) => top::run(args, timeout).await,
+        Command::Compare(args) => compare::run(args, timeout).await,
+        Command::Gate(args) => gate::run(args, timeout).await,
     }
 }

@@ -246,13 +246,13 @@ pub struct Stats {
 
 impl Stats {
     pub fn of(delta: &Counters, seconds: f64) -> Stats {
-        let requests: f64 = delta.by_code.values().sum();
+        // fold from +0.0: an empty f64 sum is -0.0.
+        let requests: f64 = delta.by_code.values().fold(0.0, |a, n| a + n);
         let failed: f64 = delta
             .by_code
             .iter()
             .filter(|(c, _)| c.as_str() != "OK")
-            .map(|(_, n)| n)
-            .sum();
+            .fold(0.0, |a, (_, n)| a + n);
         let ratio = |n: f64| if requests > 0.0 { n / requests } else { 0.0 };
         Stats {
             requests,
