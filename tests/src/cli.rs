@@ -107,3 +107,58 @@ pub fn not_kit_server() -> String {
     });
     format!("http://{addr}")
 }
+
+/// Requests sent at a steady rate (each on its own task, so a slow answer
+/// does not slow the rate) until stopped.
+pub struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Load {
+    /// POSTs `body` as JSON to `path` of `addr`, `per_second` times a second.
+    pub fn start(
+        addr: std::net::SocketAddr,
+        path: &'static str,
+        body: &'static str,
+        per_second: f64,
+    ) -> Load {
+        use std::sync::atomic::Ordering;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sent = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (stop2, sent2) = (stop.clone(), sent.clone());
+        let task = tokio::spawn(async move {
+            let client: hyper_util::client::legacy::Client<_, http_body_util::Full<bytes::Bytes>> =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build_http();
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / per_second));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+            while !stop2.load(Ordering::Relaxed) {
+                tick.tick().await;
+                sent2.fetch_add(1, Ordering::Relaxed);
+                let request = http::Request::post(format!("http://{addr}{path}"))
+                    .header("content-type", "application/json")
+                    .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                        body.as_bytes(),
+                    )));
+                let Ok(request) = request else { continue };
+                let client = client.clone();
+                // Answers (and a server going away at the end) are not this load's business.
+                tokio::spawn(async move {
+                    if let Ok(resp) = client.request(request).await {
+                        let _ = http_body_util::BodyExt::collect(resp.into_body()).await;
+                    }
+                });
+            }
+        });
+        Load { stop, sent, task }
+    }
+
+    /// Stops sending; how many requests were sent.
+    pub async fn stop(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.task.await;
+        self.sent.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
