@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, StatusCode};
+use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -16,7 +16,6 @@ use crate::Failure;
 #[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
-    pub headers: HeaderMap,
     pub body: Bytes,
 }
 
@@ -84,7 +83,6 @@ impl Http {
                 .to_bytes();
             Ok(Reply {
                 status: parts.status,
-                headers: parts.headers,
                 body,
             })
         };

@@ -276,7 +276,7 @@ fn median(mut v: Vec<f64>) -> Option<f64> {
     }
     v.sort_by(f64::total_cmp);
     let mid = v.len() / 2;
-    Some(if v.len() % 2 == 0 {
+    Some(if mid * 2 == v.len() {
         (v[mid - 1] + v[mid]) / 2.0
     } else {
         v[mid]

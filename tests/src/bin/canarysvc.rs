@@ -25,7 +25,7 @@ impl Canary {
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
-        if self.fail_every > 0 && call % self.fail_every == 0 {
+        if self.fail_every > 0 && call.is_multiple_of(self.fail_every) {
             return Err(kit::Error::unavailable(format!(
                 "call {call} fails on purpose"
             )));
