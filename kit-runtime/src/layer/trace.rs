@@ -263,25 +263,26 @@ impl Watch {
         let mut attributes: Vec<(&'static str, Value)> = Vec::with_capacity(12);
         if s.grpc {
             attributes.push(("rpc.system", "grpc".into()));
-            if let Some(service) = s.span_name.split('/').next() {
-                attributes.push(("rpc.service", service.to_string().into()));
-            }
             if let Some(m) = s.endpoint.grpc {
+                let full: &'static str = m.path.trim_start_matches('/');
+                if let Some((service, _)) = full.split_once('/') {
+                    attributes.push(("rpc.service", service.into()));
+                }
                 attributes.push(("rpc.method", m.name.into()));
             }
             attributes.push(("rpc.grpc.status_code", (self.code as i64).into()));
         } else {
-            attributes.push(("http.request.method", self.method.to_string().into()));
+            attributes.push(("http.request.method", method_value(&self.method)));
             attributes.push(("http.route", s.route.into()));
             attributes.push(("http.response.status_code", i64::from(self.status).into()));
             attributes.push(("url.scheme", "http".into()));
         }
         if let Some(local) = self.local {
-            attributes.push(("server.address", local.ip().to_string().into()));
+            attributes.push(("server.address", Value::Ip(local.ip())));
             attributes.push(("server.port", i64::from(local.port()).into()));
         }
         if let Some(peer) = self.peer {
-            attributes.push(("network.peer.address", peer.ip().to_string().into()));
+            attributes.push(("network.peer.address", Value::Ip(peer.ip())));
             attributes.push(("network.peer.port", i64::from(peer.port()).into()));
         }
         attributes.push(("kit.service", s.endpoint.service.into()));
@@ -316,6 +317,35 @@ impl Watch {
             attributes,
             error: failed.then(|| self.code.as_str().to_string()),
         }
+    }
+}
+
+/// The method as a static string when it is a standard one (no allocation).
+fn method_value(method: &Method) -> Value {
+    let known = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+    ];
+    match known.iter().find(|m| *m == method) {
+        Some(m) => Value::Str(Cow::Borrowed(static_method(m))),
+        None => Value::Str(Cow::Owned(method.to_string())),
+    }
+}
+
+fn static_method(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        _ => "OPTIONS",
     }
 }
 

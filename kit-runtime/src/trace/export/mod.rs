@@ -112,6 +112,8 @@ pub(crate) enum SpanKind {
 pub(crate) enum Value {
     Str(Cow<'static, str>),
     Int(i64),
+    /// An address, formatted when the span is sent (off the request path).
+    Ip(std::net::IpAddr),
 }
 
 impl From<&'static str> for Value {

@@ -81,24 +81,30 @@ pub(super) async fn run(target: Target, mut rx: mpsc::Receiver<Message>) {
     let mut failures = 0u64;
     let mut batch: Vec<Span> = Vec::with_capacity(BATCH);
     let mut waiting: Vec<tokio::sync::oneshot::Sender<()>> = Vec::new();
-    while let Some(first) = rx.recv().await {
+    let mut messages = Vec::with_capacity(BATCH);
+    while rx.recv_many(&mut messages, BATCH).await > 0 {
+        // Gather up to a batch, waiting at most LINGER after the first
+        // span; many spans per wake-up when busy.
         let until = tokio::time::Instant::now() + LINGER;
-        let mut message = Some(first);
         loop {
-            match message.take() {
-                Some(Message::Span(s)) => batch.push(to_proto(&s)),
-                Some(Message::Flush(done)) => {
-                    waiting.push(done);
-                    break;
+            let mut flush = false;
+            for m in messages.drain(..) {
+                match m {
+                    Message::Span(s) => batch.push(to_proto(&s)),
+                    Message::Flush(done) => {
+                        waiting.push(done);
+                        flush = true;
+                    }
                 }
-                None => {}
             }
-            if batch.len() >= BATCH {
+            if flush || batch.len() >= BATCH {
                 break;
             }
-            match tokio::time::timeout_at(until, rx.recv()).await {
-                Ok(Some(m)) => message = Some(m),
-                Ok(None) | Err(_) => break,
+            match tokio::time::timeout_at(until, rx.recv_many(&mut messages, BATCH - batch.len()))
+                .await
+            {
+                Ok(n) if n > 0 => {}
+                Ok(_) | Err(_) => break,
             }
         }
         if !batch.is_empty() {
@@ -190,6 +196,7 @@ fn key_value(key: &str, value: Value) -> KeyValue {
         key: key.to_string(),
         value: Some(match value {
             Value::Str(s) => string(s.into_owned()),
+            Value::Ip(ip) => string(ip.to_string()),
             Value::Int(n) => AnyValue {
                 value: Some(any_value::Value::IntValue(n)),
             },
