@@ -10,6 +10,7 @@ mod gate;
 mod grpc;
 mod http;
 mod ls;
+mod new;
 mod proto;
 mod scrape;
 mod table;
@@ -100,6 +101,10 @@ enum Command {
     /// Watches a baseline and a canary group `--for` a while; exits 0 to
     /// promote, 1 to roll back, with a report.
     Gate(gate::GateArgs),
+    /// Creates a service crate that builds and runs at once: a library
+    /// with an annotated service, a binary serving it, a client example
+    /// and an integration test.
+    New(new::NewArgs),
 }
 
 fn main() -> ExitCode {
@@ -145,5 +150,6 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Top(args) => top::run(args, timeout).await,
         Command::Compare(args) => compare::run(args, timeout).await,
         Command::Gate(args) => gate::run(args, timeout).await,
+        Command::New(args) => new::run(args),
     }
 }
