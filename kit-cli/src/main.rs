@@ -5,6 +5,7 @@
 
 mod call;
 mod compare;
+mod dashboard;
 mod describe;
 mod gate;
 mod grpc;
@@ -105,6 +106,9 @@ enum Command {
     /// with an annotated service, a binary serving it, a client example
     /// and an integration test.
     New(new::NewArgs),
+    /// The fleet view as a web page (table and per-endpoint rate and p99
+    /// charts over the last minutes), served at --listen.
+    Dashboard(dashboard::DashboardArgs),
 }
 
 fn main() -> ExitCode {
@@ -151,5 +155,6 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Compare(args) => compare::run(args, timeout).await,
         Command::Gate(args) => gate::run(args, timeout).await,
         Command::New(args) => new::run(args),
+        Command::Dashboard(args) => dashboard::run(args, timeout).await,
     }
 }
