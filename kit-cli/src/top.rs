@@ -139,5 +139,40 @@ pub fn render(snapshot: &Snapshot) -> String {
             lines.push(row);
         }
     }
-    crate::table::render(&HEADER, &lines, "")
+    let mut out = crate::table::render(&HEADER, &lines, "");
+    let clients = client_lines(snapshot);
+    if !clients.is_empty() {
+        out.push_str("\nclients (kit_client_instances, kit_client_breaker_open):\n");
+        for line in clients {
+            out.push_str(&format!("  {line}\n"));
+        }
+    }
+    out
+}
+
+/// What each instance's kit clients see of the services it calls: one
+/// line per instance and called service (`live 3, ejected 1; breakers open 0`).
+pub fn client_lines(snapshot: &Snapshot) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in &snapshot.instances {
+        for c in &m.clients {
+            let states: Vec<String> = c
+                .instances
+                .iter()
+                .map(|(state, n)| format!("{state} {n}"))
+                .collect();
+            out.push(format!(
+                "{} -> {}: instances {}; breakers open {}",
+                m.instance,
+                c.service,
+                if states.is_empty() {
+                    "-".to_string()
+                } else {
+                    states.join(", ")
+                },
+                c.breakers_open
+            ));
+        }
+    }
+    out
 }

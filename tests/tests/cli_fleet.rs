@@ -250,3 +250,27 @@ fn gate_refuses_groups_that_do_not_exist() {
         "error: no instance has a `zone` label (labels: instance, service, url, version)"
     );
 }
+
+#[test]
+fn top_shows_what_a_process_kit_clients_see() {
+    let strings = KitProcess::start("stringsvc", &[], &[]);
+    let upstream = strings.url();
+    let chain = KitProcess::start(
+        "chainsvc",
+        &[],
+        &[("CHAIN_UPSTREAM", &upstream), ("CHAIN_TRANSPORT", "http")],
+    );
+    let run = kit(&["call", &chain.url(), "chain.relay", r#"{"s":"x"}"#]);
+    assert_eq!((run.code, run.stdout.trim()), (0, "\"X\""), "{run:?}");
+    let snapshot = kit(&["top", "--once", "--json", "--window", "200ms", &chain.url()]).json();
+    assert_eq!(
+        snapshot["instances"][0]["clients"],
+        serde_json::json!([{"service": "strings", "instances": {"ejected": 0.0, "live": 1.0, "probing": 0.0}, "breakers_open": 0.0}])
+    );
+    let table = kit(&["top", "--once", "--window", "200ms", &chain.url()]);
+    let line = format!(
+        "{} -> strings: instances ejected 0, live 1, probing 0; breakers open 0",
+        chain.addr
+    );
+    assert!(table.stdout.contains(&line), "{table:?}");
+}
