@@ -53,7 +53,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     name = "kit",
     version,
     about = "The fleet tool for kit services: list, describe, call, top, compare and gate deploys.",
-    after_help = "Planned, not built yet: `kit describe --openapi` (kit has no OpenAPI output yet)."
+    after_help = "Exit codes: 0 done (gate: promote); 1 a failure told in one line on stderr, a call answered with an error code, an instance that could not be read (ls, top --once), or gate: roll back; 2 a usage error.\n\nPlanned, not built yet: `kit describe --openapi` (kit has no OpenAPI output yet); per-instance load-balancer state (a client's EWMA and in-flight per instance are not exported as metrics: top shows kit_client_instances and kit_client_breaker_open only)."
 )]
 struct Cli {
     /// Deadline of each exchange with an instance.
@@ -156,5 +156,15 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Gate(args) => gate::run(args, timeout).await,
         Command::New(args) => new::run(args),
         Command::Dashboard(args) => dashboard::run(args, timeout).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

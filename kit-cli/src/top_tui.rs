@@ -27,7 +27,11 @@ struct Screen(Terminal<CrosstermBackend<Stdout>>);
 
 impl Screen {
     fn open() -> Result<Screen, Failure> {
-        let fail = |e: std::io::Error| Failure::new(format!("cannot use the terminal: {e}"));
+        let fail = |e: std::io::Error| {
+            Failure::new(format!(
+                "cannot use the terminal ({e}); for scripts use kit top --once [--json]"
+            ))
+        };
         enable_raw_mode().map_err(fail)?;
         let mut out = std::io::stdout();
         out.execute(EnterAlternateScreen).map_err(fail)?;
