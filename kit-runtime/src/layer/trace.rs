@@ -18,7 +18,7 @@ use tracing::{Instrument, Span};
 
 use super::Call;
 use crate::descriptor::EndpointDescriptor;
-use crate::log::ACCESS_TARGET;
+use crate::log::{write_access, AccessLine, Peer, ACCESS_TARGET};
 use crate::server::LocalAddr;
 use crate::trace::export::{exporter, SpanKind, SpanRecord, Value};
 use crate::trace::TraceContext;
@@ -202,20 +202,34 @@ impl Drop for Watch {
         let duration_ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3;
         let peer = Peer(self.peer);
         if s.log.access {
-            tracing::info!(
-                target: ACCESS_TARGET,
-                method = %self.method,
-                route = s.route,
-                code = self.code.as_str(),
-                status = self.status,
+            let line = AccessLine {
+                method: self.method.as_str(),
+                route: s.route,
+                code: self.code.as_str(),
+                status: self.status,
                 duration_ms,
-                peer = %peer,
-                trace_id = %self.trace.trace_id(),
-                service = s.endpoint.service,
-                endpoint = s.endpoint.name,
-                transport = s.transport,
-                "request"
-            );
+                peer: self.peer,
+                trace_id: self.trace.trace_id(),
+                service: s.endpoint.service,
+                endpoint: s.endpoint.name,
+                transport: s.transport,
+            };
+            if !write_access(&line) {
+                tracing::info!(
+                    target: ACCESS_TARGET,
+                    method = %self.method,
+                    route = s.route,
+                    code = self.code.as_str(),
+                    status = self.status,
+                    duration_ms,
+                    peer = %peer,
+                    trace_id = %self.trace.trace_id(),
+                    service = s.endpoint.service,
+                    endpoint = s.endpoint.name,
+                    transport = s.transport,
+                    "request"
+                );
+            }
         }
         if matches!(self.code, Code::Internal | Code::Unknown) {
             tracing::warn!(
@@ -355,17 +369,5 @@ struct SpanId(u64);
 impl std::fmt::Display for SpanId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:016x}", self.0)
-    }
-}
-
-/// The peer, or `-`.
-struct Peer(Option<SocketAddr>);
-
-impl std::fmt::Display for Peer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(p) => p.fmt(f),
-            None => f.write_str("-"),
-        }
     }
 }

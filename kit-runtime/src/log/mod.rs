@@ -16,6 +16,8 @@
 //! - business events: [`kit::event!`](crate::event), JSON lines to
 //!   `--events` (stdout by default, `off` to drop them).
 
+mod access;
+mod batch;
 mod event;
 mod output;
 mod request;
@@ -23,7 +25,6 @@ mod syslog;
 
 use std::sync::Mutex;
 
-use tracing_appender::non_blocking::{ErrorCounter, WorkerGuard};
 use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -93,8 +94,8 @@ impl Default for LogConfig {
     }
 }
 
-/// File writers' guards (kept for the life of the process) and drop counters.
-static OPENED: Mutex<Vec<(WorkerGuard, ErrorCounter)>> = Mutex::new(Vec::new());
+/// The batched outputs opened (for their drop counts and [`flush`]).
+static OPENED: Mutex<Vec<batch::Batched>> = Mutex::new(Vec::new());
 
 /// Installs the process-wide `tracing` subscriber as `config` says:
 /// `RUST_LOG` filters diagnostic logs (default `info`, zookeeper-client's
@@ -137,11 +138,15 @@ pub fn init(config: &LogConfig) -> Result<bool, Error> {
             .with_filter(env.and(not_events))
             .boxed(),
     };
-    let mut kept = vec![(logs.guard, logs.dropped)];
+    let access = logs
+        .batched
+        .clone()
+        .map(|out| access::AccessSink::new(out, config.format == LogFormat::Json, logs.terminal));
+    let mut kept: Vec<batch::Batched> = logs.batched.into_iter().collect();
     let events_layer = match &config.events {
         Some(output) => {
             let events = output.open(config.rotation, config.keep)?;
-            kept.push((events.guard, events.dropped));
+            kept.extend(events.batched);
             Some(
                 event::EventLayer::new(events.writer)
                     .with_filter(filter_fn(|meta| meta.target() == EVENT_TARGET)),
@@ -155,11 +160,12 @@ pub fn init(config: &LogConfig) -> Result<bool, Error> {
         .try_init()
         .is_ok();
     if installed {
-        let mut opened = OPENED.lock().unwrap_or_else(|p| p.into_inner());
-        for (guard, dropped) in kept {
-            if let (Some(guard), Some(dropped)) = (guard, dropped) {
-                opened.push((guard, dropped));
-            }
+        OPENED
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(kept);
+        if let Some(access) = access {
+            access::install(access);
         }
     }
     Ok(installed)
@@ -179,10 +185,21 @@ pub fn init_subscriber(format: LogFormat) {
     });
 }
 
-/// Lines dropped so far by file outputs' writer threads.
-pub(crate) fn file_lines_dropped() -> u64 {
+/// Lines dropped so far by the outputs' writer threads.
+pub(crate) fn lines_dropped() -> u64 {
     OPENED
         .lock()
-        .map(|o| o.iter().map(|(_, c)| c.dropped_lines() as u64).sum())
+        .map(|o| o.iter().map(batch::Batched::dropped).sum())
         .unwrap_or(0)
 }
+
+/// Waits (up to `timeout` each) until the lines written so far reached
+/// their outputs. A server does it when it stops.
+pub fn flush(timeout: std::time::Duration) {
+    let opened: Vec<batch::Batched> = OPENED.lock().map(|o| o.clone()).unwrap_or_default();
+    for out in opened {
+        out.flush(timeout);
+    }
+}
+
+pub(crate) use access::{write_access, AccessLine, Peer};

@@ -4,10 +4,10 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_appender::rolling::{RollingFileAppender, Rotation as AppenderRotation};
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
+use super::batch::Batched;
 use super::syslog::{Syslog, SyslogTransport};
 use crate::Error;
 
@@ -112,33 +112,46 @@ pub enum Rotation {
 }
 
 /// An opened output: the writer the subscriber formats into, whether it
-/// may be coloured, and what keeps it alive.
+/// may be coloured, and its batched writer (all but syslog).
 pub(super) struct Opened {
     pub(super) writer: BoxMakeWriter,
     pub(super) terminal: bool,
-    pub(super) guard: Option<WorkerGuard>,
-    pub(super) dropped: Option<ErrorCounter>,
+    pub(super) batched: Option<Batched>,
+}
+
+impl Opened {
+    fn batched(
+        name: &str,
+        out: Box<dyn std::io::Write + Send>,
+        terminal: bool,
+    ) -> Result<Opened, Error> {
+        let batched = Batched::start(name, out)
+            .map_err(|e| Error::unavailable(format!("cannot start the {name} log thread: {e}")))?;
+        Ok(Opened {
+            writer: BoxMakeWriter::new(batched.clone()),
+            terminal,
+            batched: Some(batched),
+        })
+    }
 }
 
 impl LogOutput {
-    /// Opens the output. Files are written by a background thread (lines
-    /// beyond 128k waiting are dropped, never blocking a request);
-    /// syslog by its own sender thread.
+    /// Opens the output. Lines are written by a background thread, many
+    /// per system call (beyond 4 MiB waiting they are dropped, never
+    /// blocking a request); syslog by its own sender thread.
     pub(super) fn open(&self, rotation: Rotation, keep: usize) -> Result<Opened, Error> {
         use std::io::IsTerminal;
         Ok(match self {
-            LogOutput::Stderr => Opened {
-                writer: BoxMakeWriter::new(std::io::stderr),
-                terminal: std::io::stderr().is_terminal(),
-                guard: None,
-                dropped: None,
-            },
-            LogOutput::Stdout => Opened {
-                writer: BoxMakeWriter::new(std::io::stdout),
-                terminal: std::io::stdout().is_terminal(),
-                guard: None,
-                dropped: None,
-            },
+            LogOutput::Stderr => Opened::batched(
+                "stderr",
+                Box::new(std::io::stderr()),
+                std::io::stderr().is_terminal(),
+            )?,
+            LogOutput::Stdout => Opened::batched(
+                "stdout",
+                Box::new(std::io::stdout()),
+                std::io::stdout().is_terminal(),
+            )?,
             LogOutput::File(path) => {
                 let cannot = |e: &dyn fmt::Display| {
                     Error::invalid_argument(format!("cannot log to {}: {e}", path.display()))
@@ -165,23 +178,12 @@ impl LogOutput {
                     builder = builder.max_log_files(keep);
                 }
                 let appender = builder.build(&dir).map_err(|e| cannot(&e))?;
-                let (writer, guard) = NonBlockingBuilder::default()
-                    .lossy(true)
-                    .thread_name("kit-log-file")
-                    .finish(appender);
-                let dropped = writer.error_counter();
-                Opened {
-                    writer: BoxMakeWriter::new(writer),
-                    terminal: false,
-                    guard: Some(guard),
-                    dropped: Some(dropped),
-                }
+                Opened::batched("file", Box::new(appender), false)?
             }
             LogOutput::Syslog(transport) => Opened {
                 writer: BoxMakeWriter::new(Syslog::start(transport.clone())?),
                 terminal: false,
-                guard: None,
-                dropped: None,
+                batched: None,
             },
         })
     }

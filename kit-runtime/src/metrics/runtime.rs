@@ -57,8 +57,8 @@ pub(crate) fn refresh() {
     if let Some(handle) = RUNTIME.get() {
         tokio(handle);
     }
-    metrics::counter!(LOG_LINES_DROPPED, "output" => "file")
-        .absolute(crate::log::file_lines_dropped());
+    metrics::counter!(LOG_LINES_DROPPED, "output" => "stream")
+        .absolute(crate::log::lines_dropped());
 }
 
 fn process() {

@@ -229,6 +229,7 @@ impl Listening {
             }
         }
         crate::trace::flush_export(std::time::Duration::from_secs(2)).await;
+        crate::log::flush(std::time::Duration::from_secs(1));
         Ok(())
     }
 }
