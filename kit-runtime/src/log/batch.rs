@@ -13,6 +13,11 @@ use tracing_subscriber::fmt::MakeWriter;
 
 /// Bytes waiting at most.
 const LIMIT: usize = 4 << 20;
+/// The writer wakes when this much waits, and otherwise every [`PERIOD`]:
+/// waking it for every line would cost a thread switch per line.
+const WAKE: usize = 64 << 10;
+/// How long a line waits at most before it is written.
+const PERIOD: Duration = Duration::from_millis(20);
 
 struct Shared {
     buffer: Mutex<Vec<u8>>,
@@ -45,9 +50,16 @@ impl Batched {
                 loop {
                     {
                         let mut buffer = thread.buffer.lock().unwrap_or_else(|p| p.into_inner());
-                        while buffer.is_empty() {
+                        if buffer.len() < WAKE {
+                            buffer = thread
+                                .ready
+                                .wait_timeout(buffer, PERIOD)
+                                .map(|(b, _)| b)
+                                .unwrap_or_else(|p| p.into_inner().0);
+                        }
+                        if buffer.is_empty() {
                             thread.drained.notify_all();
-                            buffer = thread.ready.wait(buffer).unwrap_or_else(|p| p.into_inner());
+                            continue;
                         }
                         std::mem::swap(&mut *buffer, &mut taken);
                     }
@@ -66,10 +78,11 @@ impl Batched {
             self.shared.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        let was_empty = buffer.is_empty();
+        let before = buffer.len();
         buffer.extend_from_slice(line);
+        let wake = before < WAKE && buffer.len() >= WAKE;
         drop(buffer);
-        if was_empty {
+        if wake {
             self.shared.ready.notify_one();
         }
     }
@@ -82,6 +95,7 @@ impl Batched {
     /// Waits up to `timeout` for everything buffered to be written.
     pub(crate) fn flush(&self, timeout: Duration) {
         let deadline = Instant::now() + timeout;
+        self.shared.ready.notify_one();
         let mut buffer = self.shared.buffer.lock().unwrap_or_else(|p| p.into_inner());
         while !buffer.is_empty() {
             let left = deadline.saturating_duration_since(Instant::now());

@@ -14,7 +14,7 @@
 //! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | a [`Sampler`] and its ratio | `parentbased_always_on` |
 //!
 //! Export never slows or fails a request: spans go through a bounded queue
-//! (2048) to one background task; when the queue is full or the receiver
+//! (16384) to one background task that takes them every 50 ms; when the queue is full or the receiver
 //! is down, spans are dropped and counted in `kit_trace_spans_dropped_total`.
 
 mod otlp;
@@ -36,8 +36,9 @@ pub const SPANS_EXPORTED: &str = "kit_trace_spans_exported_total";
 /// Spans dropped: queue full, or the receiver refused or could not be reached.
 pub const SPANS_DROPPED: &str = "kit_trace_spans_dropped_total";
 
-/// Spans waiting for the exporter at most.
-const QUEUE: usize = 2048;
+/// Spans waiting for the exporter at most (the task takes them every
+/// 50 ms: room for 300k spans a second).
+const QUEUE: usize = 16384;
 
 /// Where and what to export (read from the `OTEL_*` variables by
 /// [`Config`](crate::Config)).

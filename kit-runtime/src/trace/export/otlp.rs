@@ -72,81 +72,107 @@ impl Target {
     }
 }
 
-/// The export task: gathers spans into batches of up to [`BATCH`], sent
-/// when full or [`LINGER`] after their first span, one at a time.
+/// How often the export task takes what the queue holds: polling instead
+/// of waking on every span, which would cost a task switch per request.
+const POLL: Duration = Duration::from_millis(50);
+
+/// The export task: every [`POLL`] takes the queued spans into batches of
+/// up to [`BATCH`], sent when full or [`LINGER`] after their first span,
+/// one at a time.
 pub(super) async fn run(target: Target, mut rx: mpsc::Receiver<Message>) {
-    let mut client = TraceServiceClient::new(target.channel.clone());
-    let exported = metrics::counter!(SPANS_EXPORTED);
-    let dropped = metrics::counter!(SPANS_DROPPED);
-    let mut failures = 0u64;
+    let mut sender = Sender {
+        client: TraceServiceClient::new(target.channel.clone()),
+        resource: target.resource,
+        exported: metrics::counter!(SPANS_EXPORTED),
+        dropped: metrics::counter!(SPANS_DROPPED),
+        failures: 0,
+    };
     let mut batch: Vec<Span> = Vec::with_capacity(BATCH);
+    let mut first_at: Option<tokio::time::Instant> = None;
     let mut waiting: Vec<tokio::sync::oneshot::Sender<()>> = Vec::new();
-    let mut messages = Vec::with_capacity(BATCH);
-    while rx.recv_many(&mut messages, BATCH).await > 0 {
-        // Gather up to a batch, waiting at most LINGER after the first
-        // span; many spans per wake-up when busy.
-        let until = tokio::time::Instant::now() + LINGER;
+    let mut tick = tokio::time::interval(POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let mut closed = false;
         loop {
-            let mut flush = false;
-            for m in messages.drain(..) {
-                match m {
-                    Message::Span(s) => batch.push(to_proto(&s)),
-                    Message::Flush(done) => {
-                        waiting.push(done);
-                        flush = true;
+            match rx.try_recv() {
+                Ok(Message::Span(s)) => {
+                    first_at.get_or_insert_with(tokio::time::Instant::now);
+                    batch.push(to_proto(&s));
+                    if batch.len() >= BATCH {
+                        sender.send(std::mem::take(&mut batch)).await;
+                        first_at = None;
                     }
                 }
-            }
-            if flush || batch.len() >= BATCH {
-                break;
-            }
-            match tokio::time::timeout_at(until, rx.recv_many(&mut messages, BATCH - batch.len()))
-                .await
-            {
-                Ok(n) if n > 0 => {}
-                Ok(_) | Err(_) => break,
+                Ok(Message::Flush(done)) => waiting.push(done),
+                Err(mpsc::error::TryRecvError::Empty) => break,
+                Err(mpsc::error::TryRecvError::Disconnected) => {
+                    closed = true;
+                    break;
+                }
             }
         }
-        if !batch.is_empty() {
-            let n = batch.len() as u64;
-            let request = ExportTraceServiceRequest {
-                resource_spans: vec![ResourceSpans {
-                    resource: Some(target.resource.clone()),
-                    scope_spans: vec![ScopeSpans {
-                        scope: Some(InstrumentationScope {
-                            name: "kit".into(),
-                            version: env!("CARGO_PKG_VERSION").into(),
-                            ..Default::default()
-                        }),
-                        spans: std::mem::take(&mut batch),
-                        schema_url: String::new(),
-                    }],
-                    schema_url: String::new(),
-                }],
-            };
-            match client.export(request).await {
-                Ok(_) => {
-                    exported.increment(n);
-                    if failures > 0 {
-                        tracing::info!(
-                            failed_batches = failures,
-                            "the OTLP receiver answers again"
-                        );
-                        failures = 0;
-                    }
-                }
-                Err(status) => {
-                    dropped.increment(n);
-                    failures += 1;
-                    // One line when the receiver goes away, then one per 100 batches.
-                    if failures % 100 == 1 {
-                        tracing::warn!(error = %status.message(), code = ?status.code(), spans = n, "cannot export spans; dropping them");
-                    }
-                }
-            }
+        let due = first_at.is_some_and(|t| t.elapsed() >= LINGER);
+        if !batch.is_empty() && (due || closed || !waiting.is_empty()) {
+            sender.send(std::mem::take(&mut batch)).await;
+            first_at = None;
         }
         for done in waiting.drain(..) {
             let _ = done.send(());
+        }
+        if closed {
+            return;
+        }
+    }
+}
+
+/// The client end and its counters.
+struct Sender {
+    client: TraceServiceClient<Channel>,
+    resource: Resource,
+    exported: metrics::Counter,
+    dropped: metrics::Counter,
+    failures: u64,
+}
+
+impl Sender {
+    async fn send(&mut self, spans: Vec<Span>) {
+        let n = spans.len() as u64;
+        let request = ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                resource: Some(self.resource.clone()),
+                scope_spans: vec![ScopeSpans {
+                    scope: Some(InstrumentationScope {
+                        name: "kit".into(),
+                        version: env!("CARGO_PKG_VERSION").into(),
+                        ..Default::default()
+                    }),
+                    spans,
+                    schema_url: String::new(),
+                }],
+                schema_url: String::new(),
+            }],
+        };
+        match self.client.export(request).await {
+            Ok(_) => {
+                self.exported.increment(n);
+                if self.failures > 0 {
+                    tracing::info!(
+                        failed_batches = self.failures,
+                        "the OTLP receiver answers again"
+                    );
+                    self.failures = 0;
+                }
+            }
+            Err(status) => {
+                self.dropped.increment(n);
+                self.failures += 1;
+                // One line when the receiver goes away, then one per 100 batches.
+                if self.failures % 100 == 1 {
+                    tracing::warn!(error = %status.message(), code = ?status.code(), spans = n, "cannot export spans; dropping them");
+                }
+            }
         }
     }
 }
