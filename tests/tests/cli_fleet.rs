@@ -195,7 +195,10 @@ async fn compare_and_gate_by_version_from_registry_metadata() {
         assert!((g(i, "ratio_rate") - 1.0).abs() < 0.2, "{work:#}");
     }
     // 1.4 answers 30 ms late; the others as fast as the machine lets them.
-    assert!(g(2, "p99_ms") >= 25.0 && g(2, "ratio_p99") > 1.0, "{work:#}");
+    assert!(
+        g(2, "p99_ms") >= 25.0 && g(2, "ratio_p99") > 1.0,
+        "{work:#}"
+    );
     assert!((g(2, "error_ratio") - 0.25).abs() < 0.05, "{work:#}");
 
     println!("gate 1.3:\n{}{}", promote.stdout, promote.stderr);

@@ -1,7 +1,8 @@
 //! Spans leaving the process: one OpenTelemetry span per server request
 //! and per client call, with the ids kit already propagates in
-//! `traceparent`, sent to an OTLP/gRPC receiver (an OpenTelemetry
-//! collector, Jaeger, Tempo...) in batches.
+//! `traceparent`, encoded as OTLP protobuf straight from kit's records and
+//! sent to an OTLP/gRPC receiver (an OpenTelemetry collector, Jaeger,
+//! Tempo...) in batches.
 //!
 //! Configured by the standard variables, off when no endpoint is set:
 //!
@@ -19,6 +20,7 @@
 
 mod otlp;
 mod sampler;
+mod wire;
 
 use std::borrow::Cow;
 use std::sync::OnceLock;

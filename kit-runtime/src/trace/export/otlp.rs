@@ -3,18 +3,16 @@
 
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue, InstrumentationScope, KeyValue};
-use opentelemetry_proto::tonic::resource::v1::Resource;
-use opentelemetry_proto::tonic::trace::v1::{
-    span, status, ResourceSpans, ScopeSpans, Span, Status,
-};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use tokio::sync::mpsc;
+use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 
-use super::{unix_nanos, Message, SpanKind, SpanRecord, Value, SPANS_DROPPED, SPANS_EXPORTED};
+use super::{wire, Message, SPANS_DROPPED, SPANS_EXPORTED};
 use crate::Error;
+
+/// The method spans are sent to.
+const EXPORT: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
 /// Spans per request at most.
 const BATCH: usize = 512;
@@ -24,7 +22,8 @@ const LINGER: Duration = Duration::from_secs(1);
 /// The receiver and this process's resource.
 pub(super) struct Target {
     channel: Channel,
-    resource: Resource,
+    /// The encoded `Resource`.
+    resource: Bytes,
 }
 
 impl Target {
@@ -48,26 +47,18 @@ impl Target {
             .timeout(Duration::from_secs(10))
             .connect_lazy();
         let mut attributes = vec![
-            key_value("service.name", service_name.to_string().into()),
-            key_value("telemetry.sdk.name", "kit".into()),
-            key_value("telemetry.sdk.language", "rust".into()),
-            key_value("telemetry.sdk.version", env!("CARGO_PKG_VERSION").into()),
+            ("service.name".to_string(), service_name.to_string()),
+            ("telemetry.sdk.name".to_string(), "kit".to_string()),
+            ("telemetry.sdk.language".to_string(), "rust".to_string()),
+            (
+                "telemetry.sdk.version".to_string(),
+                env!("CARGO_PKG_VERSION").to_string(),
+            ),
         ];
-        for (k, v) in extra {
-            if k != "service.name" {
-                attributes.push(KeyValue {
-                    key: k.clone(),
-                    value: Some(string(v.clone())),
-                    ..Default::default()
-                });
-            }
-        }
+        attributes.extend(extra.iter().filter(|(k, _)| k != "service.name").cloned());
         Ok(Target {
             channel,
-            resource: Resource {
-                attributes,
-                ..Default::default()
-            },
+            resource: wire::resource(&attributes),
         })
     }
 }
@@ -81,13 +72,13 @@ const POLL: Duration = Duration::from_millis(50);
 /// one at a time.
 pub(super) async fn run(target: Target, mut rx: mpsc::Receiver<Message>) {
     let mut sender = Sender {
-        client: TraceServiceClient::new(target.channel.clone()),
+        client: tonic::client::Grpc::new(target.channel.clone()),
         resource: target.resource,
         exported: metrics::counter!(SPANS_EXPORTED),
         dropped: metrics::counter!(SPANS_DROPPED),
         failures: 0,
     };
-    let mut batch: Vec<Span> = Vec::with_capacity(BATCH);
+    let mut batch = Batch::default();
     let mut first_at: Option<tokio::time::Instant> = None;
     let mut waiting: Vec<tokio::sync::oneshot::Sender<()>> = Vec::new();
     let mut tick = tokio::time::interval(POLL);
@@ -99,8 +90,9 @@ pub(super) async fn run(target: Target, mut rx: mpsc::Receiver<Message>) {
             match rx.try_recv() {
                 Ok(Message::Span(s)) => {
                     first_at.get_or_insert_with(tokio::time::Instant::now);
-                    batch.push(to_proto(&s));
-                    if batch.len() >= BATCH {
+                    wire::put_span(&mut batch.spans, &s);
+                    batch.count += 1;
+                    if batch.count >= BATCH {
                         sender.send(std::mem::take(&mut batch)).await;
                         first_at = None;
                     }
@@ -114,7 +106,7 @@ pub(super) async fn run(target: Target, mut rx: mpsc::Receiver<Message>) {
             }
         }
         let due = first_at.is_some_and(|t| t.elapsed() >= LINGER);
-        if !batch.is_empty() && (due || closed || !waiting.is_empty()) {
+        if batch.count > 0 && (due || closed || !waiting.is_empty()) {
             sender.send(std::mem::take(&mut batch)).await;
             first_at = None;
         }
@@ -127,34 +119,41 @@ pub(super) async fn run(target: Target, mut rx: mpsc::Receiver<Message>) {
     }
 }
 
+/// Encoded spans waiting to be sent.
+#[derive(Default)]
+struct Batch {
+    spans: BytesMut,
+    count: usize,
+}
+
 /// The client end and its counters.
 struct Sender {
-    client: TraceServiceClient<Channel>,
-    resource: Resource,
+    client: tonic::client::Grpc<Channel>,
+    resource: Bytes,
     exported: metrics::Counter,
     dropped: metrics::Counter,
     failures: u64,
 }
 
 impl Sender {
-    async fn send(&mut self, spans: Vec<Span>) {
-        let n = spans.len() as u64;
-        let request = ExportTraceServiceRequest {
-            resource_spans: vec![ResourceSpans {
-                resource: Some(self.resource.clone()),
-                scope_spans: vec![ScopeSpans {
-                    scope: Some(InstrumentationScope {
-                        name: "kit".into(),
-                        version: env!("CARGO_PKG_VERSION").into(),
-                        ..Default::default()
-                    }),
-                    spans,
-                    schema_url: String::new(),
-                }],
-                schema_url: String::new(),
-            }],
-        };
-        match self.client.export(request).await {
+    async fn send(&mut self, batch: Batch) {
+        let n = batch.count as u64;
+        let request = wire::request(&self.resource, &batch.spans);
+        let sent = async {
+            self.client
+                .ready()
+                .await
+                .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+            self.client
+                .unary(
+                    tonic::Request::new(request),
+                    http::uri::PathAndQuery::from_static(EXPORT),
+                    RawCodec,
+                )
+                .await
+        }
+        .await;
+        match sent {
             Ok(_) => {
                 self.exported.increment(n);
                 if self.failures > 0 {
@@ -177,62 +176,40 @@ impl Sender {
     }
 }
 
-fn to_proto(s: &SpanRecord) -> Span {
-    let failed = s.error.is_some();
-    Span {
-        trace_id: s.trace_id.to_be_bytes().to_vec(),
-        span_id: s.span_id.to_be_bytes().to_vec(),
-        parent_span_id: s
-            .parent_span_id
-            .map(|p| p.to_be_bytes().to_vec())
-            .unwrap_or_default(),
-        // Sampled; the parent is remote for server spans.
-        flags: 0x01
-            | match (s.kind, s.parent_span_id) {
-                (SpanKind::Server, Some(_)) => 0x300,
-                (_, Some(_)) => 0x100,
-                (_, None) => 0,
-            },
-        name: s.name.to_string(),
-        kind: match s.kind {
-            SpanKind::Server => span::SpanKind::Server,
-            SpanKind::Client => span::SpanKind::Client,
-        } as i32,
-        start_time_unix_nano: unix_nanos(s.start),
-        end_time_unix_nano: unix_nanos(s.end),
-        attributes: s
-            .attributes
-            .iter()
-            .map(|(k, v)| key_value(k, v.clone()))
-            .collect(),
-        status: Some(Status {
-            message: s.error.clone().unwrap_or_default(),
-            code: if failed {
-                status::StatusCode::Error
-            } else {
-                status::StatusCode::Unset
-            } as i32,
-        }),
-        ..Default::default()
+/// Sends encoded messages as they are; reads the answer's bytes and
+/// ignores them (an `ExportTraceServiceResponse` only reports partial
+/// success).
+#[derive(Clone, Copy, Default)]
+struct RawCodec;
+
+impl Codec for RawCodec {
+    type Encode = Bytes;
+    type Decode = ();
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+    fn encoder(&mut self) -> RawCodec {
+        RawCodec
+    }
+    fn decoder(&mut self) -> RawCodec {
+        RawCodec
     }
 }
 
-fn key_value(key: &str, value: Value) -> KeyValue {
-    KeyValue {
-        key: key.to_string(),
-        value: Some(match value {
-            Value::Str(s) => string(s.into_owned()),
-            Value::Ip(ip) => string(ip.to_string()),
-            Value::Int(n) => AnyValue {
-                value: Some(any_value::Value::IntValue(n)),
-            },
-        }),
-        ..Default::default()
+impl Encoder for RawCodec {
+    type Item = Bytes;
+    type Error = tonic::Status;
+    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+        dst.put(item);
+        Ok(())
     }
 }
 
-fn string(s: String) -> AnyValue {
-    AnyValue {
-        value: Some(any_value::Value::StringValue(s)),
+impl Decoder for RawCodec {
+    type Item = ();
+    type Error = tonic::Status;
+    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<()>, tonic::Status> {
+        let n = src.remaining();
+        src.advance(n);
+        Ok(Some(()))
     }
 }
