@@ -4,7 +4,11 @@ servicer that the opentelemetry-proto package generates, and appends every
 span it receives to a file as one JSON line. The observability tests start
 it in place of an OpenTelemetry Collector and read the file.
 
-usage: otlp_receiver.py PORT OUT_FILE
+usage: otlp_receiver.py PORT OUT_FILE [http]
+
+With `http`, it is an OTLP/HTTP receiver instead: POST /v1/traces with an
+application/x-protobuf ExportTraceServiceRequest body (decoded by the same
+generated message class).
 
 Prints `listening PORT` once it accepts calls, then serves until killed.
 Each line of OUT_FILE is one span:
@@ -118,8 +122,39 @@ class Receiver(trace_service_pb2_grpc.TraceServiceServicer):
         return trace_service_pb2.ExportTraceServiceResponse()
 
 
+def serve_http(port, receiver):
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            if self.path != "/v1/traces":
+                self.send_error(404)
+                return
+            if self.headers.get("content-type") != "application/x-protobuf":
+                self.send_error(415)
+                return
+            body = self.rfile.read(int(self.headers.get("content-length", "0")))
+            request = trace_service_pb2.ExportTraceServiceRequest.FromString(body)
+            answer = receiver.Export(request, None).SerializeToString()
+            self.send_response(200)
+            self.send_header("content-type", "application/x-protobuf")
+            self.send_header("content-length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    print("listening %d" % port, flush=True)
+    server.serve_forever()
+
+
 def main():
     port = int(sys.argv[1])
+    if len(sys.argv) > 3 and sys.argv[3] == "http":
+        serve_http(port, Receiver(sys.argv[2]))
+        return
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8),
         # Another process bound to the same port must be an error, not a

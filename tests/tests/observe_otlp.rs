@@ -557,3 +557,34 @@ async fn every_span_is_exported_or_counted_dropped() {
         assert_eq!(received as f64, exported, "{name}: received vs exported");
     }
 }
+
+/// OTLP/HTTP: `OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf` POSTs the same
+/// spans to `{endpoint}/v1/traces`, so the chain is one trace again.
+#[tokio::test]
+async fn http_protobuf_export_posts_the_same_trace_to_v1_traces() {
+    let receiver = OtlpReceiver::start_http();
+    let env = [("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")];
+    let (_strings, chain) = start_pair(&receiver, "grpc", &env);
+    let (trace, caller_span) = (random_hex(32), random_hex(16));
+    let r = Caller::new()
+        .post_json(
+            chain.addr,
+            "/relay",
+            &[("traceparent", &traceparent(&trace, &caller_span, true))],
+            r#"{"s":"hey"}"#,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    let spans = exactly(&receiver, &trace, 3);
+    let server = one(&spans, "chain-a", SERVER);
+    let client = one(&spans, "chain-a", CLIENT);
+    let upstream = one(&spans, "strings-b", SERVER);
+    assert_eq!(server["parent_span_id"], caller_span);
+    assert_eq!(client["parent_span_id"], server["span_id"]);
+    assert_eq!(upstream["parent_span_id"], client["span_id"]);
+    assert_eq!(client["attributes"]["rpc.system"], "grpc", "{client}");
+    assert_eq!(
+        upstream["attributes"]["rpc.grpc.status_code"], 0,
+        "{upstream}"
+    );
+}

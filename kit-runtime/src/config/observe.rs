@@ -177,7 +177,12 @@ impl Observe {
             None => self.traces_sampler.clone(),
         };
         Ok(ExportConfig {
-            endpoint: traces_endpoint.or_else(|| self.otlp_endpoint.clone()),
+            endpoint: ExportConfig::traces_url(
+                env.protocol,
+                traces_endpoint,
+                self.otlp_endpoint.clone(),
+            ),
+            protocol: env.protocol,
             service_name: self.otel_service_name.clone(),
             resource: env.resource,
             sampler,

@@ -8,7 +8,7 @@ pub(crate) mod export;
 
 pub use crate::log::{init_subscriber, LogFormat};
 pub use export::{
-    flush_export, start_export, ExportConfig, Sampler, SPANS_DROPPED, SPANS_EXPORTED,
+    flush_export, start_export, ExportConfig, Protocol, Sampler, SPANS_DROPPED, SPANS_EXPORTED,
 };
 
 use http::{HeaderMap, HeaderName, HeaderValue};

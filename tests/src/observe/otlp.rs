@@ -17,6 +17,8 @@ use crate::registry::{free_port, Daemon, TempDir};
 pub struct OtlpReceiver {
     dir: TempDir,
     port: u16,
+    /// OTLP/HTTP (`POST /v1/traces`) instead of gRPC.
+    http: bool,
     daemon: Option<Daemon>,
 }
 
@@ -26,6 +28,19 @@ impl OtlpReceiver {
         let mut receiver = OtlpReceiver {
             dir: TempDir::new("otlp"),
             port: free_port(),
+            http: false,
+            daemon: None,
+        };
+        receiver.resume();
+        receiver
+    }
+
+    /// The same receiver speaking OTLP/HTTP with protobuf bodies.
+    pub fn start_http() -> OtlpReceiver {
+        let mut receiver = OtlpReceiver {
+            dir: TempDir::new("otlp-http"),
+            port: free_port(),
+            http: true,
             daemon: None,
         };
         receiver.resume();
@@ -58,6 +73,9 @@ impl OtlpReceiver {
         cmd.arg(python_script("otlp_receiver.py"))
             .arg(self.port.to_string())
             .arg(self.spans_file());
+        if self.http {
+            cmd.arg("http");
+        }
         let mut daemon = Daemon::spawn("otlp_receiver", cmd);
         daemon.wait_for_line("listening", Duration::from_secs(15));
         self.daemon = Some(daemon);

@@ -8,8 +8,8 @@
 //!
 //! | variable | meaning | default |
 //! | --- | --- | --- |
-//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` | the receiver, `http://HOST:4317` (the first wins) | none: no export |
-//! | `OTEL_EXPORTER_OTLP_PROTOCOL` | `grpc` (`http/protobuf` is planned) | `grpc` |
+//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` | the receiver, `http://HOST:4317` (the first wins; over `http/protobuf` the second gets `/v1/traces`) | none: no export |
+//! | `OTEL_EXPORTER_OTLP_PROTOCOL` (or `_TRACES_PROTOCOL`) | `grpc` or `http/protobuf` | `grpc` |
 //! | `OTEL_SERVICE_NAME` | the `service.name` resource attribute | the first service's name |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | more resource attributes, `k=v,k=v` | none |
 //! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | a [`Sampler`] and its ratio | `parentbased_always_on` |
@@ -42,12 +42,38 @@ pub const SPANS_DROPPED: &str = "kit_trace_spans_dropped_total";
 /// 50 ms: room for 300k spans a second).
 const QUEUE: usize = 16384;
 
+/// How spans travel to the receiver (`OTEL_EXPORTER_OTLP_PROTOCOL`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Protocol {
+    /// OTLP/gRPC (`grpc`, port 4317 by convention).
+    #[default]
+    Grpc,
+    /// OTLP/HTTP with protobuf bodies (`http/protobuf`, port 4318), POSTed
+    /// to `/v1/traces`.
+    HttpProtobuf,
+}
+
+impl Protocol {
+    fn parse(text: &str) -> Result<Protocol, Error> {
+        match text.trim() {
+            "grpc" => Ok(Protocol::Grpc),
+            "http/protobuf" => Ok(Protocol::HttpProtobuf),
+            other => Err(Error::invalid_argument(format!(
+                "OTEL_EXPORTER_OTLP_PROTOCOL={other}: kit exports over grpc or http/protobuf (http/json is not supported)"
+            ))),
+        }
+    }
+}
+
 /// Where and what to export (read from the `OTEL_*` variables by
 /// [`Config`](crate::Config)).
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ExportConfig {
-    /// The OTLP/gRPC receiver; `None`: no export.
+    /// The receiver; `None`: no export. Over `http/protobuf` it is the
+    /// full URL spans are POSTed to (see [`ExportConfig::traces_url`]).
     pub endpoint: Option<String>,
+    /// How spans travel.
+    pub protocol: Protocol,
     /// `service.name`; `None`: the caller's default.
     pub service_name: Option<String>,
     /// More resource attributes.
@@ -57,20 +83,42 @@ pub struct ExportConfig {
 }
 
 impl ExportConfig {
+    /// The URL spans go to, as the specification says: the signal's own
+    /// endpoint as it is; else the general endpoint, to which
+    /// `http/protobuf` adds `/v1/traces` (gRPC uses it as it is).
+    ///
+    /// ```
+    /// use kit_runtime::trace::{ExportConfig, Protocol};
+    /// let url = ExportConfig::traces_url(Protocol::HttpProtobuf, None, Some("http://c:4318/".into()));
+    /// assert_eq!(url.as_deref(), Some("http://c:4318/v1/traces"));
+    /// ```
+    pub fn traces_url(
+        protocol: Protocol,
+        traces_endpoint: Option<String>,
+        endpoint: Option<String>,
+    ) -> Option<String> {
+        traces_endpoint.or_else(|| {
+            endpoint.map(|e| match protocol {
+                Protocol::Grpc => e,
+                Protocol::HttpProtobuf => format!("{}/v1/traces", e.trim_end_matches('/')),
+            })
+        })
+    }
+
     /// Reads the `OTEL_*` variables.
     pub fn from_env() -> Result<ExportConfig, Error> {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        let endpoint =
-            var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").or(var("OTEL_EXPORTER_OTLP_ENDPOINT"));
-        if let Some(protocol) =
-            var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or(var("OTEL_EXPORTER_OTLP_PROTOCOL"))
+        let protocol = match var("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+            .or(var("OTEL_EXPORTER_OTLP_PROTOCOL"))
         {
-            if protocol != "grpc" {
-                return Err(Error::invalid_argument(format!(
-                    "OTEL_EXPORTER_OTLP_PROTOCOL={protocol}: kit exports over grpc only (http/protobuf is planned)"
-                )));
-            }
-        }
+            Some(p) => Protocol::parse(&p)?,
+            None => Protocol::Grpc,
+        };
+        let endpoint = ExportConfig::traces_url(
+            protocol,
+            var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+            var("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        );
         let mut sampler = match var("OTEL_TRACES_SAMPLER") {
             Some(name) => name
                 .parse::<Sampler>()
@@ -96,6 +144,7 @@ impl ExportConfig {
             .unwrap_or_default();
         Ok(ExportConfig {
             endpoint,
+            protocol,
             service_name: var("OTEL_SERVICE_NAME"),
             resource,
             sampler,
@@ -211,6 +260,7 @@ pub fn start_export(config: &ExportConfig, default_name: &str) -> Result<bool, E
     }
     let target = otlp::Target::new(
         endpoint,
+        config.protocol,
         config.service_name.as_deref().unwrap_or(default_name),
         &config.resource,
     )?;

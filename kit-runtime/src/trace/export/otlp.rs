@@ -1,5 +1,7 @@
-//! The OTLP/gRPC wire: batches of finished spans as an
-//! `ExportTraceServiceRequest` to `opentelemetry.proto.collector.trace.v1.TraceService/Export`.
+//! The OTLP transports: batches of finished spans as an
+//! `ExportTraceServiceRequest`, over gRPC to
+//! `opentelemetry.proto.collector.trace.v1.TraceService/Export`, or POSTed
+//! as protobuf to the receiver's `/v1/traces` (OTLP/HTTP).
 
 use std::time::Duration;
 
@@ -8,7 +10,12 @@ use tokio::sync::mpsc;
 use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 
-use super::{wire, Message, SPANS_DROPPED, SPANS_EXPORTED};
+use http_body_util::Full;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::TokioExecutor;
+
+use super::{wire, Message, Protocol, SPANS_DROPPED, SPANS_EXPORTED};
 use crate::Error;
 
 /// The method spans are sent to.
@@ -21,14 +28,24 @@ const LINGER: Duration = Duration::from_secs(1);
 
 /// The receiver and this process's resource.
 pub(super) struct Target {
-    channel: Channel,
+    transport: Transport,
     /// The encoded `Resource`.
     resource: Bytes,
+}
+
+/// How a batch travels.
+enum Transport {
+    Grpc(tonic::client::Grpc<Channel>),
+    Http {
+        client: Box<HttpClient<HttpConnector, Full<Bytes>>>,
+        url: http::Uri,
+    },
 }
 
 impl Target {
     pub(super) fn new(
         endpoint: &str,
+        protocol: Protocol,
         service_name: &str,
         extra: &[(String, String)],
     ) -> Result<Target, Error> {
@@ -37,15 +54,28 @@ impl Target {
                 "OTEL_EXPORTER_OTLP_ENDPOINT={endpoint}: write http://HOST:PORT (https is planned)"
             )));
         }
-        let channel = Endpoint::from_shared(endpoint.to_string())
-            .map_err(|e| {
-                Error::invalid_argument(format!(
-                    "OTEL_EXPORTER_OTLP_ENDPOINT={endpoint}: not a URL ({e}); write e.g. http://127.0.0.1:4317"
-                ))
-            })?
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(10))
-            .connect_lazy();
+        let transport = match protocol {
+            Protocol::Grpc => {
+                let channel = Endpoint::from_shared(endpoint.to_string())
+                    .map_err(|e| {
+                        Error::invalid_argument(format!(
+                            "OTEL_EXPORTER_OTLP_ENDPOINT={endpoint}: not a URL ({e}); write e.g. http://127.0.0.1:4317"
+                        ))
+                    })?
+                    .connect_timeout(Duration::from_secs(5))
+                    .timeout(Duration::from_secs(10))
+                    .connect_lazy();
+                Transport::Grpc(tonic::client::Grpc::new(channel))
+            }
+            Protocol::HttpProtobuf => Transport::Http {
+                client: Box::new(HttpClient::builder(TokioExecutor::new()).build_http()),
+                url: endpoint.parse().map_err(|e| {
+                    Error::invalid_argument(format!(
+                        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT={endpoint}: not a URL ({e})"
+                    ))
+                })?,
+            },
+        };
         let mut attributes = vec![
             ("service.name".to_string(), service_name.to_string()),
             ("telemetry.sdk.name".to_string(), "kit".to_string()),
@@ -57,7 +87,7 @@ impl Target {
         ];
         attributes.extend(extra.iter().filter(|(k, _)| k != "service.name").cloned());
         Ok(Target {
-            channel,
+            transport,
             resource: wire::resource(&attributes),
         })
     }
@@ -72,7 +102,7 @@ const POLL: Duration = Duration::from_millis(50);
 /// one at a time.
 pub(super) async fn run(target: Target, mut rx: mpsc::Receiver<Message>) {
     let mut sender = Sender {
-        client: tonic::client::Grpc::new(target.channel.clone()),
+        transport: target.transport,
         resource: target.resource,
         exported: metrics::counter!(SPANS_EXPORTED),
         dropped: metrics::counter!(SPANS_DROPPED),
@@ -128,7 +158,7 @@ struct Batch {
 
 /// The client end and its counters.
 struct Sender {
-    client: tonic::client::Grpc<Channel>,
+    transport: Transport,
     resource: Bytes,
     exported: metrics::Counter,
     dropped: metrics::Counter,
@@ -139,20 +169,43 @@ impl Sender {
     async fn send(&mut self, batch: Batch) {
         let n = batch.count as u64;
         let request = wire::request(&self.resource, &batch.spans);
-        let sent = async {
-            self.client
-                .ready()
-                .await
-                .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
-            self.client
-                .unary(
-                    tonic::Request::new(request),
-                    http::uri::PathAndQuery::from_static(EXPORT),
-                    RawCodec,
-                )
-                .await
-        }
-        .await;
+        let sent = match &mut self.transport {
+            Transport::Grpc(client) => async {
+                client
+                    .ready()
+                    .await
+                    .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+                client
+                    .unary(
+                        tonic::Request::new(request),
+                        http::uri::PathAndQuery::from_static(EXPORT),
+                        RawCodec,
+                    )
+                    .await
+                    .map(drop)
+            }
+            .await
+            .map_err(|status| status.message().to_string()),
+            Transport::Http { client, url } => {
+                let post = http::Request::post(url.clone())
+                    .header(http::header::CONTENT_TYPE, "application/x-protobuf")
+                    .body(Full::new(request))
+                    .map_err(|e| e.to_string());
+                match post {
+                    Ok(post) => {
+                        match tokio::time::timeout(Duration::from_secs(10), client.request(post))
+                            .await
+                        {
+                            Ok(Ok(r)) if r.status().is_success() => Ok(()),
+                            Ok(Ok(r)) => Err(format!("the receiver answered {}", r.status())),
+                            Ok(Err(e)) => Err(e.to_string()),
+                            Err(_) => Err("timed out".to_string()),
+                        }
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
         match sent {
             Ok(_) => {
                 self.exported.increment(n);
@@ -164,12 +217,12 @@ impl Sender {
                     self.failures = 0;
                 }
             }
-            Err(status) => {
+            Err(error) => {
                 self.dropped.increment(n);
                 self.failures += 1;
                 // One line when the receiver goes away, then one per 100 batches.
                 if self.failures % 100 == 1 {
-                    tracing::warn!(error = %status.message(), code = ?status.code(), spans = n, "cannot export spans; dropping them");
+                    tracing::warn!(error = %error, spans = n, "cannot export spans; dropping them");
                 }
             }
         }
