@@ -335,6 +335,7 @@ def observe_suite(bins, args):
                 server.stop()
                 got = {k: v.stop() for k, v in sinks.items()}
                 received[name] += got["otlp"] if "OTLP" in name else got["statsd"] + got["graphite"]
+    shutil.rmtree(log_dir, ignore_errors=True)
     lines = table(results, None, "baseline (access log off)").split("\n")
     lines[0] += " received by the sink |"
     lines[1] += " ---: |"

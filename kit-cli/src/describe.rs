@@ -21,6 +21,9 @@ pub struct Service {
     pub grpc: Option<GrpcService>,
     #[serde(default)]
     pub endpoints: Vec<Endpoint>,
+    /// The server's `--metadata` labels.
+    #[serde(default)]
+    pub metadata: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

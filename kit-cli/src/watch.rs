@@ -108,6 +108,10 @@ impl Watch {
                         if let Some(s) = services.first() {
                             labels.insert("service".into(), s.name.clone());
                             labels.insert("version".into(), s.version.clone());
+                            // The server's own labels, then the registry's.
+                            for (k, v) in &s.metadata {
+                                labels.insert(k.clone(), v.clone());
+                            }
                         }
                     }
                     Err(e) => error = Some(e.to_string()),

@@ -146,6 +146,16 @@ mod tests {
         assert!(!cli.config.observe.access_log);
         assert_eq!(cli.config.observe.events, None);
         assert_eq!(cli.config.observe.metrics.len(), 2);
+        let cli = parse(&["--metadata", "zone=eu-1", "--metadata", "version=1.3"]).unwrap();
+        assert_eq!(
+            cli.config.metadata,
+            [
+                ("zone".into(), "eu-1".into()),
+                ("version".into(), "1.3".into())
+            ]
+        );
+        let err = parse(&["--metadata", "zone"]).unwrap_err().to_string();
+        assert!(err.contains("KEY=VALUE"), "{err}");
         let err = parse(&["--metrics", "foo://x"]).unwrap_err().to_string();
         assert!(err.contains("unknown backend"), "{err}");
         assert_eq!(cli.emit_proto, None);

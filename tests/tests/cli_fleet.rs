@@ -278,3 +278,55 @@ fn top_shows_what_a_process_kit_clients_see() {
     );
     assert!(table.stdout.contains(&line), "{table:?}");
 }
+
+/// Labels servers set themselves (`--metadata`, `KIT_METADATA`) group
+/// instances without a registry; `version=` stands for the crate's.
+#[tokio::test]
+async fn compare_by_labels_the_servers_set_themselves() {
+    let a = KitProcess::start(
+        "canarysvc",
+        &["--metadata", "zone=a", "--metadata", "version=2.0"],
+        &[],
+    );
+    let b = KitProcess::start("canarysvc", &[], &[("KIT_METADATA", "zone=b version=2.1")]);
+    let described = kit(&["describe", "--json", &a.url()]);
+    assert_eq!(described.code, 0, "{described:?}");
+    let d = described.json();
+    assert_eq!(d[0]["metadata"]["zone"], "a", "{d:#}");
+    assert_eq!(d[0]["metadata"]["version"], "2.0", "{d:#}");
+    let loads = [
+        Load::start(a.addr, "/work", WORK, 30.0),
+        Load::start(b.addr, "/work", WORK, 30.0),
+    ];
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let fleet = format!("{},{}", a.url(), b.url());
+    let f = fleet.clone();
+    let by_zone = tokio::task::spawn_blocking(move || {
+        kit(&["compare", "--by", "zone", "--window", "1s", "--json", &f])
+    });
+    let by_version = tokio::task::spawn_blocking(move || {
+        kit(&[
+            "compare", "--by", "version", "--window", "1s", "--json", &fleet,
+        ])
+    });
+    let (by_zone, by_version) = (
+        by_zone.await.expect("compare"),
+        by_version.await.expect("compare"),
+    );
+    for load in loads {
+        load.stop().await;
+    }
+    for (run, groups) in [(&by_zone, ["a", "b"]), (&by_version, ["2.0", "2.1"])] {
+        assert_eq!(run.code, 0, "{run:?}");
+        let c = run.json();
+        let work = c["endpoints"]
+            .as_array()
+            .and_then(|e| e.iter().find(|e| e["endpoint"] == "work"))
+            .unwrap_or_else(|| panic!("{c:#}"));
+        let found: Vec<&str> = work["groups"]
+            .as_array()
+            .map(|g| g.iter().filter_map(|g| g["group"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(found, groups, "{c:#}");
+    }
+}

@@ -24,6 +24,7 @@ use crate::transport::http::DEFAULT_BODY_LIMIT;
 /// | `--body-limit BYTES` | `KIT_BODY_LIMIT` | `4194304` (4 MiB) |
 /// | `--register URL` (repeatable) | `KIT_REGISTER` (space-separated) | none |
 /// | `--advertise-addr HOST:PORT` | `KIT_ADVERTISE_ADDR` | the bound address |
+/// | `--metadata KEY=VALUE` (repeatable) | `KIT_METADATA` (space-separated) | none |
 /// | `--request-timeout DURATION` | `KIT_REQUEST_TIMEOUT` | `30s` (endpoints without `timeout`; `0s`: none) |
 /// | `--concurrency adaptive\|off\|N` | `KIT_CONCURRENCY` | `adaptive` (endpoints without `concurrency`) |
 /// | `--header-timeout DURATION` | `KIT_HEADER_TIMEOUT` | `10s` |
@@ -131,6 +132,18 @@ pub struct Config {
         help = "The address to register instead of the bound one"
     )]
     pub advertise_addr: Option<String>,
+    /// Labels of this server (`zone=eu-1`, `version=1.3`): shown in
+    /// `/kit/describe` and carried by its registrations, where a `version`
+    /// label stands for the crate's version.
+    #[arg(
+        long = "metadata",
+        env = "KIT_METADATA",
+        value_name = "KEY=VALUE",
+        value_delimiter = ' ',
+        value_parser = parse_label,
+        help = "A label of this server, in /kit/describe and its registrations (repeatable; version=X stands for the crate's version)"
+    )]
+    pub metadata: Vec<(String, String)>,
     /// Largest accepted request body (and gRPC message), in bytes.
     #[arg(
         long,
@@ -287,6 +300,7 @@ impl Default for Config {
             grace_period: Duration::from_secs(10),
             register: Vec::new(),
             advertise_addr: None,
+            metadata: Vec::new(),
             body_limit: DEFAULT_BODY_LIMIT,
             request_timeout: Duration::from_secs(30),
             concurrency: Concurrency::Adaptive,
@@ -315,6 +329,14 @@ fn parse_addr(text: &str) -> Result<SocketAddr, String> {
         .map_err(|e| format!("cannot resolve `{text}`: {e}"))?
         .next()
         .ok_or_else(|| format!("`{text}` resolves to no address"))
+}
+
+/// `KEY=VALUE`, the key non-empty.
+fn parse_label(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+        _ => Err(format!("`{text}`: write KEY=VALUE, e.g. zone=eu-1")),
+    }
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {

@@ -19,6 +19,8 @@ use crate::Error;
 pub(crate) struct Announce {
     pub(crate) registrars: Vec<Box<dyn Registrar>>,
     pub(crate) advertise: Option<String>,
+    /// `--metadata` labels, registered with the instance.
+    pub(crate) metadata: Vec<(String, String)>,
 }
 
 /// How long a deregistered server keeps serving before it stops
@@ -89,6 +91,9 @@ impl Listening {
         let mut instance = Instance::at(format!("http://{addr}"));
         if let Some(d) = self.descriptors.first() {
             instance = instance.with("version", d.version).with("service", d.name);
+        }
+        for (k, v) in &self.announce.metadata {
+            instance = instance.with(k, v.clone());
         }
         instance
     }

@@ -285,6 +285,7 @@ impl Server {
         let announce = Announce {
             registrars: std::mem::take(&mut self.registrars),
             advertise: self.config.advertise_addr.clone(),
+            metadata: self.config.metadata.clone(),
         };
         let routers = self.into_routers()?;
         // After the routers: they install the metrics recorder the body
@@ -368,13 +369,24 @@ impl Server {
             add_grpc_builtins(&mut grpc, &descriptors, &self.health)?;
         }
         let server_limits = describe_server_limits(&self.config);
-        let mut http_router =
-            http.into_router().merge(self.health.router()).route(
-                "/kit/describe",
-                get(move || async move {
-                    axum::Json(describe(&descriptors, &admission, &server_limits))
-                }),
-            );
+        let metadata: serde_json::Map<String, serde_json::Value> = self
+            .config
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        let metadata = serde_json::Value::Object(metadata);
+        let mut http_router = http.into_router().merge(self.health.router()).route(
+            "/kit/describe",
+            get(move || async move {
+                axum::Json(describe(
+                    &descriptors,
+                    &admission,
+                    &server_limits,
+                    &metadata,
+                ))
+            }),
+        );
         if let Some(handle) = prometheus {
             http_router = http_router.route(
                 "/metrics",
@@ -469,6 +481,7 @@ fn describe(
     descriptors: &[&'static ServiceDescriptor],
     admission: &Admission,
     server: &serde_json::Value,
+    metadata: &serde_json::Value,
 ) -> serde_json::Value {
     let services = descriptors.iter().map(|d| {
         let mut value = serde_json::to_value(d).unwrap_or_default();
@@ -481,6 +494,7 @@ fn describe(
         }
         if let Some(object) = value.as_object_mut() {
             object.insert("server".into(), server.clone());
+            object.insert("metadata".into(), metadata.clone());
         }
         value
     });
