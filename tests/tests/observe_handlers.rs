@@ -32,6 +32,13 @@ impl Shop {
         Err(kit::Error::internal("the oven exploded"))
     }
 
+    /// Takes 60 ms, over the server's 30 ms `--slow-threshold`.
+    #[endpoint(http = "POST /lazy")]
+    pub async fn lazy(&self) -> u8 {
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        1
+    }
+
     /// Takes 60 ms, over its 20 ms threshold.
     #[endpoint(http = "POST /slow", slow = "20ms")]
     pub async fn slow(&self) -> u8 {
@@ -69,6 +76,7 @@ async fn handlers_record_events_stages_and_their_own_metrics() {
     let mut config = kit::Config::default();
     config.observe.log_output = LogOutput::File(logs.clone());
     config.observe.events = Some(LogOutput::File(events.clone()));
+    config.observe.slow_threshold = Duration::from_millis(30);
     assert!(kit::log::init(&config.observe.log_config(LogFormat::Json)).unwrap());
     let server = start(kit::Server::new(config).add_service(Shop)).await;
 
@@ -93,6 +101,8 @@ async fn handlers_record_events_stages_and_their_own_metrics() {
     assert_eq!(r.status, 500);
     let r = raw(server.addr, "POST", "/slow", &headers, "{}").await;
     assert_eq!(r.status, 200);
+    let r = raw(server.addr, "POST", "/lazy", &headers, "{}").await;
+    assert_eq!(r.status, 200);
 
     // Events: their own file, one JSON object each, with the request's identity.
     let placed = wait_for(&events, 3, |v| v["event"] == "order_placed");
@@ -112,12 +122,13 @@ async fn handlers_record_events_stages_and_their_own_metrics() {
         "only events go to the events output"
     );
 
-    // Diagnostic logs: the access log, the handler's own line inside the
-    // request span, WARN for the failure and the slow request; no event.
-    let access = wait_for(&logs, 5, |v| {
+    // Diagnostic logs: the access log (one line per request, six), the
+    // handler's own line with its request's fields, WARN for the failure
+    // and the slow requests; no event.
+    let access = wait_for(&logs, 6, |v| {
         v["target"] == "kit::access" && v["message"] == "request"
     });
-    assert_eq!(access.len(), 5, "{access:?}");
+    assert_eq!(access.len(), 6, "{access:?}");
     let first = &access[0];
     assert_eq!(first["level"], "INFO");
     assert_eq!(first["method"], "POST");
@@ -134,10 +145,14 @@ async fn handlers_record_events_stages_and_their_own_metrics() {
     assert_eq!(failed[0]["level"], "WARN");
     assert_eq!(failed[0]["code"], "INTERNAL");
     assert_eq!(failed[0]["trace_id"], trace_id);
-    let slow = wait_for(&logs, 1, |v| v["message"] == "slow request");
-    assert_eq!(slow.len(), 1, "{:?}", lines(&logs));
+    // The endpoint's `slow` wins over the server's threshold; without it,
+    // the server's applies.
+    let slow = wait_for(&logs, 2, |v| v["message"] == "slow request");
+    assert_eq!(slow.len(), 2, "{:?}", lines(&logs));
     assert_eq!(slow[0]["endpoint"], "slow");
     assert_eq!(slow[0]["threshold_ms"], 20);
+    assert_eq!(slow[1]["endpoint"], "lazy");
+    assert_eq!(slow[1]["threshold_ms"], 30);
     let stored = wait_for(&logs, 3, |v| v["message"] == "order stored");
     assert_eq!(stored.len(), 3);
     assert_eq!(stored[0]["trace_id"], trace_id);

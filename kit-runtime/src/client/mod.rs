@@ -14,6 +14,7 @@ use std::time::Duration;
 
 pub use builder::ClientBuilder;
 pub use call::HttpCall;
+pub(crate) use call::RawCodec;
 pub use channel::{Body, BoxChannel};
 pub use encode::{push_path_param, QueryWriter};
 

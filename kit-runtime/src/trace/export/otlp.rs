@@ -5,9 +5,8 @@
 
 use std::time::Duration;
 
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
-use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::transport::{Channel, Endpoint};
 
 use http_body_util::Full;
@@ -16,6 +15,7 @@ use hyper_util::client::legacy::Client as HttpClient;
 use hyper_util::rt::TokioExecutor;
 
 use super::{wire, Message, Protocol, SPANS_DROPPED, SPANS_EXPORTED};
+use crate::client::RawCodec;
 use crate::Error;
 
 /// The method spans are sent to.
@@ -226,43 +226,5 @@ impl Sender {
                 }
             }
         }
-    }
-}
-
-/// Sends encoded messages as they are; reads the answer's bytes and
-/// ignores them (an `ExportTraceServiceResponse` only reports partial
-/// success).
-#[derive(Clone, Copy, Default)]
-struct RawCodec;
-
-impl Codec for RawCodec {
-    type Encode = Bytes;
-    type Decode = ();
-    type Encoder = RawCodec;
-    type Decoder = RawCodec;
-    fn encoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-    fn decoder(&mut self) -> RawCodec {
-        RawCodec
-    }
-}
-
-impl Encoder for RawCodec {
-    type Item = Bytes;
-    type Error = tonic::Status;
-    fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
-        dst.put(item);
-        Ok(())
-    }
-}
-
-impl Decoder for RawCodec {
-    type Item = ();
-    type Error = tonic::Status;
-    fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<()>, tonic::Status> {
-        let n = src.remaining();
-        src.advance(n);
-        Ok(Some(()))
     }
 }
