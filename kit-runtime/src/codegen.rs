@@ -11,7 +11,9 @@
 
 use std::time::Duration;
 
+pub use async_stream;
 pub use bytes::Bytes;
+pub use futures_util::StreamExt;
 pub use inventory;
 
 pub use crate::client::{push_path_param, Client, HttpCall, QueryWriter};
@@ -24,6 +26,7 @@ pub use crate::transport::grpc::routes::GrpcRoutes;
 pub use crate::transport::http::request::HttpRequest;
 pub use crate::transport::http::respond;
 pub use crate::transport::http::routes::HttpRoutes;
+pub use crate::transport::http::stream::respond_stream;
 pub use crate::url::url;
 pub use crate::wire::{wire, JsonObject};
 
@@ -125,6 +128,7 @@ pub const fn endpoint(
         service_concurrency: limits.service_concurrency,
         rate: limits.rate,
         slow: None,
+        streaming: crate::stream::StreamKind::Unary,
         args,
         returns,
     }
@@ -203,6 +207,19 @@ pub const fn arg(name: &'static str, rust_type: &'static str, source: ArgSource)
 
 /// The answer of a method that returns `()`: 204 No Content over HTTP.
 pub use crate::transport::http::respond_empty;
+
+/// An endpoint that streams: `kind` says which way.
+pub const fn streaming(
+    endpoint: EndpointDescriptor,
+    kind: crate::stream::StreamKind,
+) -> EndpointDescriptor {
+    EndpointDescriptor {
+        streaming: kind,
+        ..endpoint
+    }
+}
+
+pub use crate::stream::StreamKind;
 
 /// A handler's outcome, from a method that returns `T`.
 pub fn ok<T>(value: T) -> Result<T, crate::Error> {

@@ -64,6 +64,9 @@ pub enum ArgSource {
     Body,
     /// The request [`Context`](crate::Context), not sent by callers.
     Context,
+    /// The stream of request messages of a client- or bidirectional-
+    /// streaming gRPC method (a [`Streaming`](crate::Streaming) argument).
+    Stream,
 }
 
 /// One argument of an endpoint.
@@ -153,13 +156,15 @@ pub struct EndpointDescriptor {
     pub slow: Option<Duration>,
     /// The arguments, in order.
     pub args: &'static [ArgDescriptor],
-    /// The success type, as written.
+    /// The success type, as written (the item type of a stream).
     pub returns: &'static str,
+    /// Which way the endpoint streams ([`StreamKind::Unary`] if it does not).
+    pub streaming: crate::stream::StreamKind,
 }
 
 impl Serialize for EndpointDescriptor {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("EndpointDescriptor", 12)?;
+        let mut s = serializer.serialize_struct("EndpointDescriptor", 13)?;
         s.serialize_field("name", self.name)?;
         s.serialize_field("docs", self.docs)?;
         s.serialize_field("http", &self.http)?;
@@ -172,6 +177,7 @@ impl Serialize for EndpointDescriptor {
         s.serialize_field("slow_ms", &self.slow.map(|d| d.as_millis() as u64))?;
         s.serialize_field("args", self.args)?;
         s.serialize_field("returns", self.returns)?;
+        s.serialize_field("streaming", &self.streaming)?;
         s.end()
     }
 }
@@ -267,6 +273,8 @@ impl ServiceDescriptor {
                 request,
                 response,
                 doc: e.docs.to_string(),
+                client_streaming: e.streaming.streams_requests(),
+                server_streaming: e.streaming.streams_responses(),
             });
         }
         schema.add_service(ServiceSchema {

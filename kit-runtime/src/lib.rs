@@ -47,6 +47,7 @@ pub mod proto;
 pub mod retry;
 pub mod sd;
 pub mod server;
+pub mod stream;
 pub mod trace;
 mod transport;
 mod url;
@@ -59,6 +60,7 @@ pub use config::Config;
 pub use context::Context;
 pub use error::{Error, Result};
 pub use server::{router, serve, Endpoints, Server};
+pub use stream::{Stream, Streaming};
 
 #[doc(hidden)]
 pub use bytes as __bytes;

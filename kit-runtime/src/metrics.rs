@@ -195,6 +195,7 @@ fn describe() {
     push::describe();
     runtime::describe();
     stage::describe();
+    crate::stream::server::describe();
     crate::trace::export::describe();
     describe_counter!(SERVER_REQUESTS, "Requests served, by canonical code.");
     describe_histogram!(SERVER_DURATION, Unit::Seconds, "Time to answer a request.");

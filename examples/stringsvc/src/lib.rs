@@ -4,6 +4,8 @@
 //! adds the HTTP routes, the instrumented server stack, the descriptor and
 //! the typed [`StringServiceClient`] that other crates (see `stringcli`) use.
 
+use kit::Stream;
+
 /// Counts and transforms strings.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StringService;
@@ -24,5 +26,16 @@ impl StringService {
     #[endpoint(http = "POST /count", grpc)]
     pub async fn count(&self, s: String) -> u64 {
         s.len() as u64
+    }
+
+    /// Streams each character of `s`, uppercased, one item each: Server-Sent
+    /// Events or NDJSON over HTTP, a server-streaming method over gRPC.
+    #[endpoint(http = "GET /letters/{s}", grpc)]
+    pub async fn letters(&self, s: String) -> impl Stream<Item = Result<String, kit::Error>> {
+        kit::stream::iter(
+            s.chars()
+                .map(|c| Ok(c.to_uppercase().to_string()))
+                .collect::<Vec<_>>(),
+        )
     }
 }

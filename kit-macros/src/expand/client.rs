@@ -90,9 +90,20 @@ fn method(service: &Service, index: usize, e: &Endpoint) -> TokenStream {
     let docs = &e.docs;
     let ok = &e.output.ok;
     // Conveniences a caller expects: `"text"` for a `String`, `5` or
-    // `None` for an `Option<u32>`.
-    let (params, conversions): (Vec<_>, Vec<_>) =
-        e.wire_args().map(|a| param(&a.ident, &a.ty)).unzip();
+    // `None` for an `Option<u32>`, any stream of items for a request stream.
+    let (params, conversions): (Vec<_>, Vec<_>) = e
+        .wire_args()
+        .map(|a| match a.source {
+            Source::Stream => {
+                let (i, t) = (&a.ident, &a.ty);
+                (
+                    quote!(#i: impl ::kit::Stream<Item = #t> + ::core::marker::Send + 'static),
+                    quote!(),
+                )
+            }
+            _ => param(&a.ident, &a.ty),
+        })
+        .unzip();
     let grpc = match &e.grpc {
         Some(g) => grpc_call(index, e, g.shape),
         None => {
@@ -107,9 +118,14 @@ fn method(service: &Service, index: usize, e: &Endpoint) -> TokenStream {
             quote!(::core::result::Result::Err(::kit::Error::unimplemented(#msg)))
         }
     };
+    let returns = if e.output.stream {
+        quote!(::kit::Streaming<#ok>)
+    } else {
+        quote!(#ok)
+    };
     quote! {
         #[doc = #docs]
-        pub async fn #ident(&self, #(#params),*) -> ::core::result::Result<#ok, ::kit::Error> {
+        pub async fn #ident(&self, #(#params),*) -> ::core::result::Result<#returns, ::kit::Error> {
             #(#conversions)*
             match self.inner.transport() {
                 ::kit::Transport::Grpc => { #grpc }
@@ -121,11 +137,38 @@ fn method(service: &Service, index: usize, e: &Endpoint) -> TokenStream {
 
 fn grpc_call(index: usize, e: &Endpoint, shape: GrpcShape) -> TokenStream {
     let (request, response) = (request_ident(index), response_ident(index));
+    if let Some(arg) = e.stream_arg() {
+        let i = &arg.ident;
+        let requests = quote!(::kit::__private::StreamExt::map(#i, #request));
+        return if e.output.stream {
+            quote! {
+                self.inner
+                    .bidi_grpc::<#request, #response>(#index, #requests)
+                    .await
+                    .map(|__s| __s.map(|__r| __r.0))
+            }
+        } else {
+            quote! {
+                self.inner
+                    .client_stream_grpc::<#request, #response>(#index, #requests)
+                    .await
+                    .map(|__response| __response.0)
+            }
+        };
+    }
     let wire: Vec<_> = e.wire_args().map(|a| &a.ident).collect();
     let value = match shape {
         GrpcShape::Args => quote!(#request { #(#wire),* }),
         GrpcShape::Body => quote!(#request(#(#wire)*)),
     };
+    if e.output.stream {
+        return quote! {
+            self.inner
+                .stream_grpc::<#request, #response>(#index, #value)
+                .await
+                .map(|__s| __s.map(|__r| __r.0))
+        };
+    }
     quote! {
         self.inner
             .call_grpc::<#request, #response>(#index, #value)
@@ -191,13 +234,18 @@ fn http_call(index: usize, e: &Endpoint) -> TokenStream {
         quote!(::core::option::Option::None)
     };
     let codec = wire(&e.output.ok);
+    let call = if e.output.stream {
+        quote!(stream_http)
+    } else {
+        quote!(call_http)
+    };
     quote! {
         let mut __path = ::std::string::String::new();
         #(#path)*
         #query
         let __body = #body;
         self.inner
-            .call_http(#index, ::kit::__private::HttpCall::new(__path, __body), #codec)
+            .#call(#index, ::kit::__private::HttpCall::new(__path, __body), #codec)
             .await
     }
 }

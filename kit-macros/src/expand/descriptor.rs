@@ -141,6 +141,11 @@ fn endpoint(service: &Service, index: usize, e: &Endpoint) -> (TokenStream, Toke
             #returns,
         )
     };
+    let kind = e.stream_kind();
+    if kind != "Unary" {
+        let kind = syn::Ident::new(kind, Span::call_site());
+        value = quote!(::kit::__private::streaming(#value, ::kit::__private::StreamKind::#kind));
+    }
     if let Some(slow) = e.slow {
         let nanos = u64::try_from(slow.as_nanos()).unwrap_or(u64::MAX);
         value = quote!(::kit::__private::slow(#value, #nanos));

@@ -148,24 +148,72 @@ fn endpoint(index: usize, e: &Endpoint, shape: GrpcShape) -> TokenStream {
             let i = &a.ident;
             quote!(let #i = ::kit::Context::current();)
         });
-    let call_args = e.args.iter().map(|a| {
-        let i = &a.ident;
-        if a.source == Source::Context {
-            quote!(&#i)
-        } else {
-            quote!(#i)
-        }
-    });
+    let call_args: Vec<_> = e
+        .args
+        .iter()
+        .map(|a| {
+            let i = &a.ident;
+            if a.source == Source::Context {
+                quote!(&#i)
+            } else {
+                quote!(#i)
+            }
+        })
+        .collect();
     let span = e.output.span;
     let outcome = if e.output.fallible {
         quote_spanned!(span=> ::kit::__private::outcome(__out))
     } else {
         quote!(::kit::__private::ok(__out))
     };
+    // A request stream arrives as messages of the request type; the
+    // handler takes their items.
+    let unpack = match e.stream_arg() {
+        Some(arg) => {
+            let i = &arg.ident;
+            quote!(let #i = __req.map(|__m: #request| __m.0);)
+        }
+        None => unpack,
+    };
+    if e.output.stream {
+        let item = quote_spanned!(span=> ::kit::__private::outcome(__item));
+        let item = if e.output.fallible {
+            item
+        } else {
+            quote!(::kit::__private::ok(__item))
+        };
+        let register = if e.stream_arg().is_some() {
+            quote!(bidi_streaming::<#request, #response, _, _>)
+        } else {
+            quote!(server_streaming::<#request, #response, _, _>)
+        };
+        return quote! {
+            {
+                let __svc = ::std::sync::Arc::clone(&self);
+                routes.#register(&__KIT_ENDPOINTS[#index], move |__req| {
+                    let __svc = ::std::sync::Arc::clone(&__svc);
+                    #unpack
+                    #(#context)*
+                    ::kit::__private::async_stream::stream! {
+                        let __out = __svc.#method(#(#call_args),*).await;
+                        let mut __out = ::std::pin::pin!(__out);
+                        while let ::core::option::Option::Some(__item) = ::kit::__private::StreamExt::next(&mut __out).await {
+                            yield #item.map(#response);
+                        }
+                    }
+                });
+            }
+        };
+    }
+    let register = if e.stream_arg().is_some() {
+        quote!(client_streaming::<#request, #response, _, _>)
+    } else {
+        quote!(unary::<#request, #response, _, _>)
+    };
     quote! {
         {
             let __svc = ::std::sync::Arc::clone(&self);
-            routes.unary::<#request, #response, _, _>(&__KIT_ENDPOINTS[#index], move |__req: #request| {
+            routes.#register(&__KIT_ENDPOINTS[#index], move |__req| {
                 let __svc = ::std::sync::Arc::clone(&__svc);
                 async move {
                     #unpack

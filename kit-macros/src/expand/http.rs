@@ -64,14 +64,53 @@ fn endpoint(index: usize, e: &Endpoint) -> TokenStream {
                 quote!(let #ident: #ty = __fields.field(#i, #codec)?;)
             }
             Source::Context => quote!(let #ident = ::kit::Context::current();),
+            // Refused for HTTP routes when parsing.
+            Source::Stream => quote!(),
         });
         call_args.push(match arg.source {
             Source::Context => quote!(&#ident),
             _ => quote!(#ident),
         });
     }
+    let reads_body = e
+        .args
+        .iter()
+        .any(|a| matches!(a.source, Source::Body | Source::BodyField));
+    let req_binding = if reads_body {
+        quote!(mut __req)
+    } else {
+        quote!(__req)
+    };
+    let req = &req_binding;
     let codec = wire(&e.output.ok);
     let span = e.output.span;
+    if e.output.stream {
+        let item = if e.output.fallible {
+            quote_spanned!(span=> ::kit::__private::outcome(__item))
+        } else {
+            quote!(::kit::__private::ok(__item))
+        };
+        return quote! {
+            {
+                #(#checks)*
+                let __svc = ::std::sync::Arc::clone(&self);
+                routes.endpoint(&__KIT_ENDPOINTS[#index], move |#req_binding: ::kit::__private::HttpRequest| {
+                    let __svc = ::std::sync::Arc::clone(&__svc);
+                    async move {
+                        #(#decode)*
+                        let __stream = ::kit::__private::async_stream::stream! {
+                            let __out = __svc.#method(#(#call_args),*).await;
+                            let mut __out = ::std::pin::pin!(__out);
+                            while let ::core::option::Option::Some(__item) = ::kit::__private::StreamExt::next(&mut __out).await {
+                                yield #item;
+                            }
+                        };
+                        ::kit::__private::respond_stream(&__req, #codec, __stream)
+                    }
+                });
+            }
+        };
+    }
     // A wrong error type is reported once, at the return type, by the same
     // `outcome` call the gRPC handler makes.
     let unwrap = if e.output.fallible {
@@ -87,15 +126,6 @@ fn endpoint(index: usize, e: &Endpoint) -> TokenStream {
         })
     } else {
         quote!(::kit::__private::respond(#codec, &__out))
-    };
-    let reads_body = e
-        .args
-        .iter()
-        .any(|a| matches!(a.source, Source::Body | Source::BodyField));
-    let req = if reads_body {
-        quote!(mut __req)
-    } else {
-        quote!(__req)
     };
     quote! {
         {

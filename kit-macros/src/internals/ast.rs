@@ -56,6 +56,22 @@ pub(crate) struct Endpoint {
 }
 
 impl Endpoint {
+    /// Which way the endpoint streams: the runtime's `StreamKind` variant.
+    pub(crate) fn stream_kind(&self) -> &'static str {
+        let streams_requests = self.args.iter().any(|a| a.source == Source::Stream);
+        match (streams_requests, self.output.stream) {
+            (false, false) => "Unary",
+            (false, true) => "Server",
+            (true, false) => "Client",
+            (true, true) => "Bidi",
+        }
+    }
+
+    /// The stream argument of a client- or bidirectional-streaming endpoint.
+    pub(crate) fn stream_arg(&self) -> Option<&Arg> {
+        self.args.iter().find(|a| a.source == Source::Stream)
+    }
+
     /// The arguments that travel (all but `&Context`).
     pub(crate) fn wire_args(&self) -> impl Iterator<Item = &Arg> {
         self.args.iter().filter(|a| a.source != Source::Context)
@@ -109,6 +125,9 @@ pub(crate) enum Source {
     Body,
     /// `&kit::Context`.
     Context,
+    /// `kit::Streaming<T>`: the stream of request messages (gRPC only);
+    /// the argument's `ty` is the item type `T`.
+    Stream,
 }
 
 impl Source {
@@ -119,16 +138,22 @@ impl Source {
             Source::BodyField => "BodyField",
             Source::Body => "Body",
             Source::Context => "Context",
+            Source::Stream => "Stream",
         }
     }
 }
 
 /// What the method returns.
 pub(crate) struct Output {
-    /// The success type (`()` when the method returns nothing).
+    /// The success type (`()` when the method returns nothing); the item
+    /// type of a stream.
     pub(crate) ok: Type,
-    /// Whether the method returns `Result<T, E>`.
+    /// Whether the method returns `Result<T, E>` (a stream: whether its
+    /// items are).
     pub(crate) fallible: bool,
+    /// Whether the method returns a stream (`impl Stream<Item = ..>` or
+    /// `kit::Streaming<T>`).
+    pub(crate) stream: bool,
     /// The span of the return type, where a wrong error type is reported.
     pub(crate) span: proc_macro2::Span,
 }

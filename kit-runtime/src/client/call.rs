@@ -49,6 +49,10 @@ impl HttpCall {
             body,
         }
     }
+
+    pub(super) fn into_parts(self) -> (String, Option<Bytes>) {
+        (self.path_and_query, self.body)
+    }
 }
 
 /// How an attempt failed, and whether the server may have seen it.
@@ -296,24 +300,8 @@ impl Client {
         if call.body.is_some() {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
-        headers.insert(TRACEPARENT_HEADER.clone(), ctx.trace().header_value());
-        if let Some(remaining) = ctx.remaining() {
-            headers.insert(TIMEOUT_HEADER.clone(), timeout_header_value(remaining));
-        }
-        for (name, value) in self.extra_headers() {
-            let header = http::HeaderName::try_from(name.as_str());
-            let value = HeaderValue::try_from(value.as_str());
-            match (header, value) {
-                (Ok(n), Ok(v)) => {
-                    headers.append(n, v);
-                }
-                _ => {
-                    return Err(Failure::before_sending(Error::invalid_argument(format!(
-                        "invalid header `{name}`"
-                    ))))
-                }
-            }
-        }
+        self.call_headers(headers, &ctx)
+            .map_err(Failure::before_sending)?;
         let mut channel = self.inner.channel.clone();
         let unavailable = |e: BoxError| {
             let never_sent = never_sent(&*e);
@@ -390,28 +378,8 @@ impl Client {
         })?;
         let mut req = tonic::Request::new(request);
         req.extensions_mut().insert(avoid);
-        if let Some(remaining) = ctx.remaining() {
-            req.set_timeout(remaining);
-        }
-        if let Ok(v) = tonic::metadata::AsciiMetadataValue::try_from(
-            ctx.trace().traceparent_bytes().as_slice(),
-        ) {
-            req.metadata_mut().insert(TRACEPARENT, v);
-        }
-        for (name, value) in self.extra_headers() {
-            let key = tonic::metadata::AsciiMetadataKey::from_bytes(name.as_bytes());
-            let value = tonic::metadata::AsciiMetadataValue::try_from(value.as_str());
-            match (key, value) {
-                (Ok(k), Ok(v)) => {
-                    req.metadata_mut().append(k, v);
-                }
-                _ => {
-                    return Err(Failure::before_sending(Error::invalid_argument(format!(
-                        "invalid metadata `{name}`"
-                    ))))
-                }
-            }
-        }
+        self.call_metadata(&mut req, &ctx)
+            .map_err(Failure::before_sending)?;
         let path = http::uri::PathAndQuery::from_static(method.path);
         match grpc.unary(req, path, RawCodec).await {
             Ok(response) => Ok(response.into_inner()),
@@ -449,6 +417,60 @@ impl Client {
 }
 
 impl Client {
+    /// The trace, deadline and extra headers of an HTTP call.
+    pub(super) fn call_headers(
+        &self,
+        headers: &mut http::HeaderMap,
+        ctx: &Context,
+    ) -> Result<(), Error> {
+        headers.insert(TRACEPARENT_HEADER.clone(), ctx.trace().header_value());
+        if let Some(remaining) = ctx.remaining() {
+            headers.insert(TIMEOUT_HEADER.clone(), timeout_header_value(remaining));
+        }
+        for (name, value) in self.extra_headers() {
+            let header = http::HeaderName::try_from(name.as_str());
+            let value = HeaderValue::try_from(value.as_str());
+            match (header, value) {
+                (Ok(n), Ok(v)) => {
+                    headers.append(n, v);
+                }
+                _ => return Err(Error::invalid_argument(format!("invalid header `{name}`"))),
+            }
+        }
+        Ok(())
+    }
+
+    /// The trace, deadline and extra metadata of a gRPC call.
+    pub(super) fn call_metadata<T>(
+        &self,
+        req: &mut tonic::Request<T>,
+        ctx: &Context,
+    ) -> Result<(), Error> {
+        if let Some(remaining) = ctx.remaining() {
+            req.set_timeout(remaining);
+        }
+        if let Ok(v) = tonic::metadata::AsciiMetadataValue::try_from(
+            ctx.trace().traceparent_bytes().as_slice(),
+        ) {
+            req.metadata_mut().insert(TRACEPARENT, v);
+        }
+        for (name, value) in self.extra_headers() {
+            let key = tonic::metadata::AsciiMetadataKey::from_bytes(name.as_bytes());
+            let value = tonic::metadata::AsciiMetadataValue::try_from(value.as_str());
+            match (key, value) {
+                (Ok(k), Ok(v)) => {
+                    req.metadata_mut().append(k, v);
+                }
+                _ => {
+                    return Err(Error::invalid_argument(format!(
+                        "invalid metadata `{name}`"
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn extra_headers(&self) -> &[(String, String)] {
         self.options
             .as_deref()
@@ -550,7 +572,7 @@ fn never_sent(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(err) = source {

@@ -8,6 +8,7 @@ mod call;
 mod channel;
 mod encode;
 mod span;
+mod stream;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -117,6 +117,8 @@ pub(crate) fn file_descriptor_set(schema: &Schema, file_name: &str) -> Vec<u8> {
                     name: Some(m.name.clone()),
                     input_type: Some(format!(".{}", m.request)),
                     output_type: Some(format!(".{}", m.response)),
+                    client_streaming: m.client_streaming.then_some(true),
+                    server_streaming: m.server_streaming.then_some(true),
                     ..Default::default()
                 })
                 .collect(),

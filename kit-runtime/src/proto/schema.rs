@@ -98,6 +98,10 @@ pub struct MethodSchema {
     pub response: String,
     /// Doc comment.
     pub doc: String,
+    /// The client sends a stream of requests.
+    pub client_streaming: bool,
+    /// The server answers a stream of responses.
+    pub server_streaming: bool,
 }
 
 /// A service.
@@ -299,10 +303,15 @@ impl Schema {
                 doc_comment(&mut out, &m.doc, "  ");
                 // Fully qualified: inside a service block a bare name
                 // resolves to an rpc first (`rpc Stats(..) returns (Stats)`).
+                let stream = |on: bool| if on { "stream " } else { "" };
                 let _ = writeln!(
                     out,
-                    "  rpc {}(.{}) returns (.{});",
-                    m.name, m.request, m.response
+                    "  rpc {}({}.{}) returns ({}.{});",
+                    m.name,
+                    stream(m.client_streaming),
+                    m.request,
+                    stream(m.server_streaming),
+                    m.response
                 );
             }
             out.push_str("}\n\n");

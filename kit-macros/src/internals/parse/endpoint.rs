@@ -7,7 +7,7 @@ use darling::FromMeta;
 use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, ImplItemFn, Pat, Type};
 
-use super::{docs, is_context, is_owned_context, option_inner, output, wire_name};
+use super::{docs, is_context, is_owned_context, option_inner, output, streaming_item, wire_name};
 use crate::internals::ast::{Arg, Endpoint, Grpc, GrpcShape, Http, Source};
 use crate::internals::attr::{EndpointArgs, EndpointKeys};
 use crate::internals::case::pascal_case;
@@ -125,13 +125,21 @@ pub(super) fn endpoint(
     let rate = rate(cx, &args.keys, defaults);
     let idempotent = args.keys.idempotent.is_present() || defaults.idempotent.is_present();
     let arg_list = arguments(cx, method, http.as_ref().map(|h| &h.route));
+    let output = output(&sig.output);
+    let streams = output.stream || arg_list.iter().any(|a| a.source == Source::Stream);
+    let mut retry = retry;
+    if streams {
+        streaming_keys(cx, &args);
+        // A service-wide default does not apply: streams are not retried.
+        retry = 0;
+    }
     let grpc = grpc_method.map(|method_name| {
         let wire: Vec<&Arg> = arg_list
             .iter()
             .filter(|a| a.source != Source::Context)
             .collect();
         let shape = match wire.as_slice() {
-            [only] if only.source == Source::Body => GrpcShape::Body,
+            [only] if matches!(only.source, Source::Body | Source::Stream) => GrpcShape::Body,
             _ => GrpcShape::Args,
         };
         Grpc {
@@ -152,8 +160,38 @@ pub(super) fn endpoint(
         concurrency,
         rate,
         args: arg_list,
-        output: output(&sig.output),
+        output,
     })
+}
+
+/// The keys a streaming endpoint refuses, at their spans: a stream is one
+/// attempt, and limits and the slow log count requests until their
+/// response starts, which says little about a stream.
+fn streaming_keys(cx: &mut Ctxt, args: &EndpointArgs) {
+    if let Some(r) = &args.keys.retry {
+        cx.error_span(
+            r.span(),
+            "streaming endpoints are not retried (items already delivered cannot be taken back): remove `retry`",
+        );
+    }
+    if args.keys.idempotent.is_present() {
+        cx.error_span(
+            args.keys.idempotent.span(),
+            "`idempotent` allows retries, and streaming endpoints are not retried: remove it",
+        );
+    }
+    if let Some(c) = &args.concurrency {
+        cx.error_span(
+            c.span(),
+            "`concurrency` on a streaming endpoint is planned, not built (the limit would hold only until the stream starts): remove it",
+        );
+    }
+    if let Some(s) = &args.keys.slow {
+        cx.error_span(
+            s.span(),
+            "`slow` on a streaming endpoint is planned, not built; the endpoint's `timeout` bounds the whole stream",
+        );
+    }
 }
 
 /// The rules for an endpoint's signature.
@@ -211,6 +249,31 @@ fn signature(cx: &mut Ctxt, method: &ImplItemFn) {
     }
 }
 
+/// The rules for a `kit::Streaming<T>` argument: gRPC only, the only
+/// argument that travels.
+fn request_stream(
+    cx: &mut Ctxt,
+    pt: &syn::PatType,
+    route: Option<&Route>,
+    before: &[Arg],
+    bound_over_http: bool,
+) {
+    if route.is_some() {
+        cx.error_at(
+            &pt.ty,
+            "a request stream is served over gRPC only (client and bidirectional streaming over HTTP are planned, not built): remove `http = ...` from this endpoint, or take the items as a `Vec`",
+        );
+    } else if bound_over_http {
+        cx.error_at(&pt.pat, "a request stream cannot be #[body]");
+    }
+    if let Some(other) = before.iter().find(|a| a.source != Source::Context) {
+        cx.error_at(
+            &pt.pat,
+            format!("a request stream carries every request message, so it must be the only argument besides `&Context`; `{}` has nowhere to go", other.ident),
+        );
+    }
+}
+
 /// The arguments after `&self`, each with where it comes from over HTTP.
 fn arguments(cx: &mut Ctxt, method: &ImplItemFn, route: Option<&Route>) -> Vec<Arg> {
     let mut args: Vec<Arg> = Vec::new();
@@ -232,6 +295,25 @@ fn arguments(cx: &mut Ctxt, method: &ImplItemFn, route: Option<&Route>) -> Vec<A
         let ty = (*pt.ty).clone();
         let is_body = pt.attrs.iter().any(|a| a.path().is_ident("body"));
         let in_path = route.is_some_and(|r| r.params().any(|p| p == name));
+        if let Some(item) = streaming_item(&ty) {
+            request_stream(cx, pt, route, &args, is_body || in_path);
+            args.push(Arg {
+                ident,
+                name,
+                ty: item,
+                source: Source::Stream,
+            });
+            continue;
+        }
+        if let Some(stream) = args.iter().find(|a| a.source == Source::Stream) {
+            if !is_context(&ty) {
+                cx.error_at(
+                    &pt.pat,
+                    format!("`{}` is the request stream and carries every request message, so `{name}` has nowhere to go: make it a field of the stream's item type", stream.ident),
+                );
+                continue;
+            }
+        }
         let source = if is_context(&ty) {
             Source::Context
         } else if is_owned_context(&ty) {

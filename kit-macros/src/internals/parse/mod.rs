@@ -94,30 +94,102 @@ pub(crate) fn output(ret: &ReturnType) -> Output {
             return Output {
                 ok: syn::parse_quote!(()),
                 fallible: false,
+                stream: false,
                 span: proc_macro2::Span::call_site(),
             }
         }
         ReturnType::Type(_, ty) => &**ty,
     };
     let span = ty.span();
-    if let Type::Path(p) = ty {
-        if let Some(last) = p.path.segments.last() {
-            if last.ident.to_string().ends_with("Result") {
-                if let PathArguments::AngleBracketed(a) = &last.arguments {
-                    if let Some(GenericArgument::Type(ok)) = a.args.first() {
-                        return Output {
-                            ok: ok.clone(),
-                            fallible: true,
-                            span,
-                        };
-                    }
-                }
-            }
-        }
+    if let Some(item) = stream_item(ty) {
+        let (ok, fallible) = match result_ok(&item) {
+            Some(ok) => (ok, true),
+            None => (item, false),
+        };
+        return Output {
+            ok,
+            fallible,
+            stream: true,
+            span,
+        };
     }
-    Output {
-        ok: ty.clone(),
-        fallible: false,
-        span,
+    if let Some(item) = streaming_item(ty) {
+        return Output {
+            ok: item,
+            fallible: true,
+            stream: true,
+            span,
+        };
+    }
+    match result_ok(ty) {
+        Some(ok) => Output {
+            ok,
+            fallible: true,
+            stream: false,
+            span,
+        },
+        None => Output {
+            ok: ty.clone(),
+            fallible: false,
+            stream: false,
+            span,
+        },
+    }
+}
+
+/// The success type of a type spelled as a `Result` (see [`output`]).
+fn result_ok(ty: &Type) -> Option<Type> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if !last.ident.to_string().ends_with("Result") {
+        return None;
+    }
+    let PathArguments::AngleBracketed(a) = &last.arguments else {
+        return None;
+    };
+    match a.args.first() {
+        Some(GenericArgument::Type(ok)) => Some(ok.clone()),
+        _ => None,
+    }
+}
+
+/// `X` of `impl Stream<Item = X>` (any path ending in `Stream`, other
+/// bounds such as `Send` allowed).
+fn stream_item(ty: &Type) -> Option<Type> {
+    let Type::ImplTrait(it) = ty else { return None };
+    it.bounds.iter().find_map(|bound| {
+        let syn::TypeParamBound::Trait(t) = bound else {
+            return None;
+        };
+        let last = t.path.segments.last()?;
+        if last.ident != "Stream" {
+            return None;
+        }
+        let PathArguments::AngleBracketed(a) = &last.arguments else {
+            return None;
+        };
+        a.args.iter().find_map(|arg| match arg {
+            GenericArgument::AssocType(at) if at.ident == "Item" => Some(at.ty.clone()),
+            _ => None,
+        })
+    })
+}
+
+/// `T` of `kit::Streaming<T>` / `Streaming<T>`.
+pub(crate) fn streaming_item(ty: &Type) -> Option<Type> {
+    let Type::Path(p) = ty else { return None };
+    if p.qself.is_some() {
+        return None;
+    }
+    let last = p.path.segments.last()?;
+    if last.ident != "Streaming" {
+        return None;
+    }
+    let PathArguments::AngleBracketed(a) = &last.arguments else {
+        return None;
+    };
+    match (a.args.len(), a.args.first()) {
+        (1, Some(GenericArgument::Type(t))) => Some(t.clone()),
+        _ => None,
     }
 }

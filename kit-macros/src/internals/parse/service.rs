@@ -171,6 +171,14 @@ fn stub(method: &syn::ImplItemFn) -> Stub {
         ident: method.sig.ident.clone(),
         generics: method.sig.generics.clone(),
         params,
-        ok: output(&method.sig.output).ok,
+        ok: {
+            let out = output(&method.sig.output);
+            let ok = out.ok;
+            if out.stream {
+                syn::parse_quote!(::kit::Streaming<#ok>)
+            } else {
+                ok
+            }
+        },
     }
 }

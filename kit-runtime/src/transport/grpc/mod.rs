@@ -2,6 +2,7 @@
 //! `grpc-timeout`, and the routes that mount unary methods ([`routes`]).
 
 pub(crate) mod routes;
+mod streaming;
 
 use std::time::Duration;
 

@@ -74,18 +74,24 @@ impl GrpcRoutes {
         F: Fn(Req) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Resp, Error>> + Send + 'static,
     {
-        let Some(method) = endpoint.grpc else {
-            return;
-        };
         // Only this closure is generic: the handler and the stack around
         // it are one type for every method, compiled once.
         let handler = Arc::new(handler);
         let limit = self.message_limit;
-        let handler = GrpcHandler {
-            call: Arc::new(move |req| {
+        self.mount(
+            endpoint,
+            Arc::new(move |req| {
                 Box::pin(unary::<Req, Resp, F, Fut>(handler.clone(), limit, req)) as ResponseFuture
             }),
+        );
+    }
+
+    /// Mounts the method of `endpoint`, answered by `call`, in the server stack.
+    pub(super) fn mount(&mut self, endpoint: &'static EndpointDescriptor, call: HandlerFn) {
+        let Some(method) = endpoint.grpc else {
+            return;
         };
+        let handler = GrpcHandler { call };
         let router = std::mem::take(&mut self.router);
         self.router = if self.layers.is_empty() {
             router.route_service(
@@ -100,6 +106,11 @@ impl GrpcRoutes {
             )
         };
         self.count += 1;
+    }
+
+    /// The largest request message accepted, in bytes.
+    pub(super) fn message_limit(&self) -> usize {
+        self.message_limit
     }
 
     /// Adds a tonic service (health, reflection) under `/{name}/`.
@@ -121,14 +132,17 @@ impl GrpcRoutes {
     }
 }
 
-type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+pub(super) type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+/// The function behind one mounted method.
+pub(super) type HandlerFn = Arc<dyn Fn(Request<Body>) -> ResponseFuture + Send + Sync>;
 
 /// The innermost gRPC service: tonic decodes, the generated handler calls
 /// the user's method, tonic encodes. Not generic, so the stack above it is
 /// compiled once for all methods.
 #[derive(Clone)]
 struct GrpcHandler {
-    call: Arc<dyn Fn(Request<Body>) -> ResponseFuture + Send + Sync>,
+    call: HandlerFn,
 }
 
 impl Service<Request<Body>> for GrpcHandler {
@@ -195,7 +209,7 @@ where
 }
 
 /// gRPC with a codec other than protobuf (`application/grpc+json`, ...).
-fn unsupported_content_type(req: &Request<Body>) -> Option<Error> {
+pub(super) fn unsupported_content_type(req: &Request<Body>) -> Option<Error> {
     let ct = req
         .headers()
         .get(http::header::CONTENT_TYPE)?
@@ -212,7 +226,7 @@ fn unsupported_content_type(req: &Request<Body>) -> Option<Error> {
 
 /// tonic answers OUT_OF_RANGE for a message over the limit; gRPC's status
 /// code guide (and grpc-go, grpc-java) say RESOURCE_EXHAUSTED.
-fn oversize_is_resource_exhausted<B>(response: &mut http::Response<B>) {
+pub(super) fn oversize_is_resource_exhausted<B>(response: &mut http::Response<B>) {
     let headers = response.headers_mut();
     let too_large = headers.get("grpc-status").is_some_and(|v| v == "11")
         && headers

@@ -3,6 +3,7 @@
 
 pub(crate) mod request;
 pub(crate) mod routes;
+pub(crate) mod stream;
 
 use std::time::Duration;
 
