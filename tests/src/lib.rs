@@ -10,6 +10,7 @@ pub mod observe;
 pub mod probe;
 pub mod registry;
 pub mod shared;
+pub mod streams;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -145,7 +145,7 @@ fn grpc_call(index: usize, e: &Endpoint, shape: GrpcShape) -> TokenStream {
                 self.inner
                     .bidi_grpc::<#request, #response>(#index, #requests)
                     .await
-                    .map(|__s| __s.map(|__r| __r.0))
+                    .map(|__s| __s.map_ok(|__r| __r.0))
             }
         } else {
             quote! {
@@ -166,7 +166,7 @@ fn grpc_call(index: usize, e: &Endpoint, shape: GrpcShape) -> TokenStream {
             self.inner
                 .stream_grpc::<#request, #response>(#index, #value)
                 .await
-                .map(|__s| __s.map(|__r| __r.0))
+                .map(|__s| __s.map_ok(|__r| __r.0))
         };
     }
     quote! {

@@ -171,7 +171,7 @@ fn endpoint(index: usize, e: &Endpoint, shape: GrpcShape) -> TokenStream {
     let unpack = match e.stream_arg() {
         Some(arg) => {
             let i = &arg.ident;
-            quote!(let #i = __req.map(|__m: #request| __m.0);)
+            quote!(let #i = __req.map_ok(|__m: #request| __m.0);)
         }
         None => unpack,
     };

@@ -72,7 +72,7 @@ impl<T> Streaming<T> {
     }
 
     /// The same stream with each item turned into `f(item)`.
-    pub fn map<U>(self, mut f: impl FnMut(T) -> U + Send + 'static) -> Streaming<U>
+    pub fn map_ok<U>(self, mut f: impl FnMut(T) -> U + Send + 'static) -> Streaming<U>
     where
         T: 'static,
     {
