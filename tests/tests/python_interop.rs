@@ -181,3 +181,182 @@ async fn kit_client_calls_a_grpcio_server() {
         (Code::InvalidArgument, "empty string")
     );
 }
+
+/// Both protos in one directory, as a Python user would keep them.
+fn emitted_protos() -> PathBuf {
+    let (streams_root, _) = emitted_proto("streamsvc", "streams/v1.proto");
+    let (strings_root, _) = emitted_proto("stringsvc", "strings/v1.proto");
+    std::fs::create_dir_all(streams_root.join("strings")).unwrap();
+    std::fs::copy(
+        strings_root.join("strings/v1.proto"),
+        streams_root.join("strings/v1.proto"),
+    )
+    .unwrap();
+    streams_root
+}
+
+#[test]
+fn grpcio_consumes_and_produces_kit_streams() {
+    let root = emitted_protos();
+    let (_streams, streams_addr) = serve("streamsvc");
+    let (_strings, strings_addr) = serve("stringsvc");
+    let out = Command::new(python())
+        .arg(scripts().join("streaming.py"))
+        .args([
+            "client",
+            root.to_str().unwrap(),
+            "streams/v1.proto",
+            "strings/v1.proto",
+            &streams_addr,
+            &strings_addr,
+        ])
+        .current_dir(scripts())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python client failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["letters"], serde_json::json!(["A", "B", "C"]));
+    assert_eq!(v["count_to"], serde_json::json!([0, 1, 2, 3]));
+    assert_eq!(v["fail_after"], serde_json::json!([0, 1]));
+    assert_eq!(v["fail_after_error"]["code"], "NOT_FOUND");
+    assert_eq!(v["fail_after_error"]["message"], "nothing after 2");
+    assert_eq!(v["points"], serde_json::json!([[0, 0], [1, -1], [2, -2]]));
+    assert_eq!(v["sum"], 5050);
+    assert_eq!(v["shout"], serde_json::json!(["PY", "TO", "KIT"]));
+    assert_eq!(v["ticks_error"]["code"], "DEADLINE_EXCEEDED");
+    assert_eq!(v["flood_first"], 8);
+
+    // The server's metrics count the messages and how each stream ended.
+    let metrics = http_get(&streams_addr, "/metrics");
+    let sample = |line_start: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(line_start))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no `{line_start}` in\n{metrics}"))
+    };
+    let labels = |endpoint: &str, extra: &str| {
+        format!("{{service=\"streams\",endpoint=\"{endpoint}\",transport=\"grpc\",{extra}}}")
+    };
+    let sent = labels("count_to", "direction=\"sent\"");
+    assert_eq!(
+        sample(&format!("kit_server_stream_messages_total{sent}")),
+        4.0
+    );
+    let received = labels("sum", "direction=\"received\"");
+    assert_eq!(
+        sample(&format!("kit_server_stream_messages_total{received}")),
+        100.0
+    );
+    let ok = labels("count_to", "code=\"OK\"");
+    assert_eq!(
+        sample(&format!("kit_server_stream_duration_seconds_count{ok}")),
+        1.0
+    );
+    let late = labels("ticks", "code=\"DEADLINE_EXCEEDED\"");
+    assert_eq!(
+        sample(&format!("kit_server_stream_duration_seconds_count{late}")),
+        1.0
+    );
+    let failed = labels("fail_after", "code=\"NOT_FOUND\"");
+    assert_eq!(
+        sample(&format!("kit_server_stream_duration_seconds_count{failed}")),
+        1.0
+    );
+    // The cancelled call's producer is gone, counted as CANCELLED.
+    let cancelled = labels("flood", "code=\"CANCELLED\"");
+    let mut tries = 0;
+    while !http_get(&streams_addr, "/metrics").contains(&format!(
+        "kit_server_stream_duration_seconds_count{cancelled} 1"
+    )) {
+        tries += 1;
+        assert!(tries < 100, "the cancelled flood stream was not ended");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[tokio::test]
+async fn kit_streaming_client_calls_a_grpcio_server() {
+    let root = emitted_protos();
+    let mut child = Command::new(python())
+        .arg(scripts().join("streaming.py"))
+        .args(["server", root.to_str().unwrap(), "streams/v1.proto"])
+        .current_dir(scripts())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _server = Kill(child);
+    let port = BufReader::new(stdout).lines().next().unwrap().unwrap();
+    let client = kit_tests::streams::StreamServiceClient::builder()
+        .base_url(format!("http://127.0.0.1:{}", port.trim()))
+        .transport(Transport::Grpc)
+        .build()
+        .unwrap();
+    use futures_util::StreamExt;
+    let counted: Vec<u32> = client
+        .count_to(3, None)
+        .await
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert_eq!(counted, vec![0, 10, 20]);
+    let mut s = client.fail_after(1).await.unwrap();
+    assert_eq!(s.message().await.unwrap(), Some(0));
+    let err = s.message().await.unwrap_err();
+    assert_eq!(
+        (err.code(), err.message()),
+        (Code::NotFound, "python has nothing more")
+    );
+    let total = client
+        .sum(futures_util::stream::iter([1u64, 2, 3]))
+        .await
+        .unwrap();
+    assert_eq!(total, 7);
+    let shouted: Vec<String> = client
+        .shout(futures_util::stream::iter([
+            "a".to_string(),
+            "b".to_string(),
+        ]))
+        .await
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert_eq!(shouted, vec!["A!", "B!"]);
+}
+
+/// `curl -N`, as a browser's EventSource would, reads the example's
+/// letters as three events.
+#[test]
+fn curl_reads_the_example_letters_as_server_sent_events() {
+    let (_svc, addr) = serve("stringsvc");
+    let out = Command::new("curl")
+        .args(["-sN", "--max-time", "5", "-H", "accept: text/event-stream"])
+        .arg(format!("http://{addr}/letters/abc"))
+        .output()
+        .expect("curl runs (scripts/install-test-deps installs it)");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "data: \"A\"\n\ndata: \"B\"\n\ndata: \"C\"\n\n"
+    );
+}
+
+/// GET over a plain socket: the body.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nhost: x\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text.split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default()
+}
