@@ -6,6 +6,7 @@ run, alternating rounds (A B C, B C A, ...), and reports medians and ratios.
     python3 bench/run.py --smoke         # a few seconds: every contender answers, report written
     python3 bench/run.py --only fleet    # only the fleet section (bench/src/bin/fleet.rs), in place
     python3 bench/run.py --only overload # only the overload section (bench/src/bin/overload.rs), in place
+    python3 bench/run.py --only streams  # only the streaming section (gRPC Letters, SSE), in place
 
 Writes BENCHMARKS.md (or --out). Load: wrk (HTTP, 64 connections) and
 kit-bench's loadgen (gRPC, 64 HTTP/2 connections; client-side comparison).
@@ -354,7 +355,67 @@ def observe_suite(bins, args):
     ])
 
 
+STREAMS_START = "<!-- streams: written by bench/run.py streams_suite -->"
+STREAMS_END = "<!-- streams: end -->"
+LETTERS = 1000  # items per stream (bench/src/bin/loadgen.rs)
+
+
+def streams_suite(bins, args):
+    """Server streaming: the example's `Letters` over gRPC against the
+    proto-first tonic service, and its SSE route against axum's `Sse`."""
+    rounds = 1 if args.smoke else max(3, min(args.rounds, 5))
+    seconds = 1 if args.smoke else args.seconds
+    suites = {
+        "grpc-stream": ["kit", "tonic-instrumented", "tonic-bare"],
+        "sse": ["kit", "axum-instrumented", "axum-bare"],
+    }
+    results = {}
+    for mode, contenders in suites.items():
+        res = {name: [] for name in contenders}
+        for r in range(rounds):
+            for name in rotate(contenders, r):
+                port = free_port()
+                extra = ["--access-log", "off"] if name == "kit" else []
+                server = Server([bins["contender"], name, "--http-addr", f"127.0.0.1:{port}"] + extra, port)
+                try:
+                    url = f"http://127.0.0.1:{port}"
+                    check = loadgen(bins, mode, url, 0.2, connections=2)
+                    if check["calls"] == 0 or check["errors"]:
+                        raise SystemExit(f"{name}: {mode} did not stream {LETTERS} letters: {check}")
+                    if args.warmup:
+                        loadgen(bins, mode, url, args.warmup, connections=16)
+                    row = loadgen(bins, mode, url, seconds, connections=16)
+                    row["rps"] = row["rps"] * LETTERS
+                    res[name].append(row)
+                    log(f"streams round {r + 1} {mode} {name}: {row['rps']:.0f} items/s p99 {row['p99_us']}us per stream, errors {row['errors']}")
+                finally:
+                    server.stop()
+        results[mode] = res
+    g, e = results["grpc-stream"], results["sse"]
+    return "\n".join([
+        STREAMS_START,
+        "## Server streaming: the example's `Letters` (1,000 one-letter items per stream), 16 streams at a time",
+        "",
+        f"Command: `python3 bench/run.py --only streams` ({datetime.date.today().isoformat()}; {rounds} alternating rounds of {seconds:g} s; "
+        "kit with `--access-log off` as the hand-written contenders log nothing per request; `p50`/`p99` are per whole stream).",
+        "",
+        "gRPC server streaming (`loadgen grpc-stream`: tonic client, each stream read to the end and checked):",
+        "",
+        table(g, "kit", "tonic-instrumented", unit="items/s"),
+        "",
+        f"kit / hand-written tonic streaming service: **{ratio(g, 'kit', 'tonic-instrumented'):.2f}x** items/s (target >= 0.97); kit / bare tonic: {ratio(g, 'kit', 'tonic-bare'):.2f}x.",
+        "",
+        "Server-Sent Events over HTTP/1.1 (`loadgen sse`: hyper client, `accept: text/event-stream`, events counted):",
+        "",
+        table(e, "kit", "axum-instrumented", unit="items/s"),
+        "",
+        f"kit / axum `Sse` by hand: **{ratio(e, 'kit', 'axum-instrumented'):.2f}x** items/s; kit / bare axum: {ratio(e, 'kit', 'axum-bare'):.2f}x.",
+        STREAMS_END,
+    ])
+
+
 SECTIONS = {
+    "streams": (STREAMS_START, STREAMS_END, streams_suite),
     "fleet": (FLEET_START, FLEET_END, fleet_suite),
     "overload": (OVERLOAD_START, OVERLOAD_END, overload_suite),
     "observe": (OBSERVE_START, OBSERVE_END, observe_suite),
@@ -523,6 +584,7 @@ def main():
     fleet = fleet_suite(bins, args)
     overload = overload_suite(bins, args)
     observe = observe_suite(bins, args)
+    streams = streams_suite(bins, args)
     build_rows = None
     if not args.smoke and not args.no_build_cost:
         sys.path.insert(0, os.path.join(ROOT, "bench"))
@@ -570,7 +632,7 @@ def main():
     for m in micro:
         md.append(f"| {m['name']} | {m['ns_per_call']:,.0f} | {m['allocs_per_call']:.1f} |")
     md += ["", layer_costs(micro)]
-    md += ["", fleet, "", overload, "", observe]
+    md += ["", fleet, "", overload, "", observe, "", streams]
     if build_rows:
         import buildcost
 

@@ -42,11 +42,26 @@ async fn count(Json(req): Json<Req>) -> Json<u64> {
     Json(req.s.len() as u64)
 }
 
+/// `GET /letters/{s}` as Server-Sent Events, each letter uppercased, with
+/// axum's own `Sse` (the hand-written equivalent of kit's SSE stream).
+async fn letters(
+    axum::extract::Path(s): axum::extract::Path<String>,
+) -> axum::response::sse::Sse<
+    impl futures_util::Stream<Item = Result<axum::response::sse::Event, std::convert::Infallible>>,
+> {
+    let items: Vec<String> = s.chars().map(|c| c.to_uppercase().to_string()).collect();
+    axum::response::sse::Sse::new(futures_util::stream::iter(items.into_iter().map(|l| {
+        let json = serde_json::to_string(&l).unwrap_or_default();
+        Ok(axum::response::sse::Event::default().data(json))
+    })))
+}
+
 /// The floor: axum with no middleware at all.
 pub fn axum_bare() -> Router {
     Router::new()
         .route("/uppercase", post(uppercase))
         .route("/count", post(count))
+        .route("/letters/{s}", get(letters))
 }
 
 /// axum with what a careful user adds by hand: tower-http's TraceLayer,
@@ -56,6 +71,7 @@ pub fn axum_instrumented() -> Router {
     Router::new()
         .route("/uppercase", post(uppercase))
         .route("/count", post(count))
+        .route("/letters/{s}", get(letters))
         .layer(HandMetricsLayer { transport: "http" })
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
@@ -159,6 +175,28 @@ impl pb::string_service_server::StringService for TonicStrings {
         Ok(tonic::Response::new(pb::CountResponse {
             value: request.into_inner().s.len() as u64,
         }))
+    }
+
+    type LettersStream = Pin<
+        Box<dyn futures_util::Stream<Item = Result<pb::LettersResponse, tonic::Status>> + Send>,
+    >;
+
+    async fn letters(
+        &self,
+        request: tonic::Request<pb::LettersRequest>,
+    ) -> Result<tonic::Response<Self::LettersStream>, tonic::Status> {
+        let s = request.into_inner().s;
+        let items: Vec<_> = s
+            .chars()
+            .map(|c| {
+                Ok(pb::LettersResponse {
+                    value: c.to_uppercase().to_string(),
+                })
+            })
+            .collect();
+        Ok(tonic::Response::new(Box::pin(futures_util::stream::iter(
+            items,
+        ))))
     }
 }
 

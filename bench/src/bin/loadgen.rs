@@ -24,6 +24,12 @@ use kit_bench::RawCodec;
 use stringsvc::StringServiceClient;
 
 const INPUT: &str = "hello world";
+/// Items per stream in the streaming modes.
+const LETTERS: usize = 1000;
+
+fn letters_input() -> String {
+    "a".repeat(LETTERS)
+}
 const EXPECTED: &str = "HELLO WORLD";
 
 struct Opts {
@@ -285,6 +291,75 @@ async fn main() {
                             Some(call.await)
                         };
                         result.is_some_and(|r| r.is_ok_and(|r| r.into_inner().value == EXPECTED))
+                    }
+                }
+            })
+            .await
+        }
+        // Streams: each call reads the letters of a LETTERS-long string,
+        // one item each, and fails unless it got all of them uppercased.
+        "grpc-stream" => {
+            let channel = tonic::transport::Endpoint::from_shared(o.url.clone())
+                .expect("url")
+                .tcp_nodelay(true)
+                .connect_lazy();
+            let client = pb::string_service_client::StringServiceClient::new(channel);
+            let input = letters_input();
+            drive(o.connections, o.seconds, |_| {
+                let client = client.clone();
+                let input = input.clone();
+                move || {
+                    let mut client = client.clone();
+                    let input = input.clone();
+                    async move {
+                        let req = tonic::Request::new(pb::LettersRequest { s: input });
+                        let Ok(resp) = client.letters(req).await else {
+                            return false;
+                        };
+                        let mut stream = resp.into_inner();
+                        let mut n = 0;
+                        while let Ok(Some(item)) = stream.message().await {
+                            if item.value != "A" {
+                                return false;
+                            }
+                            n += 1;
+                        }
+                        n == LETTERS
+                    }
+                }
+            })
+            .await
+        }
+        "sse" => {
+            let client: hyper_util::client::legacy::Client<_, Full<Bytes>> =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build_http();
+            let uri: http::Uri = format!("{}/letters/{}", o.url, letters_input())
+                .parse()
+                .expect("url");
+            drive(o.connections, o.seconds, |_| {
+                let client = client.clone();
+                let uri = uri.clone();
+                move || {
+                    let client = client.clone();
+                    let uri = uri.clone();
+                    async move {
+                        let req = http::Request::get(uri)
+                            .header("accept", "text/event-stream")
+                            .body(Full::new(Bytes::new()))
+                            .expect("request");
+                        let Ok(resp) = client.request(req).await else {
+                            return false;
+                        };
+                        let Ok(body) = resp.into_body().collect().await else {
+                            return false;
+                        };
+                        let body = body.to_bytes();
+                        let events = body
+                            .split(|b| *b == b'\n')
+                            .filter(|l| l.starts_with(b"data: "))
+                            .count();
+                        events == LETTERS
                     }
                 }
             })
