@@ -4,13 +4,14 @@
 //! error, and the stream metrics.
 
 use std::future::Future as _;
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Instant as StdInstant;
 
 use futures_core::Stream;
 use metrics::{Counter, Histogram, Label};
-use tokio::time::Sleep;
+use tokio::time::{Instant, Sleep};
 
 use crate::descriptor::EndpointDescriptor;
 use crate::{Code, Context, Error};
@@ -50,15 +51,28 @@ fn labels(
     ]
 }
 
+/// How many ready items one poll of the handler's stream may take: the
+/// request context is entered once and the message counter bumped once
+/// per batch, not per item.
+const BATCH: usize = 32;
+
 pin_project_lite::pin_project! {
     /// A handler's response stream as served: polled inside the request's
     /// context, cut at the deadline with DEADLINE_EXCEEDED, ended after
     /// the first error, counted and timed. Dropping it (the caller went
     /// away) drops the handler's stream at once.
-    pub struct ServerStream<S> {
+    ///
+    /// Items the handler has ready are taken up to [`BATCH`] at a time;
+    /// a slow reader still holds the handler back, by at most a batch.
+    pub struct ServerStream<S, T> {
         #[pin]
         inner: Option<S>,
+        ready: VecDeque<T>,
+        // What follows the ready items when the stream is over: `None` for
+        // a clean end, or the error that ended it.
+        end: Option<Option<Error>>,
         ctx: Context,
+        deadline: Option<Instant>,
         #[pin]
         sleep: Option<Sleep>,
         endpoint: &'static EndpointDescriptor,
@@ -68,7 +82,7 @@ pin_project_lite::pin_project! {
         ended: Option<Code>,
     }
 
-    impl<S> PinnedDrop for ServerStream<S> {
+    impl<S, T> PinnedDrop for ServerStream<S, T> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             let code = this.ended.unwrap_or(Code::Cancelled);
@@ -93,19 +107,21 @@ fn record_end(
     duration.record(started.elapsed().as_secs_f64());
 }
 
-impl<S> ServerStream<S> {
+impl<S, T> ServerStream<S, T> {
     /// Serves `inner` for the request whose context is `ctx`.
     pub(crate) fn new(
         inner: S,
         ctx: Context,
         endpoint: &'static EndpointDescriptor,
         transport: &'static str,
-    ) -> ServerStream<S> {
-        let sleep = ctx.deadline().map(tokio::time::sleep_until);
+    ) -> ServerStream<S, T> {
         ServerStream {
             inner: Some(inner),
+            ready: VecDeque::new(),
+            end: None,
+            deadline: ctx.deadline(),
             ctx,
-            sleep,
+            sleep: None,
             endpoint,
             transport,
             sent: metrics::counter!(STREAM_MESSAGES, labels(endpoint, transport, "sent")),
@@ -115,7 +131,15 @@ impl<S> ServerStream<S> {
     }
 }
 
-impl<S, T> Stream for ServerStream<S>
+/// What one visit to the handler's stream found.
+enum Visit {
+    /// A batch of items, or fewer and then nothing ready yet.
+    Taken,
+    /// The stream ended: cleanly (`None`) or with an error.
+    Ended(Option<Error>),
+}
+
+impl<S, T> Stream for ServerStream<S, T>
 where
     S: Stream<Item = Result<T, Error>>,
 {
@@ -123,37 +147,77 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
         let mut this = self.project();
+        if let Some(item) = this.ready.pop_front() {
+            return Poll::Ready(Some(Ok(item)));
+        }
+        if let Some(end) = this.end.take() {
+            return Poll::Ready(end.map(Err));
+        }
         let Some(inner) = this.inner.as_mut().as_pin_mut() else {
             return Poll::Ready(None);
         };
-        let polled = this.ctx.clone().sync_scoped(|| inner.poll_next(cx));
-        let (item, code) = match polled {
-            Poll::Ready(Some(Ok(item))) => {
-                this.sent.increment(1);
-                return Poll::Ready(Some(Ok(item)));
+        let expired = this.deadline.is_some_and(|d| d <= Instant::now());
+        let visit = if expired {
+            Visit::Ended(Some(Error::deadline_exceeded(
+                "deadline exceeded while streaming the response",
+            )))
+        } else {
+            let ready = &mut *this.ready;
+            this.ctx.clone().sync_scoped(|| {
+                let mut inner = inner;
+                loop {
+                    match inner.as_mut().poll_next(cx) {
+                        Poll::Ready(Some(Ok(item))) => {
+                            ready.push_back(item);
+                            if ready.len() >= BATCH {
+                                return Visit::Taken;
+                            }
+                        }
+                        Poll::Ready(Some(Err(e))) => return Visit::Ended(Some(e)),
+                        Poll::Ready(None) => return Visit::Ended(None),
+                        Poll::Pending => return Visit::Taken,
+                    }
+                }
+            })
+        };
+        this.sent.increment(this.ready.len() as u64);
+        match visit {
+            Visit::Ended(end) => {
+                // Drop the handler's stream now, not when the transport
+                // lets go of this one.
+                this.inner.set(None);
+                *this.ended = Some(end.as_ref().map_or(Code::Ok, Error::code));
+                *this.end = Some(end);
             }
-            Poll::Ready(Some(Err(e))) => {
-                let code = e.code();
-                (Some(Err(e)), code)
-            }
-            Poll::Ready(None) => (None, Code::Ok),
-            Poll::Pending => {
-                let expired = match this.sleep.as_mut().as_pin_mut() {
+            Visit::Taken if this.ready.is_empty() => {
+                // Nothing ready: wake up at the deadline, if there is one.
+                if this.sleep.is_none() {
+                    if let Some(deadline) = *this.deadline {
+                        this.sleep.set(Some(tokio::time::sleep_until(deadline)));
+                    }
+                }
+                let fired = match this.sleep.as_mut().as_pin_mut() {
                     Some(sleep) => sleep.poll(cx).is_ready(),
                     None => false,
                 };
-                if !expired {
+                if !fired {
                     return Poll::Pending;
                 }
-                let e = Error::deadline_exceeded("deadline exceeded while streaming the response");
-                (Some(Err(e)), Code::DeadlineExceeded)
+                this.inner.set(None);
+                *this.ended = Some(Code::DeadlineExceeded);
+                *this.end = Some(Some(Error::deadline_exceeded(
+                    "deadline exceeded while streaming the response",
+                )));
             }
-        };
-        // The stream is over: drop the handler's stream now, not when the
-        // transport lets go of this one.
-        this.inner.set(None);
-        *this.ended = Some(code);
-        Poll::Ready(item)
+            Visit::Taken => {}
+        }
+        if let Some(item) = this.ready.pop_front() {
+            return Poll::Ready(Some(Ok(item)));
+        }
+        match this.end.take() {
+            Some(end) => Poll::Ready(end.map(Err)),
+            None => Poll::Pending,
+        }
     }
 }
 
@@ -211,6 +275,25 @@ mod tests {
             "{} items",
             got.len() - 1
         );
+    }
+
+    #[tokio::test]
+    async fn an_always_ready_stream_is_cut_at_the_deadline_too() {
+        let endless = futures_util::stream::repeat_with(|| Ok::<_, Error>(1u8));
+        let ctx = Context::root().with_timeout(Duration::from_millis(50));
+        let mut s = Box::pin(ServerStream::new(endless, ctx, endpoint(), "http"));
+        let started = std::time::Instant::now();
+        let mut items = 0u64;
+        let last = loop {
+            match s.next().await {
+                Some(Ok(_)) => items += 1,
+                other => break other,
+            }
+        };
+        let code = last.and_then(|r| r.err()).map(|e| e.code());
+        assert_eq!(code, Some(Code::DeadlineExceeded), "after {items} items");
+        assert!(started.elapsed() < Duration::from_secs(1));
+        assert!(s.next().await.is_none());
     }
 
     #[tokio::test]
