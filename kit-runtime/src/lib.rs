@@ -43,6 +43,7 @@ pub mod lb;
 pub mod limit;
 pub mod log;
 pub mod metrics;
+pub mod openapi;
 pub mod proto;
 pub mod retry;
 pub mod sd;
