@@ -49,14 +49,12 @@ pub(crate) fn operation(
             ArgSource::Context => {}
         }
     }
-    parameters.push(json!({
-        "name": "kit-timeout-ms",
-        "in": "header",
-        "required": false,
-        "description": "The caller's remaining time in whole milliseconds: the server's deadline is the smaller of this and the endpoint's timeout.",
-        "schema": {"type": "integer", "minimum": 0}
-    }));
-    op.insert("parameters".into(), parameters.into());
+    // kit's own headers (`kit-timeout-ms`, `traceparent`) are transport
+    // conventions of every endpoint, not parameters of this one: the
+    // error responses name them.
+    if !parameters.is_empty() {
+        op.insert("parameters".into(), parameters.into());
+    }
     let reads_body = body.is_some() || !fields.is_empty();
     if let Some(info) = body {
         op.insert(
