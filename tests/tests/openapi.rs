@@ -7,11 +7,11 @@
 //! change to it fails here until it is regenerated.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use kit::Endpoints;
+use kit_tests::observe::python;
 use kit_tests::registry::TempDir;
 use kit_tests::workspace_bin;
 use serde::{Deserialize, Serialize};
@@ -118,19 +118,6 @@ impl Catalog {
     pub async fn note(&self, #[body] note: Note) -> Note {
         note
     }
-}
-
-/// The venv's python (`scripts/install-test-deps` makes it); missing is a failure.
-fn python() -> PathBuf {
-    let path = std::env::var_os("KIT_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp/kit-venv/bin/python"));
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/install-test-deps, which creates the venv with schemathesis and openapi-spec-validator",
-        path.display()
-    );
-    path
 }
 
 /// Runs `python ARGS` in `dir`, killed after `limit`; (success, stdout + stderr).
