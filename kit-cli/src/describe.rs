@@ -245,11 +245,23 @@ fn one_line(docs: &str) -> String {
     docs.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// `kit describe TARGET [--proto | --json]`.
+/// What `kit describe` prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// The endpoint table.
+    Table,
+    /// `/kit/describe` as it is (`--json`).
+    Json,
+    /// The `.proto` from reflection (`--proto`).
+    Proto,
+    /// `/openapi.json` (`--openapi`).
+    OpenApi,
+}
+
+/// `kit describe TARGET [--proto | --json | --openapi]`.
 pub async fn run(
     target: &str,
-    proto: bool,
-    json: bool,
+    format: Format,
     timeout: std::time::Duration,
 ) -> Result<std::process::ExitCode, Failure> {
     let instances = crate::target::resolve_one(target, timeout).await?;
@@ -258,19 +270,38 @@ pub async fn run(
         .map(|t| t.url.clone())
         .ok_or_else(|| Failure::new(format!("{target}: no instances")))?;
     let http = Http::new(timeout);
-    if proto {
-        print!("{}", proto_text(&http, &base, timeout).await?);
-        return Ok(std::process::ExitCode::SUCCESS);
-    }
-    let (services, raw) = fetch(&http, &base).await?;
-    if json {
-        let text = serde_json::to_string_pretty(&raw)
-            .map_err(|e| Failure::new(format!("cannot write JSON: {e}")))?;
-        println!("{text}");
-    } else {
-        print!("{}", render(&base, &services));
+    match format {
+        Format::Proto => print!("{}", proto_text(&http, &base, timeout).await?),
+        Format::OpenApi => println!("{}", openapi_text(&http, &base).await?),
+        Format::Json => {
+            let (_, raw) = fetch(&http, &base).await?;
+            let text = serde_json::to_string_pretty(&raw)
+                .map_err(|e| Failure::new(format!("cannot write JSON: {e}")))?;
+            println!("{text}");
+        }
+        Format::Table => {
+            let (services, _) = fetch(&http, &base).await?;
+            print!("{}", render(&base, &services));
+        }
     }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// `GET /openapi.json` of `base`, pretty-printed.
+async fn openapi_text(http: &Http, base: &str) -> Result<String, Failure> {
+    let reply = http.get(base, "/openapi.json").await?;
+    if !reply.status.is_success() {
+        return Err(Failure::new(format!(
+            "{base}: no OpenAPI document (GET /openapi.json answered {})",
+            reply.status
+        )));
+    }
+    let doc: serde_json::Value = serde_json::from_slice(&reply.body).map_err(|_| {
+        Failure::new(format!(
+            "{base}: no OpenAPI document (GET /openapi.json did not answer JSON)"
+        ))
+    })?;
+    serde_json::to_string_pretty(&doc).map_err(|e| Failure::new(format!("cannot write JSON: {e}")))
 }
 
 /// The `.proto` of every gRPC service at `base`, from reflection, with

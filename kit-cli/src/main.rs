@@ -53,7 +53,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     name = "kit",
     version,
     about = "The fleet tool for kit services: list, describe, call, top, compare and gate deploys.",
-    after_help = "Exit codes: 0 done (gate: promote); 1 a failure told in one line on stderr, a call answered with an error code, an instance that could not be read (ls, top --once), or gate: roll back; 2 a usage error.\n\nPlanned, not built yet: `kit describe --openapi` (kit has no OpenAPI output yet); per-instance load-balancer state (a client's EWMA and in-flight per instance are not exported as metrics: top shows kit_client_instances and kit_client_breaker_open only)."
+    after_help = "Exit codes: 0 done (gate: promote); 1 a failure told in one line on stderr, a call answered with an error code, an instance that could not be read (ls, top --once), or gate: roll back; 2 a usage error.\n\nPlanned, not built yet: per-instance load-balancer state (a client's EWMA and in-flight per instance are not exported as metrics: top shows kit_client_instances and kit_client_breaker_open only)."
 )]
 struct Cli {
     /// Deadline of each exchange with an instance.
@@ -83,9 +83,9 @@ enum Command {
         #[arg(long, conflicts_with_all = ["json", "openapi"])]
         proto: bool,
         /// Prints `/kit/describe` as it is.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "openapi")]
         json: bool,
-        /// Planned: OpenAPI output (kit has none yet; refused with a message).
+        /// Prints the OpenAPI 3.1 document of its HTTP endpoints (`/openapi.json`).
         #[arg(long)]
         openapi: bool,
     },
@@ -143,12 +143,13 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
             json,
             openapi,
         } => {
-            if openapi {
-                return Err(Failure::new(
-                    "--openapi is planned: kit does not generate OpenAPI yet (use --json for /kit/describe or --proto)",
-                ));
-            }
-            describe::run(&target, proto, json, timeout).await
+            let format = match (proto, json, openapi) {
+                (true, _, _) => describe::Format::Proto,
+                (_, true, _) => describe::Format::Json,
+                (_, _, true) => describe::Format::OpenApi,
+                _ => describe::Format::Table,
+            };
+            describe::run(&target, format, timeout).await
         }
         Command::Call(args) => call::run(args, timeout).await,
         Command::Top(args) => top::run(args, timeout).await,

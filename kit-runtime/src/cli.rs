@@ -1,5 +1,6 @@
 //! The command line of a kit binary: the server's flags and `KIT_*`
-//! variables ([`Config`]), `--help`, `--version` and `--emit-proto`.
+//! variables ([`Config`]), `--help`, `--version`, `--emit-proto` and
+//! `--emit-openapi`.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -40,6 +41,14 @@ pub struct Cli {
         help = "Print the generated .proto of the services and exit; with DIR, write one file per package under DIR"
     )]
     pub emit_proto: Option<Option<PathBuf>>,
+    /// `--emit-openapi`: print the OpenAPI 3.1 document of the services'
+    /// HTTP endpoints (what `/openapi.json` serves) and exit.
+    #[arg(
+        long,
+        conflicts_with = "emit_proto",
+        help = "Print the OpenAPI 3.1 document of the HTTP endpoints (what /openapi.json serves) and exit"
+    )]
+    pub emit_openapi: bool,
 }
 
 impl Cli {
@@ -62,9 +71,14 @@ impl Cli {
 
     /// Builds the server with this configuration and `services`, then
     /// serves it until SIGINT or SIGTERM, or writes its `.proto` files if
-    /// `--emit-proto` was given.
+    /// `--emit-proto` was given, or prints its OpenAPI document if
+    /// `--emit-openapi` was.
     pub async fn run(self, services: impl FnOnce(Server) -> Server) -> Result<(), Error> {
         let server = services(Server::new(self.config));
+        if self.emit_openapi {
+            print!("{}", crate::openapi::to_pretty_json(&server.openapi()));
+            return Ok(());
+        }
         match self.emit_proto {
             None => server.serve().await,
             Some(dir) => emit_proto(&server, dir),
@@ -160,6 +174,9 @@ mod tests {
         assert!(err.contains("unknown backend"), "{err}");
         assert_eq!(cli.emit_proto, None);
         assert_eq!(parse(&["--emit-proto"]).unwrap().emit_proto, Some(None));
+        assert!(!cli.emit_openapi);
+        assert!(parse(&["--emit-openapi"]).unwrap().emit_openapi);
+        assert!(parse(&["--emit-openapi", "--emit-proto"]).is_err());
         assert_eq!(
             parse(&["--emit-proto", "out"]).unwrap().emit_proto,
             Some(Some(PathBuf::from("out")))

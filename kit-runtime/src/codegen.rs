@@ -175,9 +175,20 @@ pub const fn limits(
     }
 }
 
-/// An HTTP route.
-pub const fn http_route(method: HttpMethod, path: &'static str) -> HttpRoute {
-    HttpRoute { method, path }
+/// An HTTP route; `response` is `None` for a method that returns `()`,
+/// `fallible` says it returns a `Result`.
+pub const fn http_route(
+    method: HttpMethod,
+    path: &'static str,
+    response: Option<crate::openapi::SchemaFn>,
+    fallible: bool,
+) -> HttpRoute {
+    HttpRoute {
+        method,
+        path,
+        response,
+        fallible,
+    }
 }
 
 /// A gRPC method; `request` and `response` register its messages in a
@@ -196,14 +207,34 @@ pub const fn grpc_method(
     }
 }
 
-/// An argument of an endpoint.
-pub const fn arg(name: &'static str, rust_type: &'static str, source: ArgSource) -> ArgDescriptor {
+/// An argument of an endpoint, with its schema function if the endpoint
+/// has an HTTP route.
+pub const fn arg(
+    name: &'static str,
+    rust_type: &'static str,
+    source: ArgSource,
+    schema: Option<crate::openapi::SchemaFn>,
+) -> ArgDescriptor {
     ArgDescriptor {
         name,
         rust_type,
         source,
+        schema,
     }
 }
+
+/// What the OpenAPI expansion uses: a schema function per HTTP argument
+/// and result type, which probes the concrete type by autoref
+/// specialization (see the runtime's `openapi::probe`).
+pub mod openapi {
+    pub use crate::openapi::probe::{
+        type_info, JsonSchemaKind, NoJsonSchema, NoSerde, Probe, SerdeInfo, SerdeKind, TypeInfo,
+    };
+    pub use schemars::SchemaGenerator;
+}
+
+/// schemars, for `#[derive(kit::JsonSchema)]`'s expansion.
+pub use schemars;
 
 /// The answer of a method that returns `()`: 204 No Content over HTTP.
 pub use crate::transport::http::respond_empty;

@@ -79,6 +79,10 @@ pub struct ArgDescriptor {
     pub rust_type: &'static str,
     /// Where HTTP binds it from.
     pub source: ArgSource,
+    /// Its JSON Schema and URL shape, for the OpenAPI document (`None`
+    /// for a `&Context` and for endpoints without an HTTP route).
+    #[serde(skip)]
+    pub schema: Option<crate::openapi::SchemaFn>,
 }
 
 /// An HTTP route.
@@ -89,6 +93,13 @@ pub struct HttpRoute {
     pub method: HttpMethod,
     /// The path template, axum syntax (`/count/{s}`).
     pub path: &'static str,
+    /// The result's JSON Schema, for the OpenAPI document (`None`: the
+    /// method returns `()`, answered 204 No Content).
+    #[serde(skip)]
+    pub response: Option<crate::openapi::SchemaFn>,
+    /// The method returns a `Result`, so it may answer any error code.
+    #[serde(skip)]
+    pub fallible: bool,
 }
 
 /// A gRPC method.

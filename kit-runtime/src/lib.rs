@@ -13,6 +13,7 @@
 //! | [`log`] | log, access log and event destinations (stderr, files, syslog) |
 //! | [`Error`], [`Code`] | one error model on both transports |
 //! | [`descriptor`] | what every service says about itself (`/kit/describe`) |
+//! | [`openapi`] | the OpenAPI 3.1 document of the HTTP endpoints (`/openapi.json`) |
 //! | [`metrics`] | the names of the metrics every service exports |
 //! | [`proto`] | protobuf encoding from Rust types |
 //! | [`retry`] | client backoff and retry budget |
@@ -43,6 +44,7 @@ pub mod lb;
 pub mod limit;
 pub mod log;
 pub mod metrics;
+pub mod openapi;
 pub mod proto;
 pub mod retry;
 pub mod sd;

@@ -110,9 +110,23 @@ fn describe_prints_endpoints_the_json_and_the_proto() {
         from_package(&String::from_utf8_lossy(&emitted.stdout))
     );
 
+    // --openapi: the document the server serves, the one --emit-openapi prints.
     let run = kit(&["describe", "--openapi", &probe.url()]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let emitted = Command::new(kit_tests::workspace_bin("slowsvc"))
+        .arg("--emit-openapi")
+        .output()
+        .expect("slowsvc --emit-openapi");
+    let emitted: Value = serde_json::from_slice(&emitted.stdout).expect("--emit-openapi JSON");
+    assert_eq!(run.json(), emitted);
+    assert_eq!(
+        run.json()["paths"]["/items/{id}"]["get"]["operationId"],
+        "probe.get_item"
+    );
+    let run = kit(&["describe", "--openapi", &not_kit_server()]);
     assert!(
-        run.one_line_failure().contains("--openapi is planned"),
+        run.one_line_failure()
+            .contains("no OpenAPI document (GET /openapi.json answered 404 Not Found)"),
         "{run:?}"
     );
 }

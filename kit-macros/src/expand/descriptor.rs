@@ -5,8 +5,8 @@ use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, ToTokens};
 
 use super::grpc::{request_ident, response_ident};
-use super::types::payload;
-use crate::internals::ast::{Endpoint, GrpcShape, Service};
+use super::types::{is_unit, payload};
+use crate::internals::ast::{Endpoint, GrpcShape, Service, Source};
 
 /// The descriptor items (inside the generated `const _` block).
 pub(super) fn expand(service: &Service) -> TokenStream {
@@ -48,22 +48,46 @@ pub(super) fn expand(service: &Service) -> TokenStream {
 /// The items one endpoint's descriptor needs, and the descriptor.
 fn endpoint(service: &Service, index: usize, e: &Endpoint) -> (TokenStream, TokenStream) {
     let args_const = format_ident!("__KIT_ARGS_{}", index);
-    let args = e.args.iter().map(|a| {
+    let mut items = TokenStream::new();
+    let mut args = Vec::new();
+    for (j, a) in e.args.iter().enumerate() {
         let name = &a.name;
         let ty = a.ty.to_token_stream().to_string();
         let source = syn::Ident::new(a.source.descriptor_variant(), Span::call_site());
-        quote!(::kit::__private::arg(#name, #ty, ::kit::__private::ArgSource::#source))
-    });
-    let mut items = quote! {
+        let schema = if e.http.is_some() && a.source != Source::Context {
+            let f = format_ident!("__kit_schema_{}_{}", index, j);
+            items.extend(schema_fn(&f, &a.ty));
+            quote!(::core::option::Option::Some(#f))
+        } else {
+            quote!(::core::option::Option::None)
+        };
+        args.push(quote!(::kit::__private::arg(
+            #name,
+            #ty,
+            ::kit::__private::ArgSource::#source,
+            #schema,
+        )));
+    }
+    items.extend(quote! {
         const #args_const: &[::kit::__private::ArgDescriptor] = &[#(#args),*];
-    };
+    });
     let http = match &e.http {
         Some(http) => {
             let method = syn::Ident::new(http.route.method.variant(), Span::call_site());
             let path = &http.route.path;
+            let response = if is_unit(&e.output.ok) {
+                quote!(::core::option::Option::None)
+            } else {
+                let f = format_ident!("__kit_schema_{}_result", index);
+                items.extend(schema_fn(&f, &e.output.ok));
+                quote!(::core::option::Option::Some(#f))
+            };
+            let fallible = e.output.fallible;
             quote!(::core::option::Option::Some(::kit::__private::http_route(
                 ::kit::__private::HttpMethod::#method,
                 #path,
+                #response,
+                #fallible,
             )))
         }
         None => quote!(::core::option::Option::None),
@@ -151,6 +175,29 @@ fn endpoint(service: &Service, index: usize, e: &Endpoint) -> (TokenStream, Toke
         value = quote!(::kit::__private::slow(#value, #nanos));
     }
     (items, value)
+}
+
+/// The OpenAPI schema function of `ty`: the runtime's probe, specialized
+/// by autoref on the concrete type, so a type without `JsonSchema` (or
+/// without `Deserialize`) is described as unconstrained instead of failing
+/// to compile. Spanned at the call site: it never reports an error of its
+/// own at the user's type.
+fn schema_fn(f: &syn::Ident, ty: &syn::Type) -> TokenStream {
+    quote! {
+        fn #f(
+            generator: &mut ::kit::__private::openapi::SchemaGenerator,
+        ) -> ::kit::__private::openapi::TypeInfo {
+            #[allow(unused_imports)]
+            use ::kit::__private::openapi::{
+                JsonSchemaKind as _, NoJsonSchema as _, NoSerde as _, SerdeKind as _,
+            };
+            let probe = &::kit::__private::openapi::Probe::<#ty>::new();
+            ::kit::__private::openapi::type_info(
+                probe.json_schema(generator),
+                probe.serde_info(),
+            )
+        }
+    }
 }
 
 fn option_u32(value: Option<u32>) -> TokenStream {

@@ -174,14 +174,14 @@ impl Server {
 
     /// A server configured from the command line and `KIT_*` variables.
     /// Unlike [`Cli::parse`] it never exits the process: `--help`,
-    /// `--version`, a bad flag and `--emit-proto` (which needs the services,
+    /// `--version`, a bad flag, `--emit-proto` and `--emit-openapi` (which need the services,
     /// see [`Cli::run`]) come back as errors carrying the text to show.
     pub fn from_env() -> Result<Server, Error> {
         let cli = Cli::try_parse_from(std::env::args_os())
             .map_err(|e| Error::invalid_argument(e.to_string()))?;
-        if cli.emit_proto.is_some() {
+        if cli.emit_proto.is_some() || cli.emit_openapi {
             return Err(Error::invalid_argument(
-                "--emit-proto needs the services: serve with kit::serve or kit::Cli::parse().run(..)",
+                "--emit-proto and --emit-openapi need the services: serve with kit::serve or kit::Cli::parse().run(..)",
             ));
         }
         Ok(Server::new(cli.config))
@@ -376,17 +376,32 @@ impl Server {
             .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
             .collect();
         let metadata = serde_json::Value::Object(metadata);
-        let mut http_router = http.into_router().merge(self.health.router()).route(
-            "/kit/describe",
-            get(move || async move {
-                axum::Json(describe(
-                    &descriptors,
-                    &admission,
-                    &server_limits,
-                    &metadata,
-                ))
-            }),
-        );
+        let openapi = bytes::Bytes::from(crate::openapi::to_pretty_json(
+            &crate::openapi::document(&descriptors),
+        ));
+        let mut http_router = http
+            .into_router()
+            .merge(self.health.router())
+            .route(
+                "/openapi.json",
+                get(move || async move {
+                    (
+                        [(http::header::CONTENT_TYPE, "application/json")],
+                        openapi.clone(),
+                    )
+                }),
+            )
+            .route(
+                "/kit/describe",
+                get(move || async move {
+                    axum::Json(describe(
+                        &descriptors,
+                        &admission,
+                        &server_limits,
+                        &metadata,
+                    ))
+                }),
+            );
         if let Some(handle) = prometheus {
             http_router = http_router.route(
                 "/metrics",
@@ -405,6 +420,13 @@ impl Server {
             app,
             grpc: grpc_router,
         })
+    }
+
+    /// The OpenAPI 3.1 document of the services' HTTP endpoints (what
+    /// `/openapi.json` serves and `--emit-openapi` prints).
+    pub fn openapi(&self) -> serde_json::Value {
+        let descriptors: Vec<_> = self.services.iter().map(|(d, _)| *d).collect();
+        crate::openapi::document(&descriptors)
     }
 
     /// The `.proto` files of the services added, one per protobuf package:
