@@ -56,7 +56,9 @@ pub(crate) struct ErrorSources {
 impl ErrorSources {
     pub(crate) fn of(endpoint: &EndpointDescriptor, reads_body: bool) -> ErrorSources {
         ErrorSources {
-            fallible: endpoint.http.is_some_and(|r| r.fallible),
+            // A stream's errors are events of its 200, not statuses.
+            fallible: endpoint.http.is_some_and(|r| r.fallible)
+                && !endpoint.streaming.streams_responses(),
             reads_body,
             rate_limited: endpoint.rate.is_some(),
         }

@@ -46,7 +46,8 @@ pub(crate) fn operation(
                 fields.insert(arg.name.into(), info.schema.to_value());
             }
             ArgSource::Body => body = Some(info),
-            ArgSource::Context => {}
+            // Request streams are gRPC-only: never on an HTTP route.
+            ArgSource::Context | ArgSource::Stream => {}
         }
     }
     // kit's own headers (`kit-timeout-ms`, `traceparent`) are transport
@@ -81,6 +82,10 @@ pub(crate) fn operation(
     }
     let mut responses = Map::new();
     match route.response {
+        Some(schema_fn) if endpoint.streaming.streams_responses() => {
+            let item = schema_fn(generator).schema.to_value();
+            responses.insert("200".into(), stream_response(endpoint, item));
+        }
         Some(schema_fn) => {
             let info = schema_fn(generator);
             responses.insert(
@@ -104,6 +109,28 @@ pub(crate) fn operation(
     }
     op.insert("responses".into(), responses.into());
     Value::Object(op)
+}
+
+/// The 200 of a streaming endpoint: Server-Sent Events or NDJSON, by
+/// `Accept`. OpenAPI 3.1 has no schema for the items of a sequence (3.2's
+/// `itemSchema`), so the item's schema is in `x-kit-item-schema`.
+fn stream_response(endpoint: &EndpointDescriptor, item: Value) -> Value {
+    json!({
+        "description": format!(
+            "A stream of {} items. `Accept: text/event-stream`: one `data: <item JSON>` event per item; an error ends the stream with `event: error` and the error JSON as its data. Otherwise NDJSON: one `{{\"result\": <item>}}` line per item, and an error as a last line holding the error JSON.",
+            endpoint.returns
+        ),
+        "content": {
+            "text/event-stream": {
+                "schema": {"type": "string"},
+                "x-kit-item-schema": item.clone(),
+            },
+            "application/x-ndjson": {
+                "schema": {"type": "string"},
+                "x-kit-item-schema": item,
+            }
+        }
+    })
 }
 
 /// A path or query parameter.

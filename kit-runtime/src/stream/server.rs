@@ -3,8 +3,8 @@
 //! stream, the deadline bounding the whole stream, the end at the first
 //! error, and the stream metrics.
 
-use std::future::Future as _;
 use std::collections::VecDeque;
+use std::future::Future as _;
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 use std::time::Instant as StdInstant;
