@@ -54,7 +54,7 @@ impl<T> Streaming<T> {
     }
 
     /// A stream of the items of `items`, all `Ok`.
-    pub fn from_iter<I>(items: I) -> Streaming<T>
+    pub fn iter<I>(items: I) -> Streaming<T>
     where
         I: IntoIterator<Item = T>,
         I::IntoIter: Send + 'static,
@@ -94,6 +94,13 @@ impl<T> Stream for Streaming<T> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.inner.size_hint()
+    }
+}
+
+/// `iter.collect::<Streaming<T>>()`: the items, all `Ok`.
+impl<T: Send + 'static> FromIterator<T> for Streaming<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(items: I) -> Streaming<T> {
+        Streaming::iter(items.into_iter().collect::<Vec<T>>())
     }
 }
 
@@ -140,7 +147,7 @@ mod tests {
 
     #[tokio::test]
     async fn message_reads_items_then_none() {
-        let mut s = Streaming::from_iter(vec![1, 2]);
+        let mut s = Streaming::iter(vec![1, 2]);
         assert_eq!(s.message().await.unwrap(), Some(1));
         assert_eq!(s.message().await.unwrap(), Some(2));
         assert_eq!(s.message().await.unwrap(), None);

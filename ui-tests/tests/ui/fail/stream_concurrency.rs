@@ -4,7 +4,7 @@ pub struct Svc;
 impl Svc {
     #[endpoint(grpc, concurrency = 4)]
     pub async fn all(&self) -> kit::Streaming<u64> {
-        kit::Streaming::from_iter(vec![1u64])
+        kit::Streaming::iter(vec![1u64])
     }
 }
 

@@ -35,7 +35,7 @@ impl Svc {
 
     #[endpoint(http = "GET /boxed")]
     pub async fn boxed(&self) -> Streaming<String> {
-        Streaming::from_iter(vec!["a".to_string()])
+        Streaming::iter(vec!["a".to_string()])
     }
 
     #[endpoint(grpc)]
