@@ -64,6 +64,9 @@ pub struct Endpoint {
     pub args: Vec<Arg>,
     #[serde(default)]
     pub returns: String,
+    /// `unary`, `server`, `client` or `bidi`.
+    #[serde(default)]
+    pub streaming: String,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

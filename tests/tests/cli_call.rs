@@ -42,7 +42,7 @@ fn ls_lists_every_instance_and_shows_the_unreachable_one() {
     assert!(s["uptime_seconds"].as_u64().is_some(), "{s}");
     assert_eq!(
         s["services"],
-        json!([{"name": "strings", "version": "0.1.0", "transports": "http+grpc", "endpoints": 2}])
+        json!([{"name": "strings", "version": "0.1.0", "transports": "http+grpc", "endpoints": 3}])
     );
     assert_eq!(rows[1]["services"][0]["name"], "probe");
     assert_eq!(rows[1]["services"][0]["endpoints"], 15);
@@ -371,7 +371,7 @@ fn call_and_describe_a_grpcio_server_through_reflection() {
     assert_eq!(failed.one_line_failure(), "INVALID_ARGUMENT: empty string");
     assert_eq!(
         unknown.one_line_failure(),
-        format!("error: {url}: unknown method `strings.v1.StringService/Lowercase` (strings.v1.StringService has strings.v1.StringService/Uppercase, strings.v1.StringService/Count)")
+        format!("error: {url}: unknown method `strings.v1.StringService/Lowercase` (strings.v1.StringService has strings.v1.StringService/Uppercase, strings.v1.StringService/Count, strings.v1.StringService/Letters)")
     );
     assert!(
         misfit
@@ -395,8 +395,8 @@ fn bad_input_is_one_line_and_a_non_zero_exit() {
         (vec!["call", &web, "strings.uppercase", "{}"], format!("error: {web}: not a kit service (GET /kit/describe answered 404 Not Found)")),
         (vec!["describe", &web], format!("error: {web}: not a kit service (GET /kit/describe answered 404 Not Found)")),
         (vec!["ls", &web], format!("{web}: not a kit service (GET /kit/describe answered 404 Not Found)")),
-        (vec!["call", &url, "strings.lowercase", "{}"], format!("error: {url}: unknown method `strings.lowercase` (this server has strings.uppercase, strings.count)")),
-        (vec!["call", &url, "uppercase", "{}"], format!("error: {url}: `uppercase` is not SERVICE.ENDPOINT (this server has strings.uppercase, strings.count)")),
+        (vec!["call", &url, "strings.lowercase", "{}"], format!("error: {url}: unknown method `strings.lowercase` (this server has strings.uppercase, strings.count, strings.letters)")),
+        (vec!["call", &url, "uppercase", "{}"], format!("error: {url}: `uppercase` is not SERVICE.ENDPOINT (this server has strings.uppercase, strings.count, strings.letters)")),
         (vec!["call", &url, "strings.uppercase", r#"{"s":"#], "error: the arguments are not JSON: EOF while parsing a value at line 1 column 5".into()),
         (vec!["call", &url, "strings.uppercase", r#"{"t":"x"}"#], "error: strings.uppercase has no argument `t` (its arguments: s)".into()),
         (vec!["call", &url, "strings.uppercase", "[1]"], "error: the arguments of strings.uppercase are a JSON object keyed by argument name (its arguments: s)".into()),
@@ -408,4 +408,50 @@ fn bad_input_is_one_line_and_a_non_zero_exit() {
         let run = kit(&args);
         assert_eq!(run.one_line_failure(), expected, "kit {args:?}");
     }
+}
+
+/// A server-streaming endpoint prints one JSON line per item on both
+/// transports; an error that ends the stream is the usual one line and a
+/// non-zero exit, after the items that came before it.
+#[test]
+fn call_prints_a_stream_as_lines_on_both_transports() {
+    let strings = KitProcess::start("stringsvc", &[], &[]);
+    for transport in ["http", "grpc"] {
+        let run = kit(&[
+            "call",
+            "--transport",
+            transport,
+            &strings.url(),
+            "strings.letters",
+            r#"{"s":"abc"}"#,
+        ]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert_eq!(run.stdout, "\"A\"\n\"B\"\n\"C\"\n", "{transport}");
+    }
+    let streams = KitProcess::start("streamsvc", &[], &[]);
+    for transport in ["http", "grpc"] {
+        let run = kit(&[
+            "call",
+            "--transport",
+            transport,
+            &streams.url(),
+            "streams.fail_after",
+            r#"{"after":2}"#,
+        ]);
+        assert_eq!(run.code, 1, "{run:?}");
+        assert_eq!(run.stdout, "0\n1\n", "{transport}");
+        assert_eq!(
+            run.one_line_failure(),
+            "NOT_FOUND: nothing after 2",
+            "{transport}"
+        );
+    }
+    // A request stream cannot be given on a command line.
+    let run = kit(&["call", &streams.url(), "streams.sum", "{}"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.one_line_failure()
+            .contains("takes a stream of requests"),
+        "{run:?}"
+    );
 }

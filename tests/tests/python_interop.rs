@@ -151,7 +151,10 @@ fn reflection_lets_a_generic_client_list_and_call_methods() {
     );
     // The health service is listed as well, as generic tools expect.
     assert!(services.contains(&"grpc.health.v1.Health"), "{services:?}");
-    assert_eq!(v["methods"], serde_json::json!(["Uppercase", "Count"]));
+    assert_eq!(
+        v["methods"],
+        serde_json::json!(["Uppercase", "Count", "Letters"])
+    );
     assert_eq!(v["response"], "REFLECTED");
 }
 

@@ -21,6 +21,8 @@ pub struct Method {
     pub path: String,
     pub input: MessageDescriptor,
     pub output: MessageDescriptor,
+    /// It answers a stream of messages.
+    pub server_streaming: bool,
 }
 
 /// Looks `service`/`method` up (full protobuf names) on the server.
@@ -54,15 +56,16 @@ pub async fn resolve(
             methods.join(", ")
         )));
     };
-    if m.is_client_streaming() || m.is_server_streaming() {
+    if m.is_client_streaming() {
         return Err(Failure::new(format!(
-            "{service}/{method} streams; kit call makes unary calls only"
+            "{service}/{method} takes a stream of requests; kit call sends one request (unary and server-streaming methods)"
         )));
     }
     Ok(Method {
         path: format!("/{service}/{method}"),
         input: m.input(),
         output: m.output(),
+        server_streaming: m.is_server_streaming(),
     })
 }
 
@@ -119,6 +122,51 @@ pub async fn send(
     headers: &[(String, String)],
     timeout: Duration,
 ) -> Result<Result<Bytes, tonic::Status>, Failure> {
+    let (mut grpc, path, req) = prepare(channel, path, request, headers, timeout).await?;
+    Ok(grpc
+        .unary(req, path, RawCodec)
+        .await
+        .map(|reply| reply.into_inner()))
+}
+
+/// Sends one server-streaming call and reads the stream to its end: the
+/// messages' bytes, and the status that ended it if it was not OK.
+pub async fn send_streaming(
+    channel: Channel,
+    path: &str,
+    request: Bytes,
+    headers: &[(String, String)],
+    timeout: Duration,
+) -> Result<(Vec<Bytes>, Option<tonic::Status>), Failure> {
+    let (mut grpc, path, req) = prepare(channel, path, request, headers, timeout).await?;
+    let mut stream = match grpc.server_streaming(req, path, RawCodec).await {
+        Ok(reply) => reply.into_inner(),
+        Err(status) => return Ok((Vec::new(), Some(status))),
+    };
+    let mut messages = Vec::new();
+    loop {
+        match stream.message().await {
+            Ok(Some(bytes)) => messages.push(bytes),
+            Ok(None) => return Ok((messages, None)),
+            Err(status) => return Ok((messages, Some(status))),
+        }
+    }
+}
+
+async fn prepare(
+    channel: Channel,
+    path: &str,
+    request: Bytes,
+    headers: &[(String, String)],
+    timeout: Duration,
+) -> Result<
+    (
+        tonic::client::Grpc<Channel>,
+        PathAndQuery,
+        tonic::Request<Bytes>,
+    ),
+    Failure,
+> {
     let path = PathAndQuery::from_str(path)
         .map_err(|e| Failure::new(format!("`{path}` is not a gRPC path: {e}")))?;
     let mut grpc = tonic::client::Grpc::new(channel);
@@ -134,8 +182,5 @@ pub async fn send(
             .map_err(|_| Failure::new(format!("`{v}` is not a gRPC metadata value")))?;
         req.metadata_mut().insert(key, value);
     }
-    Ok(grpc
-        .unary(req, path, RawCodec)
-        .await
-        .map(|reply| reply.into_inner()))
+    Ok((grpc, path, req))
 }

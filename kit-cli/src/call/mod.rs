@@ -47,7 +47,12 @@ pub struct CallArgs {
 /// How the call ended.
 enum Outcome {
     Ok(Option<Value>),
-    Failed { code: String, message: String },
+    Failed {
+        code: String,
+        message: String,
+    },
+    /// A stream's items, and the error that ended it, if one did.
+    Items(Vec<Value>, Option<(String, String)>),
 }
 
 pub async fn run(args: CallArgs, timeout: Duration) -> Result<ExitCode, Failure> {
@@ -108,8 +113,8 @@ pub async fn run(args: CallArgs, timeout: Duration) -> Result<ExitCode, Failure>
         }
     };
     let status = match &outcome {
-        Outcome::Ok(_) => "OK".to_string(),
-        Outcome::Failed { code, .. } => code.clone(),
+        Outcome::Ok(_) | Outcome::Items(_, None) => "OK".to_string(),
+        Outcome::Failed { code, .. } | Outcome::Items(_, Some((code, _))) => code.clone(),
     };
     if args.trace {
         eprintln!(
@@ -125,6 +130,19 @@ pub async fn run(args: CallArgs, timeout: Duration) -> Result<ExitCode, Failure>
             Ok(ExitCode::SUCCESS)
         }
         Outcome::Ok(None) => Ok(ExitCode::SUCCESS),
+        // One compact JSON line per item, as NDJSON.
+        Outcome::Items(items, end) => {
+            for item in items {
+                println!("{item}");
+            }
+            match end {
+                None => Ok(ExitCode::SUCCESS),
+                Some((code, message)) => {
+                    eprintln!("{code}: {message}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
         Outcome::Failed { code, message } => {
             eprintln!("{code}: {message}");
             Ok(ExitCode::FAILURE)
@@ -161,13 +179,22 @@ async fn kit_call(
             let built = http::build(&qualified, ep, route, json).map_err(Failure::new)?;
             let mut headers = headers.to_vec();
             headers.push(("kit-timeout-ms".into(), timeout.as_millis().to_string()));
+            let streams = ep.streaming == "server";
+            if streams {
+                headers.push(("accept".into(), "application/x-ndjson".into()));
+            }
             let how = format!("http {} {base}{}", built.method, built.path);
             let start = Instant::now();
             let reply = http
                 .send(built.method, base, &built.path, &headers, built.body)
                 .await?;
             let took = start.elapsed();
-            Ok((http_outcome(&reply), how, took))
+            let outcome = if streams && reply.status.is_success() {
+                ndjson_outcome(&reply.body)
+            } else {
+                http_outcome(&reply)
+            };
+            Ok((outcome, how, took))
         }
         Transport::Grpc => {
             let (Some(g), Some(m)) = (&svc.grpc, &ep.grpc) else {
@@ -261,6 +288,27 @@ async fn grpc_call(
     let request = grpc::encode(&m, json, body_arg.as_deref())?;
     let how = format!("grpc {base}{}", m.path);
     let start = Instant::now();
+    if m.server_streaming {
+        let (messages, end) =
+            grpc::send_streaming(channel, &m.path, request, headers, timeout).await?;
+        let took = start.elapsed();
+        let mut items = Vec::with_capacity(messages.len());
+        for bytes in messages {
+            let item = Outcome::Ok(Some(grpc::decode(&m, bytes)?));
+            let item = match kit_endpoint {
+                Some(ep) => unwrap_value(item, ep, &m.output),
+                None => item,
+            };
+            if let Outcome::Ok(value) = item {
+                items.push(value.unwrap_or(Value::Null));
+            }
+        }
+        let end = end.map(|status| {
+            let code = kit::Code::from_i32(status.code() as i32);
+            (code.as_str().to_string(), status.message().to_string())
+        });
+        return Ok((Outcome::Items(items, end), how, took));
+    }
     let answer = grpc::send(channel, &m.path, request, headers, timeout).await?;
     let took = start.elapsed();
     let outcome = match answer {
@@ -312,6 +360,38 @@ fn http_outcome(reply: &crate::http::Reply) -> Outcome {
             ),
         },
     }
+}
+
+/// A kit NDJSON stream: `{"result":ITEM}` lines, and an `{"error":{...}}`
+/// line that ends it.
+fn ndjson_outcome(body: &[u8]) -> Outcome {
+    let mut items = Vec::new();
+    for line in body
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.trim_ascii().is_empty())
+    {
+        let parsed: Option<Value> = serde_json::from_slice(line).ok();
+        match parsed {
+            Some(Value::Object(mut map)) if map.contains_key("result") => {
+                items.push(map.remove("result").unwrap_or(Value::Null));
+            }
+            Some(v) if v.get("error").is_some() => {
+                let e = &v["error"];
+                let code = e["status"].as_str().unwrap_or("UNKNOWN").to_string();
+                let message = e["message"].as_str().unwrap_or("").to_string();
+                return Outcome::Items(items, Some((code, message)));
+            }
+            _ => {
+                let text = String::from_utf8_lossy(line);
+                let message = format!(
+                    "not a line of a kit stream: {}",
+                    text.chars().take(200).collect::<String>()
+                );
+                return Outcome::Items(items, Some(("INTERNAL".into(), message)));
+            }
+        }
+    }
+    Outcome::Items(items, None)
 }
 
 /// Random lowercase hex, not all zero (W3C trace and span ids).
