@@ -7,6 +7,7 @@ run, alternating rounds (A B C, B C A, ...), and reports medians and ratios.
     python3 bench/run.py --only fleet    # only the fleet section (bench/src/bin/fleet.rs), in place
     python3 bench/run.py --only overload # only the overload section (bench/src/bin/overload.rs), in place
     python3 bench/run.py --only streams  # only the streaming section (gRPC Letters, SSE), in place
+    python3 bench/run.py --only nats     # only the NATS section (bench/src/bin/nats.rs, needs nats-server), in place
 
 Writes BENCHMARKS.md (or --out). Load: wrk (HTTP, 64 connections) and
 kit-bench's loadgen (gRPC, 64 HTTP/2 connections; client-side comparison).
@@ -152,7 +153,7 @@ def build(args):
     log(f"building kit-bench ({profile})")
     subprocess.run(["cargo", "build", "--quiet", "--profile", profile, "-p", "kit-bench", "-p", "stringsvc", "--bins"], cwd=ROOT, check=True, env={**os.environ, "CARGO_TARGET_DIR": TARGET})
     out_dir = os.path.join(TARGET, "debug" if profile == "dev" else "release")
-    bins = {b: os.path.join(out_dir, b) for b in ("contender", "loadgen", "fleet", "overload", "sinks")}
+    bins = {b: os.path.join(out_dir, b) for b in ("contender", "loadgen", "fleet", "overload", "sinks", "nats")}
     log("building the Go kit contender")
     gobin = os.path.join(tempfile.mkdtemp(), "gokitsvc")
     env = {**os.environ, "GO111MODULE": "off", "GOPATH": "/usr/share/gocode", "GOCACHE": os.environ.get("GOCACHE", "/var/tmp/kit-gocache")}
@@ -282,6 +283,31 @@ def overload_suite(bins, args):
         "",
         table,
         OVERLOAD_END,
+    ])
+
+
+NATS_START = "<!-- nats: written by bench/src/bin/nats.rs -->"
+NATS_END = "<!-- nats: end -->"
+
+
+def nats_suite(bins, args):
+    """NATS request/reply: kit's server over NATS against a hand-written
+    async-nats responder, one raw requester, alternating rounds."""
+    rounds = 1 if args.smoke else min(args.rounds, 5)
+    seconds = 0.5 if args.smoke else 5
+    cmd = [bins["nats"], "--rounds", str(rounds), "--seconds", str(seconds)]
+    log("nats: request/reply through kit against a hand-written responder")
+    table = run_section("nats", cmd)
+    return "\n".join([
+        NATS_START,
+        "## NATS request/reply: `strings.uppercase` `{\"s\":\"hello world\"}`, 64 calls in flight on one NATS connection",
+        "",
+        f"Command: `python3 bench/run.py --only nats` ({datetime.date.today().isoformat()}; {rounds} alternating rounds of {seconds:g} s; "
+        "servers on core 0, requester and nats-server on core 1 when pinned). The hand-written responder does the JSON work only "
+        "(no deadline, metrics, logs or spans); kit runs its whole server stack.",
+        "",
+        table,
+        NATS_END,
     ])
 
 
@@ -419,6 +445,7 @@ SECTIONS = {
     "fleet": (FLEET_START, FLEET_END, fleet_suite),
     "overload": (OVERLOAD_START, OVERLOAD_END, overload_suite),
     "observe": (OBSERVE_START, OBSERVE_END, observe_suite),
+    "nats": (NATS_START, NATS_END, nats_suite),
 }
 
 
@@ -585,6 +612,7 @@ def main():
     overload = overload_suite(bins, args)
     observe = observe_suite(bins, args)
     streams = streams_suite(bins, args)
+    nats = nats_suite(bins, args)
     build_rows = None
     if not args.smoke and not args.no_build_cost:
         sys.path.insert(0, os.path.join(ROOT, "bench"))
@@ -632,7 +660,7 @@ def main():
     for m in micro:
         md.append(f"| {m['name']} | {m['ns_per_call']:,.0f} | {m['allocs_per_call']:.1f} |")
     md += ["", layer_costs(micro)]
-    md += ["", fleet, "", overload, "", observe, "", streams]
+    md += ["", fleet, "", overload, "", observe, "", streams, "", nats]
     if build_rows:
         import buildcost
 

@@ -23,6 +23,7 @@ pub struct UrlCodec<T> {
     from: fn(&[&str]) -> Result<T, String>,
     to: fn(&T) -> Result<Vec<String>, Error>,
     shape: fn() -> Shape,
+    json: fn(&mut Vec<u8>, &T) -> Result<(), serde_json::Error>,
 }
 
 impl<T> Clone for UrlCodec<T> {
@@ -39,6 +40,7 @@ pub const fn url<T: Serialize + DeserializeOwned>() -> UrlCodec<T> {
         from: from_values::<T>,
         to: to_values::<T>,
         shape: shape::<T>,
+        json: |buf, value| serde_json::to_writer(buf, value),
     }
 }
 
@@ -51,6 +53,11 @@ impl<T> UrlCodec<T> {
     /// The values to write for `value`.
     pub(crate) fn write(&self, value: &T) -> Result<Vec<String>, Error> {
         (self.to)(value)
+    }
+
+    /// Appends `value` as JSON (a NATS payload carries URL arguments so).
+    pub(crate) fn json_into(&self, buf: &mut Vec<u8>, value: &T) -> Result<(), serde_json::Error> {
+        (self.json)(buf, value)
     }
 
     /// What `T` looks like in a URL.

@@ -184,16 +184,35 @@ impl JsonObject {
         codec: WireCodec<T>,
         value: &T,
     ) -> Result<JsonObject, Error> {
+        self.key(name);
+        codec
+            .encode_into(&mut self.buf, value)
+            .map_err(|e| Error::invalid_argument(format!("cannot encode `{name}` as JSON: {e}")))?;
+        Ok(self)
+    }
+
+    /// Adds a URL argument `"name": value` (in a NATS payload), through
+    /// the URL codec its type was already checked with.
+    pub fn url_field<T>(
+        mut self,
+        name: &str,
+        codec: crate::url::UrlCodec<T>,
+        value: &T,
+    ) -> Result<JsonObject, Error> {
+        self.key(name);
+        codec
+            .json_into(&mut self.buf, value)
+            .map_err(|e| Error::invalid_argument(format!("cannot encode `{name}` as JSON: {e}")))?;
+        Ok(self)
+    }
+
+    fn key(&mut self, name: &str) {
         if self.buf.len() > 1 {
             self.buf.push(b',');
         }
         self.buf.push(b'"');
         self.buf.extend_from_slice(name.as_bytes());
         self.buf.extend_from_slice(b"\":");
-        codec
-            .encode_into(&mut self.buf, value)
-            .map_err(|e| Error::invalid_argument(format!("cannot encode `{name}` as JSON: {e}")))?;
-        Ok(self)
     }
 
     /// `}`, as a body.

@@ -6,6 +6,7 @@ pub mod cli;
 pub mod fleet;
 pub mod inventory;
 pub mod limited;
+pub mod nats;
 pub mod observe;
 pub mod probe;
 pub mod registry;

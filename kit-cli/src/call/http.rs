@@ -166,6 +166,7 @@ mod tests {
                 })
                 .collect(),
             returns: String::new(),
+            streaming: String::new(),
         };
         (e, route)
     }

@@ -123,6 +123,7 @@ fn method(service: &Service, index: usize, e: &Endpoint) -> TokenStream {
     } else {
         quote!(#ok)
     };
+    let nats = nats_call(service, index, e);
     quote! {
         #[doc = #docs]
         pub async fn #ident(&self, #(#params),*) -> ::core::result::Result<#returns, ::kit::Error> {
@@ -130,6 +131,7 @@ fn method(service: &Service, index: usize, e: &Endpoint) -> TokenStream {
             match self.inner.transport() {
                 ::kit::Transport::Grpc => { #grpc }
                 ::kit::Transport::Http => { #http }
+                ::kit::Transport::Nats => { #nats }
             }
         }
     }
@@ -211,28 +213,7 @@ fn http_call(index: usize, e: &Endpoint) -> TokenStream {
             #(#query)*
         }}
     };
-    let fields: Vec<_> = e
-        .args
-        .iter()
-        .filter(|a| a.source == Source::BodyField)
-        .collect();
-    let whole = e.args.iter().find(|a| a.source == Source::Body);
-    let body = if let Some(arg) = whole {
-        let (i, codec) = (&arg.ident, wire(&arg.ty));
-        quote!(::core::option::Option::Some(#codec.body(&#i)?))
-    } else if !fields.is_empty() {
-        let adds = fields.iter().map(|a| {
-            let (i, name, codec) = (&a.ident, &a.name, wire(&a.ty));
-            quote!(.field(#name, #codec, &#i)?)
-        });
-        quote!(::core::option::Option::Some(::kit::__private::JsonObject::new() #(#adds)* .finish()))
-    } else if http.route.method.has_body() {
-        quote!(::core::option::Option::Some(
-            ::kit::__private::Bytes::from_static(b"{}")
-        ))
-    } else {
-        quote!(::core::option::Option::None)
-    };
+    let body = http_body(e, http.route.method.has_body());
     let codec = wire(&e.output.ok);
     let call = if e.output.stream {
         quote!(stream_http)
@@ -247,6 +228,84 @@ fn http_call(index: usize, e: &Endpoint) -> TokenStream {
         self.inner
             .#call(#index, ::kit::__private::HttpCall::new(__path, __body), #codec)
             .await
+    }
+}
+
+/// The HTTP body of a call (an `Option<Bytes>`): the `#[body]` argument,
+/// the object of the body fields, `{}` for a body route without any, or
+/// none.
+fn http_body(e: &Endpoint, has_body: bool) -> TokenStream {
+    let fields: Vec<_> = e
+        .args
+        .iter()
+        .filter(|a| a.source == Source::BodyField)
+        .collect();
+    let whole = e.args.iter().find(|a| a.source == Source::Body);
+    if let Some(arg) = whole {
+        let (i, codec) = (&arg.ident, wire(&arg.ty));
+        quote!(::core::option::Option::Some(#codec.body(&#i)?))
+    } else if !fields.is_empty() {
+        let adds = fields.iter().map(|a| {
+            let (i, name, codec) = (&a.ident, &a.name, wire(&a.ty));
+            quote!(.field(#name, #codec, &#i)?)
+        });
+        quote!(::core::option::Option::Some(::kit::__private::JsonObject::new() #(#adds)* .finish()))
+    } else if has_body {
+        quote!(::core::option::Option::Some(
+            ::kit::__private::Bytes::from_static(b"{}")
+        ))
+    } else {
+        quote!(::core::option::Option::None)
+    }
+}
+
+/// The NATS branch: the payload is the HTTP body when the route takes
+/// nothing from its URL, else the object of every argument by name (see
+/// the runtime's `transport::nats::payload`).
+fn nats_call(service: &Service, index: usize, e: &Endpoint) -> TokenStream {
+    if e.output.stream {
+        let msg = format!(
+            "{}.{} streams, and NATS request/reply carries one reply; call it over HTTP or gRPC",
+            service.name, e.name
+        );
+        return quote!(::core::result::Result::Err(::kit::Error::unimplemented(#msg)));
+    }
+    if e.http.is_none() {
+        let msg = format!(
+            "{}.{} is served over gRPC only, not over NATS; build the client with .transport(kit::Transport::Grpc)",
+            service.name, e.name
+        );
+        return quote!(::core::result::Result::Err(::kit::Error::unimplemented(#msg)));
+    }
+    let from_url = e
+        .args
+        .iter()
+        .any(|a| matches!(a.source, Source::Path | Source::Query { .. }));
+    let payload = if from_url {
+        // URL arguments through their URL codec, so a type is checked
+        // where the HTTP branch checks it, and reported once.
+        let adds = e.wire_args().map(|a| {
+            let (i, name) = (&a.ident, &a.name);
+            match a.source {
+                Source::Path | Source::Query { .. } => {
+                    let codec = url(&a.ty);
+                    quote!(.url_field(#name, #codec, &#i)?)
+                }
+                _ => {
+                    let codec = wire(&a.ty);
+                    quote!(.field(#name, #codec, &#i)?)
+                }
+            }
+        });
+        quote!(::kit::__private::JsonObject::new() #(#adds)* .finish())
+    } else {
+        let body = http_body(e, true);
+        quote!(#body.unwrap_or_default())
+    };
+    let codec = wire(&e.output.ok);
+    quote! {
+        let __payload = #payload;
+        self.inner.call_nats(#index, __payload, #codec).await
     }
 }
 

@@ -63,6 +63,8 @@ pub struct ClientBuilder<C = Client> {
     layers: ClientLayers,
     rate_limit: Option<ClientRateLimit>,
     endpoint_rate_limits: Vec<(String, ClientRateLimit)>,
+    nats_url: Option<String>,
+    nats_prefix: Option<String>,
     _client: PhantomData<fn() -> C>,
 }
 
@@ -88,6 +90,8 @@ impl<C: From<Client>> ClientBuilder<C> {
             layers: ClientLayers::default(),
             rate_limit: None,
             endpoint_rate_limits: Vec::new(),
+            nats_url: None,
+            nats_prefix: None,
             _client: PhantomData,
         }
     }
@@ -162,7 +166,35 @@ impl<C: From<Client>> ClientBuilder<C> {
         self
     }
 
-    /// The transport: HTTP/JSON (default) or gRPC.
+    /// The NATS server (`nats://host:port`) a [`Transport::Nats`] client
+    /// sends its requests through, instead of base URLs: any instance of
+    /// the service subscribed there answers.
+    ///
+    /// ```
+    /// # #[derive(Default)] struct Strings;
+    /// # #[kit::service] impl Strings {
+    /// #     #[endpoint(http = "POST /uppercase")]
+    /// #     async fn uppercase(&self, s: String) -> String { s.to_uppercase() }
+    /// # }
+    /// let client = StringsClient::builder()
+    ///     .transport(kit::Transport::Nats)
+    ///     .nats_url("nats://127.0.0.1:4222")
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn nats_url(mut self, url: impl Into<String>) -> ClientBuilder<C> {
+        self.nats_url = Some(url.into());
+        self
+    }
+
+    /// The prefix of the NATS subjects, as the servers' `--nats-prefix`
+    /// (`prod` calls `prod.SERVICE.ENDPOINT`).
+    pub fn nats_prefix(mut self, prefix: impl Into<String>) -> ClientBuilder<C> {
+        self.nats_prefix = Some(prefix.into());
+        self
+    }
+
+    /// The transport: HTTP/JSON (default), gRPC, or NATS.
     pub fn transport(mut self, transport: Transport) -> ClientBuilder<C> {
         self.transport = transport;
         self
@@ -234,7 +266,21 @@ impl<C: From<Client>> ClientBuilder<C> {
             };
             endpoint_limits[i] = Some(ClientLimiter::new(*limit));
         }
+        let nats = self.transport == Transport::Nats;
+        if nats != self.nats_url.is_some() {
+            return Err(Error::invalid_argument(if nats {
+                "a NATS client needs .nats_url(\"nats://HOST:PORT\")"
+            } else {
+                ".nats_url is for a client built with .transport(kit::Transport::Nats)"
+            }));
+        }
+        if nats && (self.discover.is_some() || !self.urls.is_empty()) {
+            return Err(Error::invalid_argument(
+                "a NATS client takes .nats_url, not base URLs or a discovery source: the NATS server finds the instances",
+            ));
+        }
         let source: Box<dyn Discover> = match (self.discover, self.urls.is_empty()) {
+            (None, true) if nats => Box::new(crate::sd::fixed(Vec::<String>::new())),
             (Some(d), true) => d,
             (Some(_), false) => {
                 return Err(Error::invalid_argument(
@@ -272,7 +318,9 @@ impl<C: From<Client>> ClientBuilder<C> {
             self.accrual,
             connect,
         ));
-        follow(&balancer, source.as_ref(), has_runtime)?;
+        if !nats {
+            follow(&balancer, source.as_ref(), has_runtime)?;
+        }
         let channel = self
             .layers
             .wrap(BoxCloneSyncService::new(BalanceService(balancer.clone())));
@@ -309,6 +357,9 @@ impl<C: From<Client>> ClientBuilder<C> {
                 metrics,
                 rate_limit: self.rate_limit.map(ClientLimiter::new),
                 endpoint_limits: endpoint_limits.into_boxed_slice(),
+                nats: self.nats_url.map(|url| {
+                    super::nats::NatsConn::new(url, self.nats_prefix, self.connect_timeout)
+                }),
             }),
         }))
     }
@@ -343,6 +394,13 @@ fn instance_connector(
                 }))
             })
         }
+        // NATS calls go through the NATS server, never to an instance.
+        Transport::Nats => Box::new(|instance| {
+            Err(Error::internal(format!(
+                "a NATS client has no instances (got {})",
+                instance.url
+            )))
+        }),
         Transport::Grpc => Box::new(move |instance| {
             let uri = parse_base(&instance.url)?;
             let channel = tonic::transport::Endpoint::from(uri)
@@ -397,6 +455,11 @@ fn parse_base(url: &str) -> Result<Uri, Error> {
     let uri: Uri = url
         .parse()
         .map_err(|e| Error::invalid_argument(format!("invalid base URL `{url}`: {e}")))?;
+    if url.starts_with("nats://") {
+        return Err(Error::invalid_argument(format!(
+            "base URL `{url}`: for NATS, build the client with .transport(kit::Transport::Nats).nats_url(\"{url}\")"
+        )));
+    }
     if uri.scheme() != Some(&http::uri::Scheme::HTTP) {
         return Err(Error::invalid_argument(format!(
             "base URL `{url}`: only http:// is supported"

@@ -56,19 +56,19 @@ impl HttpCall {
 }
 
 /// How an attempt failed, and whether the server may have seen it.
-struct Failure {
-    error: Error,
-    maybe_processed: bool,
+pub(super) struct Failure {
+    pub(super) error: Error,
+    pub(super) maybe_processed: bool,
     /// The balancer had no instance to offer (all ejected, none found):
     /// nothing to retry on.
-    no_instance: bool,
+    pub(super) no_instance: bool,
     /// The server refused it before running it (`kit-nack`): not the
     /// instance's failure, and safe to send to another.
-    nack: bool,
+    pub(super) nack: bool,
 }
 
 impl Failure {
-    fn before_sending(error: Error) -> Failure {
+    pub(super) fn before_sending(error: Error) -> Failure {
         Failure {
             error,
             maybe_processed: false,
@@ -120,7 +120,11 @@ impl Client {
 
     /// The deadline, the breaker, the retry loop over instances, the span
     /// and the metrics around attempts.
-    async fn run<'a, F, Fut>(&'a self, endpoint: usize, attempt: F) -> Result<Bytes, Error>
+    pub(super) async fn run<'a, F, Fut>(
+        &'a self,
+        endpoint: usize,
+        attempt: F,
+    ) -> Result<Bytes, Error>
     where
         F: Fn(Context, Avoid) -> Fut + 'a,
         Fut: Future<Output = Result<Bytes, Failure>> + 'a,
@@ -162,7 +166,10 @@ impl Client {
                 .remaining()
                 .unwrap_or(Duration::from_secs(10))
                 .min(Duration::from_secs(10));
-            inner.balancer.populated(wait).await?;
+            // Over NATS the server picks the instance (a queue group).
+            if inner.transport != super::Transport::Nats {
+                inner.balancer.populated(wait).await?;
+            }
             let max_retries = inner.retries.unwrap_or(desc.retry);
             inner.budget.deposit();
             let mut retries = 0u32;
@@ -471,7 +478,7 @@ impl Client {
         Ok(())
     }
 
-    fn extra_headers(&self) -> &[(String, String)] {
+    pub(super) fn extra_headers(&self) -> &[(String, String)] {
         self.options
             .as_deref()
             .map_or(&[], |o| o.headers.as_slice())

@@ -6,7 +6,7 @@ use crate::url::UrlCodec;
 use crate::Error;
 
 /// Everything but the RFC 3986 unreserved characters is escaped.
-const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')

@@ -1,12 +1,13 @@
 //! The client behind every generated `<Name>Client`: deadlines and trace
 //! context carried to the server, retries within a budget, client metrics
-//! and spans, over HTTP/JSON or gRPC, through the user's tower layers to
+//! and spans, over HTTP/JSON, gRPC or NATS, through the user's tower layers to
 //! pooled connections.
 
 mod builder;
 mod call;
 mod channel;
 mod encode;
+mod nats;
 mod span;
 mod stream;
 
@@ -17,6 +18,7 @@ pub use builder::ClientBuilder;
 pub use call::HttpCall;
 pub(crate) use call::RawCodec;
 pub use channel::{Body, BoxChannel};
+pub(crate) use encode::COMPONENT;
 pub use encode::{push_path_param, QueryWriter};
 
 use crate::descriptor::ServiceDescriptor;
@@ -31,6 +33,9 @@ pub enum Transport {
     Http,
     /// gRPC: protobuf over HTTP/2.
     Grpc,
+    /// NATS request/reply, the HTTP routes' JSON as payloads (give the
+    /// builder [`nats_url`](ClientBuilder::nats_url)).
+    Nats,
 }
 
 impl Transport {
@@ -39,6 +44,7 @@ impl Transport {
         match self {
             Transport::Http => "http",
             Transport::Grpc => "grpc",
+            Transport::Nats => "nats",
         }
     }
 }
@@ -79,6 +85,8 @@ struct ClientInner {
     rate_limit: Option<crate::limit::ClientLimiter>,
     /// Each endpoint's rate limit, by index.
     endpoint_limits: Box<[Option<crate::limit::ClientLimiter>]>,
+    /// The NATS connection of a NATS client.
+    nats: Option<nats::NatsConn>,
 }
 
 impl Client {

@@ -22,6 +22,8 @@ use crate::transport::http::DEFAULT_BODY_LIMIT;
 /// | `--log-format json\|pretty` | `KIT_LOG_FORMAT` | `pretty` |
 /// | `--grace-period DURATION` | `KIT_GRACE_PERIOD` | `10s` |
 /// | `--body-limit BYTES` | `KIT_BODY_LIMIT` | `4194304` (4 MiB) |
+/// | `--nats-url nats://HOST:PORT` | `KIT_NATS_URL` | none (not served over NATS) |
+/// | `--nats-prefix PREFIX` | `KIT_NATS_PREFIX` | none (subjects `SERVICE.ENDPOINT`) |
 /// | `--register URL` (repeatable) | `KIT_REGISTER` (space-separated) | none |
 /// | `--advertise-addr HOST:PORT` | `KIT_ADVERTISE_ADDR` | the bound address |
 /// | `--metadata KEY=VALUE` (repeatable) | `KIT_METADATA` (space-separated) | none |
@@ -113,6 +115,23 @@ pub struct Config {
         help = "Time to drain in-flight requests on SIGINT/SIGTERM"
     )]
     pub grace_period: Duration,
+    /// A NATS server to also serve the HTTP endpoints through, by
+    /// request/reply on `[PREFIX.]SERVICE.ENDPOINT` (see the README).
+    #[arg(
+        long,
+        env = "KIT_NATS_URL",
+        value_name = "nats://HOST:PORT",
+        help = "Also serve the HTTP endpoints over NATS request/reply, subjects SERVICE.ENDPOINT, queue group SERVICE"
+    )]
+    pub nats_url: Option<String>,
+    /// A prefix of the NATS subjects (`prod` gives `prod.SERVICE.ENDPOINT`).
+    #[arg(
+        long,
+        env = "KIT_NATS_PREFIX",
+        value_name = "PREFIX",
+        help = "Prefix of the NATS subjects: PREFIX.SERVICE.ENDPOINT"
+    )]
+    pub nats_prefix: Option<String>,
     /// Registries to announce the server in while it serves (`etcd://`,
     /// `zk://`, `consul://` URLs; see `kit::sd`).
     #[arg(
@@ -296,6 +315,8 @@ impl Default for Config {
         Config {
             http_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             grpc_addr: None,
+            nats_url: None,
+            nats_prefix: None,
             log_format: LogFormat::Pretty,
             grace_period: Duration::from_secs(10),
             register: Vec::new(),

@@ -13,6 +13,7 @@ use super::dispatch::Dispatch;
 use super::health::Health;
 use crate::descriptor::ServiceDescriptor;
 use crate::sd::{Instance, Registrar, Registration};
+use crate::transport::nats::NatsServer;
 use crate::Error;
 
 /// Where a server announces itself, and as what address.
@@ -38,6 +39,8 @@ pub struct Listening {
     descriptors: Vec<&'static ServiceDescriptor>,
     announce: Announce,
     limits: Arc<ConnectionLimits>,
+    /// Subscribed to its subjects, with the router its requests take.
+    nats: Option<(NatsServer, Router)>,
 }
 
 impl Listening {
@@ -51,6 +54,7 @@ impl Listening {
         descriptors: Vec<&'static ServiceDescriptor>,
         announce: Announce,
         limits: ConnectionLimits,
+        nats: Option<(NatsServer, Router)>,
     ) -> Result<Listening, Error> {
         let addr_of = |l: &TcpListener| {
             l.local_addr()
@@ -74,6 +78,7 @@ impl Listening {
             descriptors,
             announce,
             limits: Arc::new(limits),
+            nats,
         })
     }
 
@@ -118,6 +123,15 @@ impl Listening {
         tracing::info!(addr = %self.local_addr, "listening for HTTP and gRPC on http://{}", self.local_addr);
         if let Some(addr) = self.grpc_addr() {
             tracing::info!(grpc_addr = %addr, "listening for gRPC on http://{addr}");
+        }
+        if let Some((nats, _)) = &self.nats {
+            let subjects: Vec<&str> = nats.subjects().collect();
+            tracing::info!(
+                nats_url = nats.url(),
+                "serving over NATS at {}: {}",
+                nats.url(),
+                subjects.join(" ")
+            );
         }
         for d in &self.descriptors {
             tracing::info!(
@@ -182,12 +196,22 @@ impl Listening {
                 stopped(stop_rx.clone()),
             )
         });
+        let nats = self
+            .nats
+            .map(|(nats, router)| nats.serve(router, stop_rx.clone()));
         let server = async move {
+            let nats = async move {
+                if let Some(nats) = nats {
+                    nats.await;
+                }
+            };
             match grpc {
                 Some(grpc) => {
-                    tokio::join!(main, grpc);
+                    tokio::join!(main, grpc, nats);
                 }
-                None => main.await,
+                None => {
+                    tokio::join!(main, nats);
+                }
             }
             // Not accepting any more; every connection was asked to close.
             connections.closed().await;

@@ -35,6 +35,7 @@ use crate::config::Config;
 use crate::descriptor::ServiceDescriptor;
 use crate::layer::{Admission, UserLayers};
 use crate::sd::Registrar;
+use crate::transport::nats::NatsServer;
 use crate::Error;
 use dispatch::Dispatch;
 use listening::Announce;
@@ -77,7 +78,9 @@ pub async fn serve<S: Endpoints>(service: S) -> Result<(), Error> {
     Cli::parse().run(|server| server.add_service(service)).await
 }
 
-type Mount = Box<dyn FnOnce(&mut HttpRoutes, &mut GrpcRoutes) + Send>;
+/// Mounts a service's endpoints: on HTTP, on gRPC, and on the NATS
+/// router when the server serves NATS.
+type Mount = Box<dyn FnOnce(&mut HttpRoutes, &mut GrpcRoutes, Option<&mut HttpRoutes>) + Send>;
 
 /// A server for one or more services, with `/health`, `/metrics` and
 /// `/kit/describe` beside their endpoints, HTTP/JSON and gRPC on one port.
@@ -196,8 +199,11 @@ impl Server {
     pub fn add_shared_service<S: Endpoints>(mut self, service: Arc<S>) -> Server {
         self.services.push((
             S::DESCRIPTOR,
-            Box::new(move |http, grpc| {
+            Box::new(move |http, grpc, nats| {
                 service.clone().mount_http(http);
+                if let Some(nats) = nats {
+                    service.clone().mount_http(nats);
+                }
                 service.mount_grpc(grpc);
             }),
         ));
@@ -278,7 +284,8 @@ impl Server {
         };
         let default_name = self.services.first().map_or("kit", |(d, _)| d.name);
         let export = self.config.observe.export_config()?;
-        let descriptors = self.services.iter().map(|(d, _)| *d).collect();
+        let descriptors: Vec<&'static ServiceDescriptor> =
+            self.services.iter().map(|(d, _)| *d).collect();
         let grace = self.config.grace_period;
         let config = self.config.clone();
         let health = self.health.clone();
@@ -287,7 +294,21 @@ impl Server {
             advertise: self.config.advertise_addr.clone(),
             metadata: self.config.metadata.clone(),
         };
+        let nats_prefix = self.config.nats_prefix.clone();
+        let nats_url = self
+            .config
+            .nats_url
+            .clone()
+            .filter(|u| !u.trim().is_empty());
         let routers = self.into_routers()?;
+        let nats = match (nats_url, routers.nats) {
+            (Some(url), Some(router)) => {
+                let server =
+                    NatsServer::connect(&url, nats_prefix.as_deref(), &descriptors).await?;
+                Some((server, router))
+            }
+            _ => None,
+        };
         // After the routers: they install the metrics recorder the body
         // budget's gauge and the exporter's counters report to.
         crate::trace::start_export(&export, default_name)?;
@@ -301,6 +322,7 @@ impl Server {
             descriptors,
             announce,
             limits,
+            nats,
         )
     }
 
@@ -352,6 +374,22 @@ impl Server {
             self.layers.clone(),
             admission.clone(),
         );
+        // Requests over NATS take the same routes, handlers and gates,
+        // under their own transport label.
+        let mut nats = self
+            .config
+            .nats_url
+            .as_ref()
+            .filter(|u| !u.trim().is_empty())
+            .map(|_| {
+                HttpRoutes::new(
+                    self.config.body_limit,
+                    stack,
+                    self.layers.clone(),
+                    admission.clone(),
+                )
+                .for_nats()
+            });
         let mut grpc = GrpcRoutes::new(
             self.config.body_limit,
             stack,
@@ -359,7 +397,7 @@ impl Server {
             admission.clone(),
         );
         for (_, mount) in self.services {
-            mount(&mut http, &mut grpc);
+            mount(&mut http, &mut grpc, nats.as_mut());
         }
         if let Some(problem) = http.problems().first() {
             return Err(Error::invalid_argument(problem.clone()));
@@ -419,6 +457,7 @@ impl Server {
         Ok(Routers {
             app,
             grpc: grpc_router,
+            nats: nats.map(HttpRoutes::into_router),
         })
     }
 
@@ -544,6 +583,8 @@ fn describe_server_limits(config: &Config) -> serde_json::Value {
 struct Routers {
     app: Dispatch,
     grpc: Router,
+    /// The routes requests over NATS take, when the server serves NATS.
+    nats: Option<Router>,
 }
 
 /// `--advertise-addr` must be `HOST:PORT`, as a registry's peers dial it.

@@ -3,6 +3,7 @@
 
 pub(crate) mod grpc;
 pub(crate) mod http;
+pub(crate) mod nats;
 
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use crate::{Code, Error};
 
 /// What the transport-independent server layers need from a wire protocol.
 pub(crate) trait Protocol: Send + Sync + 'static {
-    /// The `transport` label of metrics and spans: `"http"` or `"grpc"`.
+    /// The `transport` label of metrics and spans: `"http"`, `"grpc"` or `"nats"`.
     const NAME: &'static str;
     /// The caller's remaining time, from the protocol's timeout header;
     /// INVALID_ARGUMENT when the header is there but malformed.

@@ -19,6 +19,8 @@ use super::request::HttpRequest;
 use super::{error_response, Http, DEFAULT_BODY_LIMIT};
 use crate::descriptor::{ArgSource, EndpointDescriptor, HttpMethod};
 use crate::layer::{server_stack, Admission, StackConfig, UserLayers};
+use crate::transport::nats::{refusal, Nats};
+use crate::transport::Protocol;
 use crate::url::{misfit, UrlCodec};
 use crate::Error;
 
@@ -33,6 +35,8 @@ pub struct HttpRoutes {
     pub(crate) layers: UserLayers,
     /// Arguments that cannot travel where the route puts them.
     problems: Vec<String>,
+    /// The routes of requests that came over NATS (`transport="nats"`).
+    nats: bool,
 }
 
 impl Default for HttpRoutes {
@@ -60,7 +64,15 @@ impl HttpRoutes {
             layers,
             admission,
             problems: Vec::new(),
+            nats: false,
         }
+    }
+
+    /// The same routes for requests that arrived over NATS: labelled
+    /// `transport="nats"`, a payload that did not fit refused by the handler.
+    pub(crate) fn for_nats(mut self) -> HttpRoutes {
+        self.nats = true;
+        self
     }
 
     /// Checks that URL argument `name` of `endpoint` (a path parameter if
@@ -108,23 +120,38 @@ impl HttpRoutes {
             handler: Arc::new(move |req| Box::pin(handler(req)) as HandlerFuture),
             body_limit: self.body_limit,
             path_params: endpoint.args.iter().any(|a| a.source == ArgSource::Path),
+            refusals: self.nats,
         };
-        let service = if self.layers.is_empty() {
-            on_service(
-                filter(route.method),
-                server_stack::<Http, _>(endpoint, self.stack, &self.admission, false, handler),
-            )
+        let service = if self.nats {
+            self.stacked::<Nats>(endpoint, route.method, handler)
         } else {
-            let handler = self.layers.wrap::<Http, _>(handler);
-            on_service(
-                filter(route.method),
-                server_stack::<Http, _>(endpoint, self.stack, &self.admission, true, handler),
-            )
+            self.stacked::<Http>(endpoint, route.method, handler)
         };
         let (method_router, mut methods) = self.routes.remove(route.path).unwrap_or_default();
         methods.push(route.method.as_str());
         self.routes
             .insert(route.path, (method_router.merge(service), methods));
+    }
+
+    /// `handler` in the user's layers and kit's stack for protocol `P`.
+    fn stacked<P: Protocol>(
+        &self,
+        endpoint: &'static EndpointDescriptor,
+        method: HttpMethod,
+        handler: HttpHandler,
+    ) -> MethodRouter {
+        if self.layers.is_empty() {
+            on_service(
+                filter(method),
+                server_stack::<P, _>(endpoint, self.stack, &self.admission, false, handler),
+            )
+        } else {
+            let handler = self.layers.wrap::<P, _>(handler);
+            on_service(
+                filter(method),
+                server_stack::<P, _>(endpoint, self.stack, &self.admission, true, handler),
+            )
+        }
     }
 
     /// The axum router with every mounted endpoint, answering unknown
@@ -180,6 +207,9 @@ struct HttpHandler {
     handler: Arc<dyn Fn(HttpRequest) -> HandlerFuture + Send + Sync>,
     body_limit: usize,
     path_params: bool,
+    /// Whether a request may carry a NATS payload's refusal to answer
+    /// (NATS routes only).
+    refusals: bool,
 }
 
 impl Service<Request<Body>> for HttpHandler {
@@ -192,6 +222,13 @@ impl Service<Request<Body>> for HttpHandler {
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
+        if self.refusals {
+            if let Some(err) = refusal(&req) {
+                return Answer {
+                    inner: Box::pin(std::future::ready(Err(err))),
+                };
+            }
+        }
         let req = HttpRequest::new(req, self.body_limit, self.path_params);
         Answer {
             inner: (self.handler)(req),
