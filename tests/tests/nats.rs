@@ -106,6 +106,21 @@ async fn calls_and_errors_carry_the_http_json_and_kit_code() {
     assert_eq!(err.code(), Code::InvalidArgument, "{err}");
     assert_eq!(err.message(), "empty string");
 
+    // The streaming endpoint is not on NATS: no subscription, and the
+    // client says why.
+    let err = client.letters("abc").await.unwrap_err();
+    assert_eq!(err.code(), Code::Unimplemented, "{err}");
+    assert!(err.message().contains("streams"), "{err}");
+    let no_one = nc
+        .request("strings.letters", r#"{"s":"abc"}"#.into())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        no_one.kind(),
+        async_nats::RequestErrorKind::NoResponders,
+        "{no_one}"
+    );
+
     // Metrics and logs label the requests transport="nats", server and client.
     let text = metrics(server.addr).await;
     let served = |code: &str| {
