@@ -8,7 +8,7 @@ mod call;
 mod channel;
 mod encode;
 mod span;
-mod stream;
+pub(crate) mod stream;
 
 use std::sync::Arc;
 use std::time::Duration;
