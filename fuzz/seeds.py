@@ -88,6 +88,8 @@ def proto():
         + f32(32, 0.0) + ld(42, b"a") + ld(42, b"") + ld(45, b"b") + v(48, -3) + ld(23, ""),
         "unknown": v(99, 1) + key(100, 3) + v(1, 1) + key(100, 4) + key(101, 5) + b"\0\0\0\0"
         + key(102, 1) + b"\0" * 8 + ld(103, b"zz") + v(1, 5),
+        "time_extremes": ld(33, v(1, -(1 << 63))) + ld(43, v(1, -(1 << 63)) + v(2, 5))
+        + ld(20, v(1, (1 << 63) - 1) + v(2, 999_999_999)) + ld(44, v(1, -1) + v(2, -1)),
     }
     for name, data in seeds.items():
         write("proto", name, data)
