@@ -44,18 +44,22 @@ pub(crate) fn timeout_header_value(remaining: Duration) -> HeaderValue {
 /// Parses a gRPC `grpc-timeout` value: up to 8 digits and a unit of
 /// `H`, `M`, `S`, `m`, `u` or `n`.
 pub(crate) fn parse_grpc_timeout(value: &str) -> Option<Duration> {
-    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
-    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    // Bytes, not chars: a multi-byte last character is no unit (splitting
+    // the string before it would panic).
+    let (&unit, digits) = value.as_bytes().split_last()?;
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let n: u64 = digits.parse().ok()?;
+    let n = digits
+        .iter()
+        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
     Some(match unit {
-        "H" => Duration::from_secs(n * 3600),
-        "M" => Duration::from_secs(n * 60),
-        "S" => Duration::from_secs(n),
-        "m" => Duration::from_millis(n),
-        "u" => Duration::from_micros(n),
-        "n" => Duration::from_nanos(n),
+        b'H' => Duration::from_secs(n * 3600),
+        b'M' => Duration::from_secs(n * 60),
+        b'S' => Duration::from_secs(n),
+        b'm' => Duration::from_millis(n),
+        b'u' => Duration::from_micros(n),
+        b'n' => Duration::from_nanos(n),
         _ => return None,
     })
 }
@@ -91,7 +95,18 @@ mod tests {
         ] {
             assert_eq!(parse_grpc_timeout(text), Some(d), "{text}");
         }
-        for bad in ["", "S", "123456789S", "1s", "-1S", "1.5S"] {
+        // "\u{610}" and "1\u{e9}" were found by fuzzing (fuzz/: deadline):
+        // a multi-byte last character panicked.
+        for bad in [
+            "",
+            "S",
+            "123456789S",
+            "1s",
+            "-1S",
+            "1.5S",
+            "\u{610}",
+            "1\u{e9}",
+        ] {
             assert_eq!(parse_grpc_timeout(bad), None, "{bad}");
         }
     }

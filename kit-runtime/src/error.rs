@@ -252,6 +252,19 @@ mod tests {
         }
     }
 
+    /// Found by fuzzing (fuzz/: error_json): serde_json's default float
+    /// parsing is not exact, so a detail of 2.2222222222222222e23 came back
+    /// one ulp off; kit enables serde_json's `float_roundtrip`.
+    #[test]
+    fn float_details_round_trip_exactly() {
+        for x in [2.2222222222222222e23, 0.1, 1e-300, f64::MAX] {
+            let err = Error::unavailable("x").with_detail(serde_json::json!(x));
+            assert_eq!(Error::from_json(&err.to_json()), Some(err), "{x}");
+            let bytes = serde_json::to_vec(&x).unwrap();
+            assert_eq!(serde_json::from_slice::<f64>(&bytes).unwrap(), x);
+        }
+    }
+
     #[test]
     fn json_shape_is_aip193() {
         let err = Error::not_found("no such key");

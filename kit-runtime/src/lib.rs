@@ -39,6 +39,8 @@ mod context;
 mod deadline;
 pub mod descriptor;
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 mod layer;
 pub mod lb;
 pub mod limit;

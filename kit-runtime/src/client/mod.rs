@@ -9,7 +9,7 @@ mod channel;
 mod encode;
 mod nats;
 mod span;
-mod stream;
+pub(crate) mod stream;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -268,7 +268,7 @@ fn deadline_exceeded(desc: &EndpointDescriptor) -> Error {
 
 /// Items read from an NDJSON body: `{"result":ITEM}` lines, and an
 /// `{"error":{...}}` line that ends the stream.
-fn ndjson_items<T: Send + 'static>(
+pub(crate) fn ndjson_items<T: Send + 'static>(
     body: axum::body::Body,
     codec: WireCodec<T>,
 ) -> impl Stream<Item = Result<T, Error>> + Send + 'static {
@@ -311,11 +311,17 @@ fn ndjson_items<T: Send + 'static>(
 
 #[derive(Deserialize)]
 struct Envelope<'a> {
-    #[serde(borrow)]
+    /// Present (`null` too: a `()` or `None` item) or absent (an error line).
+    #[serde(borrow, default, deserialize_with = "present")]
     result: Option<&'a RawValue>,
 }
 
-fn decode_line<T>(line: &Bytes, codec: WireCodec<T>) -> Result<T, Error> {
+/// `Some` for any value, `null` included (serde's `Option` reads `null` as `None`).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue>::deserialize(d).map(Some)
+}
+
+pub(crate) fn decode_line<T>(line: &Bytes, codec: WireCodec<T>) -> Result<T, Error> {
     let bad =
         |e: &dyn std::fmt::Display| Error::internal(format!("cannot decode a streamed item: {e}"));
     match serde_json::from_slice::<Envelope<'_>>(line) {
@@ -413,5 +419,20 @@ mod tests {
             .await;
         assert_eq!(*items[0].as_ref().unwrap(), 1);
         assert_eq!(items[1].as_ref().unwrap_err().code(), Code::Internal);
+    }
+
+    /// Found by fuzzing (fuzz/: ndjson): a `null` item (what the server
+    /// writes for `()` or `None`) was read as a line without `result`.
+    #[test]
+    fn null_items_are_items() {
+        let line = Bytes::from_static(b"{\"result\":null}");
+        assert_eq!(
+            decode_line(&line, crate::wire::wire::<Option<u8>>()).unwrap(),
+            None
+        );
+        decode_line(&line, crate::wire::wire::<()>()).unwrap();
+        let line = Bytes::from_static(b"{\"other\":1}");
+        let err = decode_line(&line, crate::wire::wire::<Option<u8>>()).unwrap_err();
+        assert_eq!(err.code(), Code::Internal);
     }
 }

@@ -8,7 +8,9 @@
 //! `Vec<T>` a `repeated` one (packed for numeric `T`), `HashMap`/`BTreeMap`
 //! a `map`, `Vec<u8>` and `bytes::Bytes` are `bytes`. [`GrpcPayload`] says
 //! how a type travels as a whole gRPC request or response. The encoding is protobuf's, byte for byte
-//! what prost (the reference for Rust) produces.
+//! what prost (the reference for Rust) produces, but for a map entry whose
+//! value is a message at its defaults: kit writes the empty value, prost
+//! leaves it off (both read back the same map).
 //!
 //! Field numbers are the wire contract. Unless a field says
 //! `#[kit(tag = N)]`, its number is its position (1-based): append new

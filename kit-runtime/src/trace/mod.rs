@@ -68,16 +68,21 @@ impl TraceContext {
         let trace_id = parts.next()?;
         let span_id = parts.next()?;
         let flags = parts.next()?;
+        // Every field is lowercase hex (`HEXDIGLC`): the specification says
+        // to ignore a header with uppercase digits.
+        let hex = |s: &str| s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
         // Version 00 has exactly four fields; later versions may append more.
-        if version.len() != 2 || version == "ff" || (version == "00" && parts.next().is_some()) {
+        if version.len() != 2
+            || !hex(version)
+            || version == "ff"
+            || (version == "00" && parts.next().is_some())
+        {
             return None;
         }
-        u8::from_str_radix(version, 16).ok()?;
         if trace_id.len() != 32 || span_id.len() != 16 || flags.len() != 2 {
             return None;
         }
-        let all_hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
-        if !all_hex(trace_id) || !all_hex(span_id) || !all_hex(flags) {
+        if !hex(trace_id) || !hex(span_id) || !hex(flags) {
             return None;
         }
         let trace_id = u128::from_str_radix(trace_id, 16).ok()?;
@@ -248,6 +253,13 @@ mod tests {
             "00-4bf92f3577b34da6a3ce929d0e0e473x-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
             "00-+bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            // Found by fuzzing (fuzz/: traceparent): uppercase hex was
+            // accepted, and a version with a sign.
+            "00-0000000000000000000A000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00F067AA0BA902B7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0A",
+            "+1-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "CC-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
         ] {
             assert_eq!(TraceContext::parse(bad), None, "{bad}");
         }

@@ -68,7 +68,7 @@ impl From<tonic::Status> for Error {
 
 /// Reads `grpc-timeout`; a malformed one is INVALID_ARGUMENT (grpc-go
 /// refuses it too, as INTERNAL).
-fn timeout_from_headers(headers: &HeaderMap) -> Result<Option<Duration>, Error> {
+pub(crate) fn timeout_from_headers(headers: &HeaderMap) -> Result<Option<Duration>, Error> {
     let Some(value) = headers.get(&GRPC_TIMEOUT_HEADER) else {
         return Ok(None);
     };

@@ -19,6 +19,9 @@ pub struct HttpRequest {
     parts: Parts,
     body: Option<Body>,
     path_params: Vec<(String, String)>,
+    /// Why the path parameters could not be read (invalid UTF-8 once
+    /// percent-decoded): the caller's error, not the route's.
+    path_error: Option<String>,
     body_limit: usize,
 }
 
@@ -32,23 +35,27 @@ impl HttpRequest {
         path_params: bool,
     ) -> HttpRequest {
         let (mut parts, body) = request.into_parts();
-        let path_params = if !path_params {
-            Vec::new()
+        let (path_params, path_error) = if !path_params {
+            (Vec::new(), None)
         } else {
             // axum's extractor is async in signature only: it reads the
             // parameters the router stored, and is ready at once.
             match RawPathParams::from_request_parts(&mut parts, &()).now_or_never() {
-                Some(Ok(raw)) => raw
-                    .iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect(),
-                _ => Vec::new(),
+                Some(Ok(raw)) => (
+                    raw.iter()
+                        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                        .collect(),
+                    None,
+                ),
+                Some(Err(e)) => (Vec::new(), Some(e.body_text())),
+                None => (Vec::new(), None),
             }
         };
         HttpRequest {
             parts,
             body: Some(body),
             path_params,
+            path_error,
             body_limit,
         }
     }
@@ -65,7 +72,10 @@ impl HttpRequest {
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
-            .ok_or_else(|| Error::internal(format!("route has no path parameter `{name}`")))?;
+            .ok_or_else(|| match &self.path_error {
+                Some(e) => Error::invalid_argument(format!("path parameter `{name}`: {e}")),
+                None => Error::internal(format!("route has no path parameter `{name}`")),
+            })?;
         codec
             .read(&[raw])
             .map_err(|e| Error::invalid_argument(format!("path parameter `{name}`: {e}")))
@@ -186,7 +196,7 @@ fn refused_body(e: &(dyn std::error::Error + 'static)) -> Option<Error> {
 }
 
 /// `application/json` or `application/*+json`, any case, any parameters.
-fn is_json(content_type: &HeaderValue) -> bool {
+pub(crate) fn is_json(content_type: &HeaderValue) -> bool {
     let bytes = content_type.as_bytes();
     let essence = bytes.split(|b| *b == b';').next().unwrap_or_default();
     let essence = essence.trim_ascii();
@@ -261,5 +271,34 @@ mod tests {
         assert_eq!(err.code(), Code::InvalidArgument);
         let err = req.query("missing", url::<u32>()).unwrap_err();
         assert_eq!(err.message(), "missing query parameter `missing`");
+    }
+
+    /// Found by fuzzing (fuzz/: url): a path segment that is not UTF-8 once
+    /// percent-decoded (`/p/%FF/x`) was INTERNAL ("route has no path
+    /// parameter"), a 500 for the caller's mistake.
+    #[tokio::test]
+    async fn a_path_segment_that_is_not_utf8_is_the_callers_error() {
+        use tower::ServiceExt;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let router = axum::Router::new().route(
+            "/p/{a}/{b}",
+            axum::routing::get(move |req: http::Request<Body>| {
+                let req = HttpRequest::new(req, 10, true);
+                let _ = tx.send((
+                    req.path("a", url::<String>()),
+                    req.path("b", url::<String>()),
+                ));
+                std::future::ready(())
+            }),
+        );
+        let req = http::Request::builder()
+            .uri("/p/%FF/x")
+            .body(Body::empty())
+            .unwrap();
+        router.oneshot(req).await.unwrap();
+        let (a, b) = rx.recv().unwrap();
+        for err in [a.unwrap_err(), b.unwrap_err()] {
+            assert_eq!(err.code(), Code::InvalidArgument, "{err}");
+        }
     }
 }
