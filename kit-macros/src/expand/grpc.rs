@@ -176,9 +176,8 @@ fn endpoint(index: usize, e: &Endpoint, shape: GrpcShape) -> TokenStream {
         None => unpack,
     };
     if e.output.stream {
-        let item = quote_spanned!(span=> ::kit::__private::outcome(__item));
         let item = if e.output.fallible {
-            item
+            quote_spanned!(span=> ::kit::__private::outcome(__item))
         } else {
             quote!(::kit::__private::ok(__item))
         };

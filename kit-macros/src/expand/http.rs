@@ -76,56 +76,52 @@ fn endpoint(index: usize, e: &Endpoint) -> TokenStream {
         .args
         .iter()
         .any(|a| matches!(a.source, Source::Body | Source::BodyField));
-    let req_binding = if reads_body {
+    let req = if reads_body {
         quote!(mut __req)
     } else {
         quote!(__req)
     };
-    let req = &req_binding;
     let codec = wire(&e.output.ok);
     let span = e.output.span;
-    if e.output.stream {
+    // What the handler does once the arguments are decoded.
+    let answer = if e.output.stream {
         let item = if e.output.fallible {
             quote_spanned!(span=> ::kit::__private::outcome(__item))
         } else {
             quote!(::kit::__private::ok(__item))
         };
-        return quote! {
-            {
-                #(#checks)*
-                let __svc = ::std::sync::Arc::clone(&self);
-                routes.endpoint(&__KIT_ENDPOINTS[#index], move |#req_binding: ::kit::__private::HttpRequest| {
-                    let __svc = ::std::sync::Arc::clone(&__svc);
-                    async move {
-                        #(#decode)*
-                        let __stream = ::kit::__private::async_stream::stream! {
-                            let __out = __svc.#method(#(#call_args),*).await;
-                            let mut __out = ::std::pin::pin!(__out);
-                            while let ::core::option::Option::Some(__item) = ::kit::__private::StreamExt::next(&mut __out).await {
-                                yield #item;
-                            }
-                        };
-                        ::kit::__private::respond_stream(&__req, #codec, __stream)
-                    }
-                });
-            }
+        quote! {
+            let __stream = ::kit::__private::async_stream::stream! {
+                let __out = __svc.#method(#(#call_args),*).await;
+                let mut __out = ::std::pin::pin!(__out);
+                while let ::core::option::Option::Some(__item) = ::kit::__private::StreamExt::next(&mut __out).await {
+                    yield #item;
+                }
+            };
+            ::kit::__private::respond_stream(&__req, #codec, __stream)
+        }
+    } else {
+        // A wrong error type is reported once, at the return type, by the
+        // same `outcome` call the gRPC handler makes.
+        let unwrap = if e.output.fallible {
+            let outcome = quote_spanned!(span=> ::kit::__private::outcome(__out));
+            quote!(let __out = #outcome?;)
+        } else {
+            quote!()
         };
-    }
-    // A wrong error type is reported once, at the return type, by the same
-    // `outcome` call the gRPC handler makes.
-    let unwrap = if e.output.fallible {
-        let outcome = quote_spanned!(span=> ::kit::__private::outcome(__out));
-        quote!(let __out = #outcome?;)
-    } else {
-        quote!()
-    };
-    let reply = if is_unit(&e.output.ok) {
-        quote!({
-            let () = __out;
-            ::kit::__private::respond_empty()
-        })
-    } else {
-        quote!(::kit::__private::respond(#codec, &__out))
+        let reply = if is_unit(&e.output.ok) {
+            quote!({
+                let () = __out;
+                ::kit::__private::respond_empty()
+            })
+        } else {
+            quote!(::kit::__private::respond(#codec, &__out))
+        };
+        quote! {
+            let __out = __svc.#method(#(#call_args),*).await;
+            #unwrap
+            #reply
+        }
     };
     quote! {
         {
@@ -135,9 +131,7 @@ fn endpoint(index: usize, e: &Endpoint) -> TokenStream {
                 let __svc = ::std::sync::Arc::clone(&__svc);
                 async move {
                     #(#decode)*
-                    let __out = __svc.#method(#(#call_args),*).await;
-                    #unwrap
-                    #reply
+                    #answer
                 }
             });
         }

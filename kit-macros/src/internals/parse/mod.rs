@@ -41,16 +41,23 @@ pub(crate) fn wire_name(ident: &Ident) -> String {
 
 /// `T` of `Option<T>`, written as such.
 pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
-    let Type::Path(p) = ty else { return None };
-    let last = p.path.segments.last()?;
-    if last.ident != "Option" {
-        return None;
-    }
-    let PathArguments::AngleBracketed(a) = &last.arguments else {
-        return None;
-    };
+    let a = generic_args(ty, "Option")?;
     match a.args.first()? {
         GenericArgument::Type(t) => Some(t),
+        _ => None,
+    }
+}
+
+/// The `<..>` of a path type whose last segment is `name` (`Option<T>`,
+/// `kit::Streaming<T>`).
+fn generic_args<'a>(ty: &'a Type, name: &str) -> Option<&'a syn::AngleBracketedGenericArguments> {
+    let Type::Path(p) = ty else { return None };
+    let last = p.path.segments.last()?;
+    if last.ident != name {
+        return None;
+    }
+    match &last.arguments {
+        PathArguments::AngleBracketed(a) => Some(a),
         _ => None,
     }
 }
@@ -177,17 +184,10 @@ fn stream_item(ty: &Type) -> Option<Type> {
 
 /// `T` of `kit::Streaming<T>` / `Streaming<T>`.
 pub(crate) fn streaming_item(ty: &Type) -> Option<Type> {
-    let Type::Path(p) = ty else { return None };
-    if p.qself.is_some() {
+    if matches!(ty, Type::Path(p) if p.qself.is_some()) {
         return None;
     }
-    let last = p.path.segments.last()?;
-    if last.ident != "Streaming" {
-        return None;
-    }
-    let PathArguments::AngleBracketed(a) = &last.arguments else {
-        return None;
-    };
+    let a = generic_args(ty, "Streaming")?;
     match (a.args.len(), a.args.first()) {
         (1, Some(GenericArgument::Type(t))) => Some(t.clone()),
         _ => None,

@@ -74,20 +74,73 @@ impl GrpcRoutes {
         F: Fn(Req) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Resp, Error>> + Send + 'static,
     {
-        // Only this closure is generic: the handler and the stack around
-        // it are one type for every method, compiled once.
         let handler = Arc::new(handler);
+        self.mount_tonic::<Req, Resp, _, _>(endpoint, move |mut grpc, req| {
+            let handler = handler.clone();
+            // Read as a client stream, to refuse a second message (gRPC
+            // says a unary request has exactly one; tonic's unary reader
+            // drops the rest).
+            let service =
+                tower::service_fn(move |request: tonic::Request<tonic::Streaming<Req>>| {
+                    let handler = handler.clone();
+                    async move {
+                        let mut messages = request.into_inner();
+                        let message = messages.message().await?.ok_or_else(|| {
+                            tonic::Status::internal("the request carries no message")
+                        })?;
+                        if messages.message().await?.is_some() {
+                            return Err(tonic::Status::internal(
+                                "a unary request carries exactly one message; this one has more",
+                            ));
+                        }
+                        handler(message)
+                            .await
+                            .map(tonic::Response::new)
+                            .map_err(|err| to_status(&err))
+                    }
+                });
+            async move { grpc.client_streaming(service, req).await }
+        });
+    }
+
+    /// Mounts a method that tonic serves: a request in a content type
+    /// other than protobuf is refused, `serve` gets tonic's `Grpc` with
+    /// kit's codec and the message limit, and its answer goes out with
+    /// its code. Only `serve` is generic: the handler and the stack
+    /// around it are one type for every method, compiled once.
+    pub(super) fn mount_tonic<Req, Resp, S, Fut>(
+        &mut self,
+        endpoint: &'static EndpointDescriptor,
+        serve: S,
+    ) where
+        Req: ProtoMessage + Send + 'static,
+        Resp: ProtoMessage + Send + 'static,
+        S: Fn(tonic::server::Grpc<ProtoCodec<Resp, Req>>, Request<Body>) -> Fut
+            + Send
+            + Sync
+            + 'static,
+        Fut: Future<Output = http::Response<tonic::body::Body>> + Send + 'static,
+    {
+        let serve = Arc::new(serve);
         let limit = self.message_limit;
         self.mount(
             endpoint,
-            Arc::new(move |req| {
-                Box::pin(unary::<Req, Resp, F, Fut>(handler.clone(), limit, req)) as ResponseFuture
+            Arc::new(move |req: Request<Body>| {
+                let serve = serve.clone();
+                Box::pin(async move {
+                    if let Some(err) = unsupported_content_type(&req) {
+                        return Ok(Grpc::error_response(&err));
+                    }
+                    let grpc = tonic::server::Grpc::new(ProtoCodec::<Resp, Req>::default())
+                        .max_decoding_message_size(limit);
+                    Ok(finish(serve(grpc, req).await))
+                }) as ResponseFuture
             }),
         );
     }
 
     /// Mounts the method of `endpoint`, answered by `call`, in the server stack.
-    pub(super) fn mount(&mut self, endpoint: &'static EndpointDescriptor, call: HandlerFn) {
+    fn mount(&mut self, endpoint: &'static EndpointDescriptor, call: HandlerFn) {
         let Some(method) = endpoint.grpc else {
             return;
         };
@@ -106,11 +159,6 @@ impl GrpcRoutes {
             )
         };
         self.count += 1;
-    }
-
-    /// The largest request message accepted, in bytes.
-    pub(super) fn message_limit(&self) -> usize {
-        self.message_limit
     }
 
     /// Adds a tonic service (health, reflection) under `/{name}/`.
@@ -132,10 +180,10 @@ impl GrpcRoutes {
     }
 }
 
-pub(super) type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+type ResponseFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
 /// The function behind one mounted method.
-pub(super) type HandlerFn = Arc<dyn Fn(Request<Body>) -> ResponseFuture + Send + Sync>;
+type HandlerFn = Arc<dyn Fn(Request<Body>) -> ResponseFuture + Send + Sync>;
 
 /// The innermost gRPC service: tonic decodes, the generated handler calls
 /// the user's method, tonic encodes. Not generic, so the stack above it is
@@ -159,57 +207,21 @@ impl Service<Request<Body>> for GrpcHandler {
     }
 }
 
-/// One unary call: the request message decoded by tonic with kit's codec,
-/// `handler` called, the response encoded, errors as gRPC statuses.
-async fn unary<Req, Resp, F, Fut>(
-    handler: Arc<F>,
-    limit: usize,
-    req: Request<Body>,
-) -> Result<Response, Infallible>
-where
-    Req: ProtoMessage + Send + 'static,
-    Resp: ProtoMessage + Send + 'static,
-    F: Fn(Req) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = Result<Resp, Error>> + Send + 'static,
-{
-    if let Some(err) = unsupported_content_type(&req) {
-        return Ok(Grpc::error_response(&err));
-    }
-    let mut grpc = tonic::server::Grpc::new(ProtoCodec::<Resp, Req>::default())
-        .max_decoding_message_size(limit);
-    // Read as a client stream, to refuse a second message (gRPC says a
-    // unary request has exactly one; tonic's unary reader drops the rest).
-    let service = tower::service_fn(move |request: tonic::Request<tonic::Streaming<Req>>| {
-        let handler = handler.clone();
-        async move {
-            let mut messages = request.into_inner();
-            let message = messages
-                .message()
-                .await?
-                .ok_or_else(|| tonic::Status::internal("the request carries no message"))?;
-            if messages.message().await?.is_some() {
-                return Err(tonic::Status::internal(
-                    "a unary request carries exactly one message; this one has more",
-                ));
-            }
-            handler(message)
-                .await
-                .map(tonic::Response::new)
-                .map_err(|err| to_status(&err))
-        }
-    });
-    let mut response = grpc.client_streaming(service, req).await;
+/// tonic's answer as the server stack's response, its code attached when
+/// it is not OK.
+fn finish(response: http::Response<tonic::body::Body>) -> Response {
+    let mut response = response;
     oversize_is_resource_exhausted(&mut response);
     let code = response_code(&response);
     let mut response = response.map(Body::new);
     if code != crate::Code::Ok {
         response.extensions_mut().insert(ResponseCode(code));
     }
-    Ok(response)
+    response
 }
 
 /// gRPC with a codec other than protobuf (`application/grpc+json`, ...).
-pub(super) fn unsupported_content_type(req: &Request<Body>) -> Option<Error> {
+fn unsupported_content_type(req: &Request<Body>) -> Option<Error> {
     let ct = req
         .headers()
         .get(http::header::CONTENT_TYPE)?
@@ -226,7 +238,7 @@ pub(super) fn unsupported_content_type(req: &Request<Body>) -> Option<Error> {
 
 /// tonic answers OUT_OF_RANGE for a message over the limit; gRPC's status
 /// code guide (and grpc-go, grpc-java) say RESOURCE_EXHAUSTED.
-pub(super) fn oversize_is_resource_exhausted<B>(response: &mut http::Response<B>) {
+fn oversize_is_resource_exhausted<B>(response: &mut http::Response<B>) {
     let headers = response.headers_mut();
     let too_large = headers.get("grpc-status").is_some_and(|v| v == "11")
         && headers

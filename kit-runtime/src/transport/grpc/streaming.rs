@@ -6,19 +6,15 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use axum::body::Body;
-use axum::response::Response;
 use futures_core::Stream;
 use futures_util::StreamExt;
-use http::Request;
 
-use super::routes::{oversize_is_resource_exhausted, unsupported_content_type, GrpcRoutes};
-use super::{from_status, response_code, to_status, Grpc};
+use super::routes::GrpcRoutes;
+use super::{from_status, to_status};
 use crate::descriptor::EndpointDescriptor;
-use crate::proto::{ProtoCodec, ProtoMessage};
+use crate::proto::ProtoMessage;
 use crate::stream::server::{received_counter, ServerStream};
 use crate::stream::Streaming;
-use crate::transport::{Protocol, ResponseCode};
 use crate::{Context, Error};
 
 type TonicStream<T> =
@@ -38,29 +34,15 @@ impl GrpcRoutes {
         S: Stream<Item = Result<Resp, Error>> + Send + 'static,
     {
         let handler = Arc::new(handler);
-        let limit = self.message_limit();
-        self.mount(
-            endpoint,
-            Arc::new(move |req: Request<Body>| {
-                let handler = handler.clone();
-                Box::pin(async move {
-                    if let Some(err) = unsupported_content_type(&req) {
-                        return Ok(Grpc::error_response(&err));
-                    }
-                    let mut grpc = tonic::server::Grpc::new(ProtoCodec::<Resp, Req>::default())
-                        .max_decoding_message_size(limit);
-                    let service = tower::service_fn(move |request: tonic::Request<Req>| {
-                        let out = handler(request.into_inner());
-                        async move {
-                            Ok::<_, tonic::Status>(tonic::Response::new(response_stream(
-                                out, endpoint,
-                            )))
-                        }
-                    });
-                    Ok(finish(grpc.server_streaming(service, req).await))
-                })
-            }),
-        );
+        self.mount_tonic::<Req, Resp, _, _>(endpoint, move |mut grpc, req| {
+            let handler = handler.clone();
+            let service = tower::service_fn(move |request: tonic::Request<Req>| {
+                let out = handler(request.into_inner());
+                let answer = tonic::Response::new(response_stream(out, endpoint));
+                std::future::ready(Ok::<_, tonic::Status>(answer))
+            });
+            async move { grpc.server_streaming(service, req).await }
+        });
     }
 
     /// Mounts `handler` as the client-streaming method of `endpoint`: a
@@ -76,31 +58,19 @@ impl GrpcRoutes {
         Fut: Future<Output = Result<Resp, Error>> + Send + 'static,
     {
         let handler = Arc::new(handler);
-        let limit = self.message_limit();
-        self.mount(
-            endpoint,
-            Arc::new(move |req: Request<Body>| {
-                let handler = handler.clone();
-                Box::pin(async move {
-                    if let Some(err) = unsupported_content_type(&req) {
-                        return Ok(Grpc::error_response(&err));
+        self.mount_tonic::<Req, Resp, _, _>(endpoint, move |mut grpc, req| {
+            let handler = handler.clone();
+            let service =
+                tower::service_fn(move |request: tonic::Request<tonic::Streaming<Req>>| {
+                    let out = handler(request_stream(request.into_inner(), endpoint));
+                    async move {
+                        out.await
+                            .map(tonic::Response::new)
+                            .map_err(|e| to_status(&e))
                     }
-                    let mut grpc = tonic::server::Grpc::new(ProtoCodec::<Resp, Req>::default())
-                        .max_decoding_message_size(limit);
-                    let service =
-                        tower::service_fn(move |request: tonic::Request<tonic::Streaming<Req>>| {
-                            let input = request_stream(request.into_inner(), endpoint);
-                            let out = handler(input);
-                            async move {
-                                out.await
-                                    .map(tonic::Response::new)
-                                    .map_err(|e| to_status(&e))
-                            }
-                        });
-                    Ok(finish(grpc.client_streaming(service, req).await))
-                })
-            }),
-        );
+                });
+            async move { grpc.client_streaming(service, req).await }
+        });
     }
 
     /// Mounts `handler` as the bidirectional-streaming method of
@@ -116,31 +86,16 @@ impl GrpcRoutes {
         S: Stream<Item = Result<Resp, Error>> + Send + 'static,
     {
         let handler = Arc::new(handler);
-        let limit = self.message_limit();
-        self.mount(
-            endpoint,
-            Arc::new(move |req: Request<Body>| {
-                let handler = handler.clone();
-                Box::pin(async move {
-                    if let Some(err) = unsupported_content_type(&req) {
-                        return Ok(Grpc::error_response(&err));
-                    }
-                    let mut grpc = tonic::server::Grpc::new(ProtoCodec::<Resp, Req>::default())
-                        .max_decoding_message_size(limit);
-                    let service =
-                        tower::service_fn(move |request: tonic::Request<tonic::Streaming<Req>>| {
-                            let input = request_stream(request.into_inner(), endpoint);
-                            let out = handler(input);
-                            async move {
-                                Ok::<_, tonic::Status>(tonic::Response::new(response_stream(
-                                    out, endpoint,
-                                )))
-                            }
-                        });
-                    Ok(finish(grpc.streaming(service, req).await))
-                })
-            }),
-        );
+        self.mount_tonic::<Req, Resp, _, _>(endpoint, move |mut grpc, req| {
+            let handler = handler.clone();
+            let service =
+                tower::service_fn(move |request: tonic::Request<tonic::Streaming<Req>>| {
+                    let out = handler(request_stream(request.into_inner(), endpoint));
+                    let answer = tonic::Response::new(response_stream(out, endpoint));
+                    std::future::ready(Ok::<_, tonic::Status>(answer))
+                });
+            async move { grpc.streaming(service, req).await }
+        });
     }
 }
 
@@ -164,15 +119,4 @@ fn request_stream<Req: Send + 'static>(
         received.increment(u64::from(item.is_ok()));
         item.map_err(|status| from_status(&status))
     }))
-}
-
-fn finish(response: http::Response<tonic::body::Body>) -> Response {
-    let mut response = response;
-    oversize_is_resource_exhausted(&mut response);
-    let code = response_code(&response);
-    let mut response = response.map(Body::new);
-    if code != crate::Code::Ok {
-        response.extensions_mut().insert(ResponseCode(code));
-    }
-    response
 }
