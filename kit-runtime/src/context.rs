@@ -2,11 +2,13 @@
 //! broadcast to every outgoing call made while serving it.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::time::Instant;
 
 use crate::descriptor::EndpointDescriptor;
+use crate::tls::PeerIdentity;
 use crate::trace::{TraceContext, TraceId};
 
 tokio::task_local! {
@@ -40,6 +42,7 @@ pub struct Context {
     trace: TraceContext,
     deadline: Option<Instant>,
     endpoint: Option<&'static EndpointDescriptor>,
+    peer_identity: Option<Arc<PeerIdentity>>,
 }
 
 impl Context {
@@ -54,6 +57,7 @@ impl Context {
             trace,
             deadline,
             endpoint: None,
+            peer_identity: None,
         }
     }
 
@@ -61,6 +65,14 @@ impl Context {
     pub(crate) fn serving(self, endpoint: &'static EndpointDescriptor) -> Context {
         Context {
             endpoint: Some(endpoint),
+            ..self
+        }
+    }
+
+    /// The same context, for a peer that presented this certificate.
+    pub(crate) fn with_peer_identity(self, peer_identity: Option<Arc<PeerIdentity>>) -> Context {
+        Context {
+            peer_identity,
             ..self
         }
     }
@@ -136,6 +148,12 @@ impl Context {
     /// The endpoint being served, inside a request.
     pub fn endpoint(&self) -> Option<&'static EndpointDescriptor> {
         self.endpoint
+    }
+
+    /// The verified identity of the peer, when it presented a client
+    /// certificate the server checked (mTLS).
+    pub fn peer_identity(&self) -> Option<&PeerIdentity> {
+        self.peer_identity.as_deref()
     }
 
     /// Shorthand for `self.trace().trace_id()`.

@@ -52,6 +52,7 @@ pub mod retry;
 pub mod sd;
 pub mod server;
 pub mod stream;
+pub mod tls;
 pub mod trace;
 mod transport;
 mod url;

@@ -1,6 +1,7 @@
 //! The request context: trace and deadline of the call being served.
 
 use std::marker::PhantomData;
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use http::Request;
@@ -10,6 +11,7 @@ use tower::{Layer, Service};
 
 use crate::deadline::effective_deadline;
 use crate::descriptor::EndpointDescriptor;
+use crate::tls::PeerIdentity;
 use crate::trace::TraceContext;
 use crate::transport::Protocol;
 use crate::Context;
@@ -114,7 +116,12 @@ where
             Err(e) => (None, Some(e)),
         };
         let deadline = effective_deadline(Instant::now, self.timeout, caller);
-        let ctx = Context::new(trace, deadline).serving(self.endpoint);
+        // Set by the connection when the peer presented a verified
+        // client certificate.
+        let peer = request.extensions().get::<Arc<PeerIdentity>>().cloned();
+        let ctx = Context::new(trace, deadline)
+            .serving(self.endpoint)
+            .with_peer_identity(peer);
         // The inner layers' `call`s run now, their futures later: both see
         // the context.
         let call = Call {
