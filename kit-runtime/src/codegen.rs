@@ -129,8 +129,22 @@ pub const fn endpoint(
         rate: limits.rate,
         slow: None,
         streaming: crate::stream::StreamKind::Unary,
+        auth: None,
         args,
         returns,
+    }
+}
+
+/// The endpoint, callable only by callers one of `schemes` vouches for
+/// and holding every one of `requires`.
+pub const fn auth(
+    endpoint: EndpointDescriptor,
+    schemes: &'static [&'static str],
+    requires: &'static [&'static str],
+) -> EndpointDescriptor {
+    EndpointDescriptor {
+        auth: Some(crate::descriptor::AuthPolicy { schemes, requires }),
+        ..endpoint
     }
 }
 

@@ -5,8 +5,10 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::HeaderValue;
 use tokio::time::Instant;
 
+use crate::auth::{Principal, Secret};
 use crate::descriptor::EndpointDescriptor;
 use crate::tls::PeerIdentity;
 use crate::trace::{TraceContext, TraceId};
@@ -43,6 +45,9 @@ pub struct Context {
     deadline: Option<Instant>,
     endpoint: Option<&'static EndpointDescriptor>,
     peer_identity: Option<Arc<PeerIdentity>>,
+    principal: Option<Arc<Principal>>,
+    /// The caller's `Authorization` header, for clients that forward it.
+    credentials: Option<Secret<HeaderValue>>,
 }
 
 impl Context {
@@ -58,6 +63,8 @@ impl Context {
             deadline,
             endpoint: None,
             peer_identity: None,
+            principal: None,
+            credentials: None,
         }
     }
 
@@ -73,6 +80,20 @@ impl Context {
     pub(crate) fn with_peer_identity(self, peer_identity: Option<Arc<PeerIdentity>>) -> Context {
         Context {
             peer_identity,
+            ..self
+        }
+    }
+
+    /// The same context, for a caller an authenticator vouched for, who
+    /// sent `credentials` (the `Authorization` header, to forward).
+    pub(crate) fn with_principal(
+        self,
+        principal: Principal,
+        credentials: Option<HeaderValue>,
+    ) -> Context {
+        Context {
+            principal: Some(Arc::new(principal)),
+            credentials: credentials.map(Secret::new),
             ..self
         }
     }
@@ -154,6 +175,18 @@ impl Context {
     /// certificate the server checked (mTLS).
     pub fn peer_identity(&self) -> Option<&PeerIdentity> {
         self.peer_identity.as_deref()
+    }
+
+    /// The authenticated caller, on endpoints with `auth` (`None` on
+    /// public ones and outside requests).
+    pub fn principal(&self) -> Option<&Principal> {
+        self.principal.as_deref()
+    }
+
+    /// The `Authorization` header the caller authenticated with, for
+    /// [`Credentials::forward`](crate::client::Credentials::forward).
+    pub(crate) fn caller_credentials(&self) -> Option<&HeaderValue> {
+        self.credentials.as_ref().map(Secret::expose)
     }
 
     /// Shorthand for `self.trace().trace_id()`.

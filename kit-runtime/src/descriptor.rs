@@ -135,6 +135,19 @@ pub struct GrpcService {
     pub name: &'static str,
 }
 
+/// Who may call an endpoint: `auth = "..."` on the service or the
+/// endpoint, `requires = "..."`. An endpoint without one (no `auth`, or
+/// `public`) takes any caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct AuthPolicy {
+    /// The authenticators any one of which may vouch for the caller
+    /// (`auth = "jwt | api_key"`), tried in this order.
+    pub schemes: &'static [&'static str],
+    /// What the caller must hold, all of it: `scope:NAME`, `role:NAME`.
+    pub requires: &'static [&'static str],
+}
+
 /// One endpoint of a service, as annotated.
 #[derive(Clone, Copy, Debug)]
 #[non_exhaustive]
@@ -171,11 +184,13 @@ pub struct EndpointDescriptor {
     pub returns: &'static str,
     /// Which way the endpoint streams ([`StreamKind::Unary`] if it does not).
     pub streaming: crate::stream::StreamKind,
+    /// Who may call it (`None`: anyone).
+    pub auth: Option<AuthPolicy>,
 }
 
 impl Serialize for EndpointDescriptor {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut s = serializer.serialize_struct("EndpointDescriptor", 13)?;
+        let mut s = serializer.serialize_struct("EndpointDescriptor", 14)?;
         s.serialize_field("name", self.name)?;
         s.serialize_field("docs", self.docs)?;
         s.serialize_field("http", &self.http)?;
@@ -189,6 +204,7 @@ impl Serialize for EndpointDescriptor {
         s.serialize_field("args", self.args)?;
         s.serialize_field("returns", self.returns)?;
         s.serialize_field("streaming", &self.streaming)?;
+        s.serialize_field("auth", &self.auth)?;
         s.end()
     }
 }

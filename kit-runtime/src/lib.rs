@@ -28,6 +28,7 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod auth;
 mod base64;
 mod cli;
 pub mod client;

@@ -39,7 +39,7 @@
 
 pub use kit_macros::{endpoint, service, Message};
 pub use kit_runtime::{
-    client, config, descriptor, event, lb, limit, log, metrics, openapi, proto, retry, router, sd,
+    auth, client, config, descriptor, event, lb, limit, log, metrics, openapi, proto, retry, router, sd,
     serve, server, stream, tls, trace, Cli, ClientBuilder, Code, Config, Context, Endpoints, Error,
     Result, Server, Stream, Streaming, Transport,
 };

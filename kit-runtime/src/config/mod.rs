@@ -6,8 +6,10 @@
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
 
+mod auth;
 mod observe;
 
+pub use auth::AuthConfig;
 pub use observe::{EventsOutput, Observe};
 
 use crate::log::LogFormat;
@@ -38,7 +40,8 @@ use crate::transport::http::DEFAULT_BODY_LIMIT;
 /// | `--body-memory BYTES` | `KIT_BODY_MEMORY` | `134217728` (128 MiB) |
 /// | `--shutdown-linger DURATION` | `KIT_SHUTDOWN_LINGER` | `1s` |
 ///
-/// and the logs, metrics and traces settings of [`Observe`] (`--log-output`,
+/// the authenticators of [`AuthConfig`] (`--jwt-*`, `--basic-auth-file`,
+/// `--api-keys-file`, `--metrics-auth`), and the logs, metrics and traces settings of [`Observe`] (`--log-output`,
 /// `--access-log`, `--events`, `--slow-threshold`, `--metrics`, the `OTEL_*`
 /// variables).
 ///
@@ -273,6 +276,9 @@ pub struct Config {
     /// Logs, events, metrics backends, trace export.
     #[command(flatten)]
     pub observe: Observe,
+    /// Authenticators: JWT, HTTP basic, API keys; who may read `/metrics`.
+    #[command(flatten)]
+    pub auth: AuthConfig,
 }
 
 /// An endpoint's concurrency limit.
@@ -334,6 +340,7 @@ impl Default for Config {
             body_memory: 128 * 1024 * 1024,
             shutdown_linger: Duration::from_secs(1),
             observe: Observe::default(),
+            auth: AuthConfig::default(),
         }
     }
 }

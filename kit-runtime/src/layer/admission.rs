@@ -16,6 +16,7 @@ use http::{HeaderValue, Request, Response};
 use tower::{Layer, Service};
 
 use crate::config::Concurrency;
+use crate::auth::Authenticators;
 use crate::descriptor::EndpointDescriptor;
 use crate::limit::{
     ConcurrencyLimit, ConcurrencyPermit, Gradient, GradientConfig, KeyedBuckets, RateKey,
@@ -38,6 +39,8 @@ pub(crate) struct Admission {
     concurrency: Concurrency,
     rate_key: Option<Arc<dyn RateKey>>,
     gates: Arc<Mutex<Gates>>,
+    /// Who may come in at all: the authenticators of endpoints with `auth`.
+    authenticators: Arc<Authenticators>,
 }
 
 #[derive(Default)]
@@ -63,7 +66,19 @@ impl Admission {
             concurrency,
             rate_key,
             gates: Arc::default(),
+            authenticators: Arc::default(),
         }
+    }
+
+    /// The same, with these authenticators.
+    pub(crate) fn with_authenticators(mut self, authenticators: Authenticators) -> Admission {
+        self.authenticators = Arc::new(authenticators);
+        self
+    }
+
+    /// The server's authenticators.
+    pub(crate) fn authenticators(&self) -> Arc<Authenticators> {
+        self.authenticators.clone()
     }
 
     /// The gate of `endpoint`, made on first use.

@@ -9,6 +9,7 @@
 //! | [`TraceLayer`] | the `request` span; when the request ends, its access log line, WARN line when slow or failed, exported span | the context's trace, the response's code |
 //! | [`MetricsLayer`] | RED metrics | the response's code |
 //! | [`DeadlineLayer`] | refuses a request whose deadline already passed (or whose timeout header is malformed) without running it; answers DEADLINE_EXCEEDED and drops the rest at the deadline | the context's deadline |
+//! | [`AuthLayer`] | on endpoints with `auth`: authenticates the caller and checks `requires` (401 with `WWW-Authenticate` / 403), then runs the rest with the principal in the context | credentials in the headers, the peer's certificate |
 //! | [`AdmissionLayer`] | refuses requests beyond the endpoint's rate (429) or concurrency limits (503, a nack) | the endpoint's [`Gate`](admission::Gate) |
 //! | [`CatchPanicLayer`] | a panic becomes INTERNAL, logged | - |
 //! | user layers | `Server::layer`, `Endpoints::with_layer` | whatever they like |
@@ -19,6 +20,7 @@
 //! context in a task-local or an extensions map.
 
 pub(crate) mod admission;
+mod auth;
 mod context;
 mod deadline;
 mod metrics;
@@ -33,6 +35,7 @@ use http::{Request, Response};
 use tower::{Service, ServiceBuilder};
 
 pub(crate) use admission::{Admission, AdmissionLayer};
+pub(crate) use auth::AuthLayer;
 pub(crate) use context::{Call, ContextLayer};
 pub(crate) use deadline::DeadlineLayer;
 pub(crate) use metrics::MetricsLayer;
@@ -83,6 +86,7 @@ where
         ))
         .layer(MetricsLayer::new(endpoint, P::NAME, config.metrics))
         .layer(DeadlineLayer::<P>::new(config.deadline, Some(endpoint)))
+        .layer(AuthLayer::<P>::new(endpoint, admission.authenticators()))
         .layer(AdmissionLayer::<P>::new(endpoint, admission.gate(endpoint)))
         .layer(CatchPanicLayer::<P>::new(endpoint, config.catch_panic))
         .service(handler)

@@ -29,6 +29,7 @@ pub use crate::layer::BoxEndpoint;
 pub use crate::layer::StackConfig;
 pub(crate) use connections::LocalAddr;
 
+use crate::auth::Authenticate;
 use crate::cli::Cli;
 use crate::codegen::{GrpcRoutes, HttpRoutes};
 use crate::config::Config;
@@ -109,6 +110,7 @@ pub struct Server {
     stack: StackConfig,
     registrars: Vec<Box<dyn Registrar>>,
     rate_key: Option<Arc<dyn crate::limit::RateKey>>,
+    authenticators: Vec<(String, Arc<dyn Authenticate>)>,
 }
 
 impl Default for Server {
@@ -128,7 +130,30 @@ impl Server {
             stack: StackConfig::default(),
             registrars: Vec::new(),
             rate_key: None,
+            authenticators: Vec::new(),
         }
+    }
+
+    /// Adds authenticator `name` (or replaces the one the flags made), for
+    /// endpoints with `auth = "name"`: one of kit's
+    /// ([`Jwt`](crate::auth::Jwt), [`BasicAuth`](crate::auth::BasicAuth),
+    /// [`ApiKeys`](crate::auth::ApiKeys), [`Mtls`](crate::auth::Mtls)) set
+    /// up in code, or your own [`Authenticate`].
+    ///
+    /// ```
+    /// # #[derive(Default)] struct Strings;
+    /// # #[kit::service(auth = "jwt")] impl Strings {
+    /// #     #[endpoint(http = "POST /uppercase")]
+    /// #     async fn uppercase(&self, s: String) -> String { s.to_uppercase() }
+    /// # }
+    /// let server = kit::Server::default()
+    ///     .add_service(Strings)
+    ///     .authenticator("jwt", kit::auth::Jwt::hs256(b"0123456789abcdef0123456789abcdef").issuer("me"));
+    /// ```
+    pub fn authenticator(mut self, name: impl Into<String>, authenticator: impl Authenticate) -> Server {
+        self.authenticators
+            .push((name.into(), Arc::new(authenticator)));
+        self
     }
 
     /// Rate limits (`rate = "..."`) count each caller separately, as told
@@ -363,11 +388,21 @@ impl Server {
         }
         let descriptors: Vec<&'static ServiceDescriptor> =
             self.services.iter().map(|(d, _)| *d).collect();
+        let mut authenticators = self.config.auth.authenticators()?;
+        for (name, authenticator) in &self.authenticators {
+            authenticators.insert_shared(name.clone(), authenticator.clone());
+        }
+        if let Some(problem) = authenticators.missing(&descriptors).first() {
+            return Err(Error::invalid_argument(problem.clone()));
+        }
+        let metrics_schemes = self.config.auth.metrics_schemes(&authenticators)?;
+        let guard = Arc::new(authenticators.clone());
         let admission = Admission::new(
             (!self.config.request_timeout.is_zero()).then_some(self.config.request_timeout),
             self.config.concurrency,
             self.rate_key.clone(),
-        );
+        )
+        .with_authenticators(authenticators);
         let mut http = HttpRoutes::new(
             self.config.body_limit,
             stack,
@@ -443,12 +478,18 @@ impl Server {
         if let Some(handle) = prometheus {
             http_router = http_router.route(
                 "/metrics",
-                get(move || async move {
+                get(move |request: Request<Body>| async move {
+                    let caller = crate::auth::AuthRequest::of(&request);
+                    if let Some(refusal) = guard_metrics(&guard, &metrics_schemes, caller).await {
+                        return refusal;
+                    }
                     crate::metrics::runtime::refresh();
-                    (
-                        [(http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                        handle.render(),
-                    )
+                    let mut response = Response::new(Body::from(handle.render()));
+                    response.headers_mut().insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("text/plain; version=0.0.4"),
+                    );
+                    response
                 }),
             );
         }
@@ -489,6 +530,30 @@ impl Server {
         let listening = self.bind().await?;
         listening.log_banner();
         listening.run_until(shutdown_signal()).await
+    }
+}
+
+/// The answer to a `/metrics` request its caller may not make, if so.
+async fn guard_metrics(
+    authenticators: &crate::auth::Authenticators,
+    schemes: &[String],
+    request: crate::auth::AuthRequest<'_>,
+) -> Option<Response<Body>> {
+    if schemes.is_empty() {
+        return None;
+    }
+    let schemes: Vec<&str> = schemes.iter().map(String::as_str).collect();
+    match authenticators.check_schemes(&schemes, &[], &request).await {
+        crate::auth::Verdict::Allowed(_) => None,
+        crate::auth::Verdict::Refused(error, challenge) => {
+            let mut response = crate::transport::http::error_response(&error);
+            if let Some(challenge) = challenge {
+                response
+                    .headers_mut()
+                    .insert(http::header::WWW_AUTHENTICATE, challenge);
+            }
+            Some(response)
+        }
     }
 }
 
