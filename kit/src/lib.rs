@@ -39,9 +39,9 @@
 
 pub use kit_macros::{endpoint, service, Message};
 pub use kit_runtime::{
-    auth, client, config, descriptor, event, lb, limit, log, metrics, openapi, proto, retry, router, sd,
-    serve, server, stream, tls, trace, Cli, ClientBuilder, Code, Config, Context, Endpoints, Error,
-    Result, Server, Stream, Streaming, Transport,
+    auth, client, config, descriptor, event, lb, limit, log, metrics, openapi, proto, retry,
+    router, sd, serve, server, stream, tls, trace, Cli, ClientBuilder, Code, Config, Context,
+    Endpoints, Error, Result, Server, Stream, Streaming, Transport,
 };
 
 /// `use kit::prelude::*;` brings what a service author needs.

@@ -2,6 +2,7 @@
 //! Everything here runs over real sockets: servers bind 127.0.0.1:0.
 
 pub mod attack;
+pub mod auth;
 pub mod cli;
 pub mod fleet;
 pub mod inventory;

@@ -68,6 +68,16 @@ pub(super) fn methods(service: &Service, client: &Ident) -> TokenStream {
                 #client { inner: self.inner.with_header(name, value) }
             }
 
+            /// This client sending `credentials` with every call instead of
+            /// the builder's (`kit::client::credentials`: `Bearer`, `Basic`,
+            /// `ApiKey`, `Refreshing`, `Forward`); the original is unchanged.
+            pub fn with_credentials(
+                &self,
+                credentials: impl ::kit::client::credentials::Credentials,
+            ) -> Self {
+                #client { inner: self.inner.with_credentials(credentials) }
+            }
+
             /// What this client knows of each instance of the service:
             /// state (live, ejected, probing), attempts served, failures,
             /// load and latency.

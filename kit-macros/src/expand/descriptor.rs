@@ -174,6 +174,10 @@ fn endpoint(service: &Service, index: usize, e: &Endpoint) -> (TokenStream, Toke
         let nanos = u64::try_from(slow.as_nanos()).unwrap_or(u64::MAX);
         value = quote!(::kit::__private::slow(#value, #nanos));
     }
+    if let Some(policy) = &e.auth {
+        let (schemes, requires) = (&policy.schemes, &policy.requires);
+        value = quote!(::kit::__private::auth(#value, &[#(#schemes),*], &[#(#requires),*]));
+    }
     (items, value)
 }
 

@@ -53,6 +53,8 @@ pub(crate) struct Endpoint {
     pub(crate) rate: Option<(u32, u64, u32)>,
     pub(crate) args: Vec<Arg>,
     pub(crate) output: Output,
+    /// Who may call (`None`: anyone).
+    pub(crate) auth: Option<super::auth::Policy>,
 }
 
 impl Endpoint {

@@ -32,6 +32,10 @@ pub(crate) struct EndpointKeys {
     pub(crate) burst: Option<SpannedValue<u32>>,
     /// `grpc` or `grpc = "MethodName"`.
     pub(crate) grpc: Option<SpannedValue<Override<LitStr>>>,
+    /// `auth = "jwt"` or `"jwt | api_key"`: who may vouch for callers.
+    pub(crate) auth: Option<LitStr>,
+    /// `requires = "scope:NAME role:NAME"`: what callers must hold.
+    pub(crate) requires: Option<LitStr>,
 }
 
 /// `#[endpoint(...)]`.
@@ -40,6 +44,8 @@ pub(crate) struct EndpointArgs {
     pub(crate) http: Option<LitStr>,
     /// `concurrency = N`: requests this endpoint runs at once.
     pub(crate) concurrency: Option<SpannedValue<u32>>,
+    /// `public`: no `auth` for this endpoint, whatever the service says.
+    pub(crate) public: Flag,
     #[darling(flatten)]
     pub(crate) keys: EndpointKeys,
 }

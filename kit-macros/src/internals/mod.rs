@@ -3,6 +3,7 @@
 
 pub(crate) mod ast;
 pub(crate) mod attr;
+pub(crate) mod auth;
 pub(crate) mod case;
 pub(crate) mod check;
 mod ctxt;

@@ -90,7 +90,8 @@ impl ApiKeys {
         sha256: &str,
         grants: impl IntoIterator<Item = &'a str>,
     ) -> Result<ApiKeys, Error> {
-        let bad = || Error::invalid_argument(format!("key `{name}`: expected sha256:<64 hex digits>"));
+        let bad =
+            || Error::invalid_argument(format!("key `{name}`: expected sha256:<64 hex digits>"));
         let hex = sha256.strip_prefix("sha256:").ok_or_else(bad)?;
         if hex.len() != 64 {
             return Err(bad());
@@ -168,7 +169,10 @@ impl Authenticate for ApiKeys {
     }
 
     fn challenge(&self) -> Option<String> {
-        Some(format!("ApiKey realm=\"{REALM}\", header=\"{}\"", self.header))
+        Some(format!(
+            "ApiKey realm=\"{REALM}\", header=\"{}\"",
+            self.header
+        ))
     }
 }
 
@@ -198,10 +202,17 @@ mod tests {
         assert_eq!(p.subject(), "ci");
         assert!(p.satisfies("scope:deploy"));
         headers.insert("x-api-key", "hunter2".parse().unwrap());
-        let p = keys.authenticate(&AuthRequest::new(&headers, None)).await.unwrap().unwrap();
+        let p = keys
+            .authenticate(&AuthRequest::new(&headers, None))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(p.subject(), "other");
         headers.insert("x-api-key", "nope".parse().unwrap());
-        let e = keys.authenticate(&AuthRequest::new(&headers, None)).await.unwrap_err();
+        let e = keys
+            .authenticate(&AuthRequest::new(&headers, None))
+            .await
+            .unwrap_err();
         assert_eq!(e.message(), "unknown API key");
         assert!(keys
             .authenticate(&AuthRequest::new(&HeaderMap::new(), None))

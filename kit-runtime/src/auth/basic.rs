@@ -58,7 +58,9 @@ impl BasicAuth {
         grants: impl IntoIterator<Item = &'a str>,
     ) -> Result<BasicAuth, Error> {
         PasswordHash::new(phc).map_err(|_| {
-            Error::invalid_argument(format!("the password hash of user `{name}` is not a PHC string"))
+            Error::invalid_argument(format!(
+                "the password hash of user `{name}` is not a PHC string"
+            ))
         })?;
         if name.is_empty() || name.contains(':') {
             return Err(Error::invalid_argument(format!(
@@ -114,7 +116,11 @@ impl BasicAuth {
         self.users.is_empty()
     }
 
-    async fn verify(&self, user: String, password: super::Secret<String>) -> Result<Principal, Error> {
+    async fn verify(
+        &self,
+        user: String,
+        password: super::Secret<String>,
+    ) -> Result<Principal, Error> {
         let known = self.users.get(&user);
         let hash = known.map_or_else(|| dummy_hash().to_owned(), |u| u.hash.clone());
         let matched = tokio::task::spawn_blocking(move || {
@@ -195,11 +201,18 @@ mod tests {
         let auth = BasicAuth::new()
             .user("alice", &hash_password("s3cret"), ["scope:w"])
             .unwrap();
-        let p = auth.verify("alice".into(), Secret::new("s3cret".into())).await.unwrap();
+        let p = auth
+            .verify("alice".into(), Secret::new("s3cret".into()))
+            .await
+            .unwrap();
         assert_eq!(p.subject(), "alice");
         assert!(p.satisfies("scope:w"));
-        let wrong = auth.verify("alice".into(), Secret::new("S3cret".into())).await;
-        let unknown = auth.verify("bob".into(), Secret::new("s3cret".into())).await;
+        let wrong = auth
+            .verify("alice".into(), Secret::new("S3cret".into()))
+            .await;
+        let unknown = auth
+            .verify("bob".into(), Secret::new("s3cret".into()))
+            .await;
         assert_eq!(wrong.unwrap_err().message(), unknown.unwrap_err().message());
     }
 
@@ -213,7 +226,12 @@ mod tests {
         assert_eq!(BasicAuth::from_file(&file).unwrap().len(), 1);
         std::fs::write(&file, "alice:plaintext\n").unwrap();
         let e = BasicAuth::from_file(&file).err().unwrap();
-        assert!(e.message().contains(":1: the password hash of user `alice`"), "{}", e.message());
+        assert!(
+            e.message()
+                .contains(":1: the password hash of user `alice`"),
+            "{}",
+            e.message()
+        );
         assert!(BasicAuth::from_file(dir.join("missing")).is_err());
     }
 }

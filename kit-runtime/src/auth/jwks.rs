@@ -153,7 +153,10 @@ impl JwksCache {
             .map_err(|_| unavailable("JWKS fetch timed out".into()))?
             .map_err(|e| unavailable(format!("JWKS fetch failed: {e}")))?;
         if response.status() != StatusCode::OK {
-            return Err(unavailable(format!("JWKS fetch answered {}", response.status())));
+            return Err(unavailable(format!(
+                "JWKS fetch answered {}",
+                response.status()
+            )));
         }
         let body = tokio::time::timeout(
             FETCH_TIMEOUT,
@@ -209,7 +212,10 @@ mod tests {
         ]}"#;
         let keys = parse(doc).unwrap();
         assert!(keys.contains_key("e1"));
-        assert!(find(&keys, None).is_some(), "the only key serves tokens without a kid");
+        assert!(
+            find(&keys, None).is_some(),
+            "the only key serves tokens without a kid"
+        );
         assert!(parse(b"not json").is_err());
     }
 }

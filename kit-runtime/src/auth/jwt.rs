@@ -261,7 +261,12 @@ mod tests {
     }
 
     async fn message(claims: Value) -> String {
-        jwt().verify(&token(claims)).await.unwrap_err().message().to_owned()
+        jwt()
+            .verify(&token(claims))
+            .await
+            .unwrap_err()
+            .message()
+            .to_owned()
     }
 
     #[tokio::test]
@@ -279,17 +284,34 @@ mod tests {
     async fn every_check_refuses_with_its_own_reason() {
         let base = |extra: Value| {
             let mut c = json!({"sub": "u", "iss": "iss-a", "aud": "aud-a", "exp": now() + 60});
-            c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            c.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
             c
         };
-        assert_eq!(message(base(json!({"exp": now() - 120}))).await, "token expired");
-        assert_eq!(message(base(json!({"nbf": now() + 120}))).await, "token not valid yet");
-        assert_eq!(message(base(json!({"iss": "other"}))).await, "token from another issuer");
-        assert_eq!(message(base(json!({"aud": "other"}))).await, "token for another audience");
+        assert_eq!(
+            message(base(json!({"exp": now() - 120}))).await,
+            "token expired"
+        );
+        assert_eq!(
+            message(base(json!({"nbf": now() + 120}))).await,
+            "token not valid yet"
+        );
+        assert_eq!(
+            message(base(json!({"iss": "other"}))).await,
+            "token from another issuer"
+        );
+        assert_eq!(
+            message(base(json!({"aud": "other"}))).await,
+            "token for another audience"
+        );
         let no_exp = json!({"sub": "u", "iss": "iss-a", "aud": "aud-a"});
         assert_eq!(message(no_exp).await, "token has no expiry");
         // Within the leeway.
-        assert!(jwt().verify(&token(base(json!({"exp": now() - 30})))).await.is_ok());
+        assert!(jwt()
+            .verify(&token(base(json!({"exp": now() - 30}))))
+            .await
+            .is_ok());
         let forged = encode(
             &Header::new(Algorithm::HS256),
             &base(json!({})),
@@ -315,7 +337,10 @@ mod tests {
         let e = jwt().verify(&hs384).await.unwrap_err();
         assert_eq!(e.message(), "token algorithm not accepted");
         for junk in ["", "a.b", "a.b.c", "....", "eyJ9.eyJ9.x"] {
-            assert_eq!(jwt().verify(junk).await.unwrap_err().message(), "malformed bearer token");
+            assert_eq!(
+                jwt().verify(junk).await.unwrap_err().message(),
+                "malformed bearer token"
+            );
         }
     }
 }

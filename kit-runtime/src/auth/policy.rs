@@ -73,7 +73,9 @@ impl Authenticators {
         let mut problems = Vec::new();
         for service in services {
             for endpoint in service.endpoints {
-                let Some(policy) = endpoint.auth else { continue };
+                let Some(policy) = endpoint.auth else {
+                    continue;
+                };
                 for scheme in policy.schemes {
                     if !self.contains(scheme) {
                         problems.push(format!(
@@ -117,10 +119,7 @@ impl Authenticators {
             }
         }
         let error = failure.unwrap_or_else(|| {
-            unauthenticated(&format!(
-                "credentials required: {}",
-                schemes.join(" or ")
-            ))
+            unauthenticated(&format!("credentials required: {}", schemes.join(" or ")))
         });
         let challenge = (error.code() == Code::Unauthenticated)
             .then(|| self.challenges(schemes))
@@ -191,7 +190,9 @@ mod tests {
         let mut auth = Authenticators::new();
         auth.insert(
             "api_key",
-            ApiKeys::new().key("w", "kw", ["scope:write"]).key("r", "kr", []),
+            ApiKeys::new()
+                .key("w", "kw", ["scope:write"])
+                .key("r", "kr", []),
         );
         let Verdict::Refused(e, challenge) = verdict(&auth, None).await else {
             panic!("no credentials got in")
@@ -199,7 +200,10 @@ mod tests {
         assert_eq!(e.code(), Code::Unauthenticated);
         assert_eq!(e.message(), "credentials required: api_key or mtls");
         let challenge = challenge.unwrap();
-        assert!(challenge.to_str().unwrap().starts_with("ApiKey realm=\"kit\""));
+        assert!(challenge
+            .to_str()
+            .unwrap()
+            .starts_with("ApiKey realm=\"kit\""));
         let Verdict::Refused(e, _) = verdict(&auth, Some("nope")).await else {
             panic!("a wrong key got in")
         };
@@ -220,7 +224,17 @@ mod tests {
     fn endpoints_naming_unknown_authenticators_are_found() {
         static ENDPOINTS: [crate::descriptor::EndpointDescriptor; 1] = [crate::codegen::auth(
             crate::codegen::endpoint(
-                "s", "e", "", None, None, None, 0, false, crate::codegen::NO_LIMITS, &[], "()",
+                "s",
+                "e",
+                "",
+                None,
+                None,
+                None,
+                0,
+                false,
+                crate::codegen::NO_LIMITS,
+                &[],
+                "()",
             ),
             &["jwt"],
             &[],
@@ -229,6 +243,10 @@ mod tests {
             crate::codegen::service("s", "S", "0", "", None, None, &ENDPOINTS);
         let problems = Authenticators::new().missing(&[&SERVICE]);
         assert_eq!(problems.len(), 1);
-        assert!(problems[0].contains("s.e needs authenticator `jwt`"), "{}", problems[0]);
+        assert!(
+            problems[0].contains("s.e needs authenticator `jwt`"),
+            "{}",
+            problems[0]
+        );
     }
 }

@@ -66,7 +66,10 @@ impl Principal {
 
     /// The same caller holding the grants `scope:NAME` and `role:NAME`
     /// listed in `grants` (how credential files spell them).
-    pub(crate) fn with_grants<'a>(mut self, grants: impl IntoIterator<Item = &'a str>) -> Principal {
+    pub(crate) fn with_grants<'a>(
+        mut self,
+        grants: impl IntoIterator<Item = &'a str>,
+    ) -> Principal {
         for grant in grants {
             if let Some(scope) = grant.strip_prefix("scope:") {
                 self.scopes.insert(scope.to_owned());

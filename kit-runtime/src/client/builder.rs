@@ -13,6 +13,7 @@ use tower::{BoxError, Layer, Service, ServiceExt};
 use futures_util::{FutureExt, StreamExt};
 
 use super::channel::{ClientLayers, HttpInstance};
+use super::credentials::Credentials;
 use super::{Body, BoxChannel, Client, ClientInner, Transport};
 use crate::descriptor::ServiceDescriptor;
 use crate::lb::{Accrual, BalanceService, Balancer, Breaker, Circuit, Policy};
@@ -65,6 +66,7 @@ pub struct ClientBuilder<C = Client> {
     endpoint_rate_limits: Vec<(String, ClientRateLimit)>,
     nats_url: Option<String>,
     nats_prefix: Option<String>,
+    credentials: Option<Arc<dyn Credentials>>,
     _client: PhantomData<fn() -> C>,
 }
 
@@ -92,6 +94,7 @@ impl<C: From<Client>> ClientBuilder<C> {
             endpoint_rate_limits: Vec::new(),
             nats_url: None,
             nats_prefix: None,
+            credentials: None,
             _client: PhantomData,
         }
     }
@@ -197,6 +200,31 @@ impl<C: From<Client>> ClientBuilder<C> {
     /// The transport: HTTP/JSON (default), gRPC, or NATS.
     pub fn transport(mut self, transport: Transport) -> ClientBuilder<C> {
         self.transport = transport;
+        self
+    }
+
+    /// Sends `credentials` with every attempt of every call: a
+    /// [`Bearer`](super::credentials::Bearer) token,
+    /// [`Basic`](super::credentials::Basic), an
+    /// [`ApiKey`](super::credentials::ApiKey), a
+    /// [`Refreshing`](super::credentials::Refreshing) token, or the
+    /// caller's own ([`Forward`](super::credentials::Forward)).
+    ///
+    /// ```
+    /// # #[derive(Default)] struct Strings;
+    /// # #[kit::service] impl Strings {
+    /// #     #[endpoint(http = "POST /uppercase")]
+    /// #     async fn uppercase(&self, s: String) -> String { s.to_uppercase() }
+    /// # }
+    /// use kit::client::credentials::Forward;
+    /// let client = StringsClient::builder()
+    ///     .base_url("http://127.0.0.1:8080")
+    ///     .credentials(Forward::caller())
+    ///     .build()
+    ///     .unwrap();
+    /// ```
+    pub fn credentials(mut self, credentials: impl Credentials) -> ClientBuilder<C> {
+        self.credentials = Some(Arc::new(credentials));
         self
     }
 
@@ -360,6 +388,7 @@ impl<C: From<Client>> ClientBuilder<C> {
                 nats: self.nats_url.map(|url| {
                     super::nats::NatsConn::new(url, self.nats_prefix, self.connect_timeout)
                 }),
+                credentials: self.credentials,
             }),
         }))
     }

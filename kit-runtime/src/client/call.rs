@@ -308,6 +308,7 @@ impl Client {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
         self.call_headers(headers, &ctx)
+            .await
             .map_err(Failure::before_sending)?;
         let mut channel = self.inner.channel.clone();
         let unavailable = |e: BoxError| {
@@ -386,6 +387,7 @@ impl Client {
         let mut req = tonic::Request::new(request);
         req.extensions_mut().insert(avoid);
         self.call_metadata(&mut req, &ctx)
+            .await
             .map_err(Failure::before_sending)?;
         let path = http::uri::PathAndQuery::from_static(method.path);
         match grpc.unary(req, path, RawCodec).await {
@@ -424,12 +426,15 @@ impl Client {
 }
 
 impl Client {
-    /// The trace, deadline and extra headers of an HTTP call.
-    pub(super) fn call_headers(
+    /// The trace, deadline, credentials and extra headers of an HTTP call.
+    pub(super) async fn call_headers(
         &self,
         headers: &mut http::HeaderMap,
         ctx: &Context,
     ) -> Result<(), Error> {
+        if let Some((name, value)) = self.credential_header(ctx).await? {
+            headers.insert(name, value);
+        }
         headers.insert(TRACEPARENT_HEADER.clone(), ctx.trace().header_value());
         if let Some(remaining) = ctx.remaining() {
             headers.insert(TIMEOUT_HEADER.clone(), timeout_header_value(remaining));
@@ -447,12 +452,20 @@ impl Client {
         Ok(())
     }
 
-    /// The trace, deadline and extra metadata of a gRPC call.
-    pub(super) fn call_metadata<T>(
+    /// The trace, deadline, credentials and extra metadata of a gRPC call.
+    pub(super) async fn call_metadata<T>(
         &self,
         req: &mut tonic::Request<T>,
         ctx: &Context,
     ) -> Result<(), Error> {
+        if let Some((name, value)) = self.credential_header(ctx).await? {
+            // Metadata are HTTP/2 headers: the header goes as it is.
+            let key = tonic::metadata::AsciiMetadataKey::from_bytes(name.as_str().as_bytes());
+            let value = tonic::metadata::AsciiMetadataValue::try_from(value.as_bytes());
+            if let (Ok(key), Ok(value)) = (key, value) {
+                req.metadata_mut().insert(key, value);
+            }
+        }
         if let Some(remaining) = ctx.remaining() {
             req.set_timeout(remaining);
         }

@@ -6,6 +6,7 @@
 mod builder;
 mod call;
 mod channel;
+pub mod credentials;
 mod encode;
 mod nats;
 mod span;
@@ -60,10 +61,11 @@ pub struct Client {
 
 /// What one call (or every call of a client clone) adds: a tighter
 /// timeout, extra headers.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 struct CallOptions {
     timeout: Option<Duration>,
     headers: Vec<(String, String)>,
+    credentials: Option<Arc<dyn credentials::Credentials>>,
 }
 
 struct ClientInner {
@@ -87,6 +89,8 @@ struct ClientInner {
     endpoint_limits: Box<[Option<crate::limit::ClientLimiter>]>,
     /// The NATS connection of a NATS client.
     nats: Option<nats::NatsConn>,
+    /// What every call sends to say who it is.
+    credentials: Option<Arc<dyn credentials::Credentials>>,
 }
 
 impl Client {
@@ -110,6 +114,29 @@ impl Client {
     /// gRPC metadata); the original is unchanged.
     pub fn with_header(&self, name: &str, value: &str) -> Client {
         self.with_options(|o| o.headers.push((name.to_string(), value.to_string())))
+    }
+
+    /// This client sending `credentials` with every call instead of the
+    /// client's own; the original is unchanged.
+    pub fn with_credentials(&self, credentials: impl credentials::Credentials) -> Client {
+        let credentials: Arc<dyn credentials::Credentials> = Arc::new(credentials);
+        self.with_options(|o| o.credentials = Some(credentials))
+    }
+
+    /// The header saying who calls, for the next attempt of a call in `ctx`.
+    pub(crate) async fn credential_header(
+        &self,
+        ctx: &crate::Context,
+    ) -> Result<Option<credentials::CredentialHeader>, crate::Error> {
+        let source = self
+            .options
+            .as_deref()
+            .and_then(|o| o.credentials.as_ref())
+            .or(self.inner.credentials.as_ref());
+        match source {
+            Some(source) => source.header(ctx).await,
+            None => Ok(None),
+        }
     }
 
     fn with_options(&self, change: impl FnOnce(&mut CallOptions)) -> Client {

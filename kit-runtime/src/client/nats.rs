@@ -109,6 +109,15 @@ impl Client {
             }
             None => NO_DEADLINE_WAIT,
         };
+        if let Some((name, value)) = self
+            .credential_header(&ctx)
+            .await
+            .map_err(Failure::before_sending)?
+        {
+            if let Ok(value) = value.to_str() {
+                headers.insert(name.as_str(), value);
+            }
+        }
         for (name, value) in self.extra_headers() {
             headers.append(name.as_str(), value.as_str());
         }

@@ -77,7 +77,7 @@ impl Client {
         if has_body {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         }
-        self.call_headers(headers, ctx)?;
+        self.call_headers(headers, ctx).await?;
         let mut channel = self.inner.channel.clone();
         let unavailable = |e: tower::BoxError| {
             Error::unavailable(format!(
@@ -194,7 +194,7 @@ impl Client {
             let response = if streams_requests {
                 let mut req = tonic::Request::new(requests);
                 req.extensions_mut().insert(crate::lb::Avoid::default());
-                self.call_metadata(&mut req, &ctx)?;
+                self.call_metadata(&mut req, &ctx).await?;
                 grpc.streaming(req, path, RawCodec).await
             } else {
                 let first = requests.next().await.ok_or_else(|| {
@@ -202,7 +202,7 @@ impl Client {
                 })?;
                 let mut req = tonic::Request::new(first);
                 req.extensions_mut().insert(crate::lb::Avoid::default());
-                self.call_metadata(&mut req, &ctx)?;
+                self.call_metadata(&mut req, &ctx).await?;
                 grpc.server_streaming(req, path, RawCodec).await
             };
             response

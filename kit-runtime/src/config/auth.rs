@@ -29,34 +29,79 @@ use crate::Error;
 #[derive(Clone, Debug, Default, PartialEq, clap::Args)]
 pub struct AuthConfig {
     /// HS256 tokens: the shared secret's file (a trailing newline is not part of it).
-    #[arg(long, env = "KIT_JWT_SECRET_FILE", value_name = "FILE", help = "JWT: verify HS256 tokens with the secret in FILE")]
+    #[arg(
+        long,
+        env = "KIT_JWT_SECRET_FILE",
+        value_name = "FILE",
+        help = "JWT: verify HS256 tokens with the secret in FILE"
+    )]
     pub jwt_secret_file: Option<PathBuf>,
     /// RS256/ES256 tokens: the public key's PEM file.
-    #[arg(long, env = "KIT_JWT_PUBLIC_KEY_FILE", value_name = "FILE", help = "JWT: verify RS256/ES256 tokens with the public key (PEM) in FILE")]
+    #[arg(
+        long,
+        env = "KIT_JWT_PUBLIC_KEY_FILE",
+        value_name = "FILE",
+        help = "JWT: verify RS256/ES256 tokens with the public key (PEM) in FILE"
+    )]
     pub jwt_public_key_file: Option<PathBuf>,
     /// RS256/ES256 tokens: keys from this JWKS document.
-    #[arg(long, env = "KIT_JWT_JWKS_URL", value_name = "URL", help = "JWT: verify RS256/ES256 tokens with the keys of this JWKS URL (cached, refetched for unknown kids)")]
+    #[arg(
+        long,
+        env = "KIT_JWT_JWKS_URL",
+        value_name = "URL",
+        help = "JWT: verify RS256/ES256 tokens with the keys of this JWKS URL (cached, refetched for unknown kids)"
+    )]
     pub jwt_jwks_url: Option<String>,
     /// Tokens must come from this issuer.
-    #[arg(long, env = "KIT_JWT_ISSUER", value_name = "ISS", help = "JWT: required iss")]
+    #[arg(
+        long,
+        env = "KIT_JWT_ISSUER",
+        value_name = "ISS",
+        help = "JWT: required iss"
+    )]
     pub jwt_issuer: Option<String>,
     /// Tokens must be for this audience.
-    #[arg(long, env = "KIT_JWT_AUDIENCE", value_name = "AUD", help = "JWT: required aud")]
+    #[arg(
+        long,
+        env = "KIT_JWT_AUDIENCE",
+        value_name = "AUD",
+        help = "JWT: required aud"
+    )]
     pub jwt_audience: Option<String>,
     /// Clock skew allowed on `exp` and `nbf`.
     #[arg(long, env = "KIT_JWT_LEEWAY", value_name = "DURATION", value_parser = parse_duration, help = "JWT: clock skew allowed on exp/nbf [default: 60s]")]
     pub jwt_leeway: Option<Duration>,
     /// HTTP basic users.
-    #[arg(long, env = "KIT_BASIC_AUTH_FILE", value_name = "FILE", help = "HTTP basic: users file, `user:argon2-hash [scope:X role:Y]` per line (kit hash-password makes hashes)")]
+    #[arg(
+        long,
+        env = "KIT_BASIC_AUTH_FILE",
+        value_name = "FILE",
+        help = "HTTP basic: users file, `user:argon2-hash [scope:X role:Y]` per line (kit hash-password makes hashes)"
+    )]
     pub basic_auth_file: Option<PathBuf>,
     /// API keys.
-    #[arg(long, env = "KIT_API_KEYS_FILE", value_name = "FILE", help = "API keys: `name sha256:HEX [scope:X role:Y]` per line")]
+    #[arg(
+        long,
+        env = "KIT_API_KEYS_FILE",
+        value_name = "FILE",
+        help = "API keys: `name sha256:HEX [scope:X role:Y]` per line"
+    )]
     pub api_keys_file: Option<PathBuf>,
     /// The header API keys come in.
-    #[arg(long, env = "KIT_API_KEY_HEADER", value_name = "NAME", help = "API keys: the header they come in [default: x-api-key]")]
+    #[arg(
+        long,
+        env = "KIT_API_KEY_HEADER",
+        value_name = "NAME",
+        help = "API keys: the header they come in [default: x-api-key]"
+    )]
     pub api_key_header: Option<String>,
     /// Who may read `/metrics`.
-    #[arg(long, env = "KIT_METRICS_AUTH", value_name = "SCHEMES", help = "Guard /metrics with these authenticators, e.g. `basic` or `jwt | api_key` [default: open]")]
+    #[arg(
+        long,
+        env = "KIT_METRICS_AUTH",
+        value_name = "SCHEMES",
+        help = "Guard /metrics with these authenticators, e.g. `basic` or `jwt | api_key` [default: open]"
+    )]
     pub metrics_auth: Option<String>,
 }
 
@@ -74,7 +119,9 @@ impl AuthConfig {
             let mut keys = ApiKeys::from_file(path)?;
             if let Some(header) = &self.api_key_header {
                 let name = http::HeaderName::try_from(header.trim()).map_err(|_| {
-                    Error::invalid_argument(format!("--api-key-header `{header}` is not a header name"))
+                    Error::invalid_argument(format!(
+                        "--api-key-header `{header}` is not a header name"
+                    ))
                 })?;
                 keys = keys.header(name);
             }

@@ -15,8 +15,8 @@ use axum::body::Body;
 use http::{HeaderValue, Request, Response};
 use tower::{Layer, Service};
 
-use crate::config::Concurrency;
 use crate::auth::Authenticators;
+use crate::config::Concurrency;
 use crate::descriptor::EndpointDescriptor;
 use crate::limit::{
     ConcurrencyLimit, ConcurrencyPermit, Gradient, GradientConfig, KeyedBuckets, RateKey,

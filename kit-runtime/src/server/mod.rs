@@ -150,7 +150,11 @@ impl Server {
     ///     .add_service(Strings)
     ///     .authenticator("jwt", kit::auth::Jwt::hs256(b"0123456789abcdef0123456789abcdef").issuer("me"));
     /// ```
-    pub fn authenticator(mut self, name: impl Into<String>, authenticator: impl Authenticate) -> Server {
+    pub fn authenticator(
+        mut self,
+        name: impl Into<String>,
+        authenticator: impl Authenticate,
+    ) -> Server {
         self.authenticators
             .push((name.into(), Arc::new(authenticator)));
         self

@@ -10,6 +10,7 @@ use syn::{Attribute, FnArg, ImplItemFn, Pat, Type};
 use super::{docs, is_context, is_owned_context, option_inner, output, streaming_item, wire_name};
 use crate::internals::ast::{Arg, Endpoint, Grpc, GrpcShape, Http, Source};
 use crate::internals::attr::{EndpointArgs, EndpointKeys};
+use crate::internals::auth::policy;
 use crate::internals::case::pascal_case;
 use crate::internals::duration::{parse_positive, parse_timeout};
 use crate::internals::limits::{positive, rate};
@@ -25,6 +26,7 @@ const RESERVED: &[&str] = &[
     "clone",
     "with_timeout",
     "with_header",
+    "with_credentials",
     "instance_stats",
 ];
 
@@ -124,6 +126,7 @@ pub(super) fn endpoint(
     let concurrency = positive(cx, args.concurrency.as_ref(), "concurrency");
     let rate = rate(cx, &args.keys, defaults);
     let idempotent = args.keys.idempotent.is_present() || defaults.idempotent.is_present();
+    let auth = policy(cx, &args, defaults);
     let arg_list = arguments(cx, method, http.as_ref().map(|h| &h.route));
     let output = output(&sig.output);
     let streams = output.stream || arg_list.iter().any(|a| a.source == Source::Stream);
@@ -161,6 +164,7 @@ pub(super) fn endpoint(
         rate,
         args: arg_list,
         output,
+        auth,
     })
 }
 

@@ -201,6 +201,7 @@ mod tests {
             args,
             returns: "()",
             streaming: crate::stream::StreamKind::Unary,
+            auth: None,
         }
     }
 
@@ -377,6 +378,7 @@ mod agreement {
             args: &ARGS,
             returns: "()",
             streaming: crate::stream::StreamKind::Unary,
+            auth: None,
         };
         let id = "a/b é?".to_string();
         for (limit, tags) in [

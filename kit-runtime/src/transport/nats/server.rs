@@ -300,6 +300,7 @@ mod tests {
         args: &ARGS,
         returns: "u64",
         streaming: crate::stream::StreamKind::Unary,
+        auth: None,
     };
 
     #[test]
