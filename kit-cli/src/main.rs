@@ -14,6 +14,7 @@ mod ls;
 mod new;
 mod proto;
 mod scrape;
+mod secrets;
 mod table;
 mod target;
 mod top;
@@ -106,6 +107,18 @@ enum Command {
     /// with an annotated service, a binary serving it, a client example
     /// and an integration test.
     New(new::NewArgs),
+    /// Reads a password on stdin and prints `USER:ARGON2-HASH`, a line of
+    /// a server's `--basic-auth-file` (append grants: `scope:X role:Y`).
+    HashPassword {
+        /// The user name.
+        user: String,
+    },
+    /// Reads an API key on stdin and prints `NAME sha256:HEX`, a line of a
+    /// server's `--api-keys-file` (append grants: `scope:X role:Y`).
+    HashApiKey {
+        /// The key's name (the caller's subject).
+        name: String,
+    },
     /// The fleet view as a web page (table and per-endpoint rate and p99
     /// charts over the last minutes), served at --listen.
     Dashboard(dashboard::DashboardArgs),
@@ -157,6 +170,8 @@ async fn run(cli: Cli) -> Result<ExitCode, Failure> {
         Command::Gate(args) => gate::run(args, timeout).await,
         Command::New(args) => new::run(args),
         Command::Dashboard(args) => dashboard::run(args, timeout).await,
+        Command::HashPassword { user } => secrets::hash_password(&user),
+        Command::HashApiKey { name } => secrets::hash_api_key(&name),
     }
 }
 

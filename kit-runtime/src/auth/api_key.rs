@@ -68,6 +68,22 @@ impl ApiKeys {
         self
     }
 
+    /// `sha256:HEX` of `key`: what a keys file stores.
+    ///
+    /// ```
+    /// assert_eq!(
+    ///     kit_runtime::auth::ApiKeys::digest("test"),
+    ///     "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    /// );
+    /// ```
+    pub fn digest(key: &str) -> String {
+        let hex: String = digest(key.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("sha256:{hex}")
+    }
+
     /// Adds key `key` (kept only as its digest) named `name`.
     pub fn key<'a>(
         mut self,
