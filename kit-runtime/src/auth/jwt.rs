@@ -160,7 +160,16 @@ impl Jwt {
         let mut validation = Validation::new(algorithm);
         validation.leeway = self.leeway.as_secs();
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp"]);
+        // jsonwebtoken checks `iss` and `aud` only when the token has them:
+        // a configured issuer or audience must also be present.
+        let mut required = vec!["exp"];
+        if self.issuer.is_some() {
+            required.push("iss");
+        }
+        if self.audience.is_some() {
+            required.push("aud");
+        }
+        validation.set_required_spec_claims(&required);
         match &self.issuer {
             Some(issuer) => validation.set_issuer(&[issuer]),
             None => validation.iss = None,
@@ -183,7 +192,11 @@ fn reason(kind: &ErrorKind) -> &'static str {
         ErrorKind::ImmatureSignature => "token not valid yet",
         ErrorKind::InvalidIssuer => "token from another issuer",
         ErrorKind::InvalidAudience => "token for another audience",
-        ErrorKind::MissingRequiredClaim(_) => "token has no expiry",
+        ErrorKind::MissingRequiredClaim(claim) => match claim.as_str() {
+            "iss" => "token names no issuer",
+            "aud" => "token names no audience",
+            _ => "token has no expiry",
+        },
         ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => "token algorithm not accepted",
         _ => "malformed bearer token",
     }
@@ -307,6 +320,14 @@ mod tests {
         );
         let no_exp = json!({"sub": "u", "iss": "iss-a", "aud": "aud-a"});
         assert_eq!(message(no_exp).await, "token has no expiry");
+        // A configured issuer or audience must be there, not only match
+        // when it is (jsonwebtoken alone lets a token without them pass).
+        let no_iss = json!({"sub": "u", "aud": "aud-a", "exp": now() + 60});
+        assert_eq!(message(no_iss).await, "token names no issuer");
+        let no_aud = json!({"sub": "u", "iss": "iss-a", "exp": now() + 60});
+        assert_eq!(message(no_aud).await, "token names no audience");
+        let wrong_type = json!({"sub": "u", "iss": 7, "aud": "aud-a", "exp": now() + 60});
+        assert_eq!(message(wrong_type).await, "token names no issuer");
         // Within the leeway.
         assert!(jwt()
             .verify(&token(base(json!({"exp": now() - 30}))))
