@@ -163,6 +163,25 @@ def ndjson():
     write("ndjson", "stream1", b"\x01\x00" + b'{"result":"no newline at the end"}')
 
 
+def jwt():
+    import base64, hashlib, hmac
+    secret = b"kit-fuzz-secret-0123456789abcdef"
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    def token(header, claims, key=secret):
+        msg = b64(json.dumps(header).encode()) + "." + b64(json.dumps(claims).encode())
+        return msg + "." + b64(hmac.new(key, msg.encode(), hashlib.sha256).digest())
+    good = {"sub": "ana", "scope": "a b", "iss": "kit-fuzz", "aud": "fuzz-aud", "exp": 4102444800}
+    write("jwt", "raw_valid", b"\x00" + token({"alg": "HS256", "typ": "JWT"}, good).encode())
+    write("jwt", "raw_other_key", b"\x00" + token({"alg": "HS256"}, good, b"another key of thirty-two bytes!").encode())
+    write("jwt", "raw_none", b"\x00" + (b64(b'{"alg":"none"}') + "." + b64(json.dumps(good).encode()) + ".").encode())
+    write("jwt", "raw_junk", b"\x00a.b.c")
+    # structured: mode, alg, kid, exp, nbf, iss, aud, spoil, "sub\0scope"
+    write("jwt", "valid", bytes([1, 0, 0, 12, 0, 1, 1, 0]) + b"ana\x00read write")
+    write("jwt", "expired", bytes([1, 0, 1, 4, 3, 3, 3, 0]) + b"bo\x00x")
+    write("jwt", "missing", bytes([1, 0, 0, 0, 0, 0, 0, 0]) + b"\x00")
+    write("jwt", "wrong_alg", bytes([1, 3, 2, 12, 0, 1, 1, 3]) + b"c")
+
+
 if __name__ == "__main__":
-    for fn in (proto, json_body, url, deadline, traceparent, error_json, ndjson):
+    for fn in (proto, json_body, url, deadline, traceparent, error_json, ndjson, jwt):
         fn()
