@@ -421,3 +421,40 @@ async fn the_catalog_passes_the_validator_and_schemathesis() {
     .await
     .unwrap();
 }
+
+/// The guarded test service: security schemes, per-operation security,
+/// 401/403 documented; valid for the validator, and schemathesis without
+/// credentials finds every answer (401s included) documented.
+#[tokio::test]
+async fn guarded_endpoints_declare_their_security() {
+    use kit_tests::auth::Vault;
+    let doc = kit::openapi::document(&[Vault::DESCRIPTOR]);
+    let schemes = &doc["components"]["securitySchemes"];
+    assert_eq!(schemes["jwt"]["scheme"], "bearer");
+    assert_eq!(schemes["api_key"]["in"], "header");
+    assert_eq!(schemes["basic"]["scheme"], "basic");
+    assert_eq!(schemes["mtls"]["type"], "mutualTLS");
+    let whoami = &doc["paths"]["/whoami"]["get"];
+    assert_eq!(whoami["security"], serde_json::json!([{"jwt": []}, {"api_key": []}]));
+    assert!(whoami["responses"]["401"].is_object());
+    assert!(whoami["responses"]["403"].is_null());
+    let store = &doc["paths"]["/secrets"]["post"];
+    assert!(store["responses"]["403"].is_object());
+    assert_eq!(store["x-kit-requires"], serde_json::json!(["scope:secrets:write"]));
+    assert!(doc["paths"]["/version"]["get"]["security"].is_null());
+    validate(&doc);
+
+    let server = kit_tests::start(
+        kit::Server::default()
+            .add_service(Vault::default())
+            .authenticator("jwt", kit::auth::Jwt::hs256(kit_tests::auth::creds::SECRET))
+            .authenticator("api_key", kit::auth::ApiKeys::new())
+            .authenticator("basic", kit::auth::BasicAuth::new()),
+    )
+    .await;
+    let url = server.url();
+    let fuzzed = tokio::task::spawn_blocking(move || schemathesis(&url, 7))
+        .await
+        .unwrap();
+    assert!(fuzzed.cases > 7, "{fuzzed:?}");
+}

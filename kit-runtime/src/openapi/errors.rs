@@ -51,6 +51,8 @@ pub(crate) struct ErrorSources {
     pub(crate) reads_body: bool,
     /// It has a `rate`.
     pub(crate) rate_limited: bool,
+    /// It has `auth`: its schemes, and whether it `requires` anything.
+    pub(crate) auth: Option<(&'static [&'static str], bool)>,
 }
 
 impl ErrorSources {
@@ -61,6 +63,9 @@ impl ErrorSources {
                 && !endpoint.streaming.streams_responses(),
             reads_body,
             rate_limited: endpoint.rate.is_some(),
+            auth: endpoint
+                .auth
+                .map(|p| (p.schemes, !p.requires.is_empty())),
         }
     }
 }
@@ -97,6 +102,21 @@ pub(crate) fn statuses(sources: ErrorSources) -> BTreeMap<u16, Vec<String>> {
             429,
             "RESOURCE_EXHAUSTED: over the endpoint's rate limit (`Retry-After`)",
         );
+    }
+    if let Some((schemes, requires)) = sources.auth {
+        add(
+            401,
+            &format!(
+                "UNAUTHENTICATED: no valid credentials for {} (`WWW-Authenticate` names the schemes)",
+                schemes.join(" or ")
+            ),
+        );
+        if requires {
+            add(403, "PERMISSION_DENIED: the caller lacks what the endpoint requires");
+        }
+        if schemes.contains(&"jwt") {
+            add(503, "UNAVAILABLE: the JWKS could not be fetched");
+        }
     }
     if sources.fallible {
         for code in Code::ALL {
@@ -145,6 +165,7 @@ mod tests {
             fallible: false,
             reads_body: false,
             rate_limited: false,
+            auth: None,
         };
         assert_eq!(keys(plain), [400, 500, 503, 504]);
         let body = ErrorSources {
@@ -157,6 +178,16 @@ mod tests {
             ..plain
         };
         assert_eq!(keys(rate), [400, 429, 500, 503, 504]);
+        let guarded = ErrorSources {
+            auth: Some((&["api_key"], false)),
+            ..plain
+        };
+        assert_eq!(keys(guarded), [400, 401, 500, 503, 504]);
+        let requiring = ErrorSources {
+            auth: Some((&["jwt"], true)),
+            ..plain
+        };
+        assert_eq!(keys(requiring), [400, 401, 403, 500, 503, 504]);
     }
 
     #[test]
@@ -165,6 +196,7 @@ mod tests {
             fallible: true,
             reads_body: false,
             rate_limited: false,
+            auth: None,
         });
         assert_eq!(all, [400, 401, 403, 404, 409, 429, 499, 500, 501, 503, 504]);
     }

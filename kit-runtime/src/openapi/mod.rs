@@ -44,6 +44,7 @@ pub fn document(services: &[&ServiceDescriptor]) -> Value {
         .into_generator();
     let mut paths = Map::new();
     let mut tags = Vec::new();
+    let mut security_schemes = Map::new();
     for service in services {
         let mut tag = json!({"name": service.name});
         if !service.docs.trim().is_empty() {
@@ -55,6 +56,11 @@ pub fn document(services: &[&ServiceDescriptor]) -> Value {
                 continue;
             };
             let op = operation::operation(endpoint, route, &mut generator);
+            for scheme in endpoint.auth.iter().flat_map(|p| p.schemes) {
+                security_schemes
+                    .entry(scheme.to_string())
+                    .or_insert_with(|| operation::security_scheme(scheme));
+            }
             let item = paths
                 .entry(openapi_path(route.path))
                 .or_insert_with(|| Value::Object(Map::new()));
@@ -85,12 +91,16 @@ pub fn document(services: &[&ServiceDescriptor]) -> Value {
             info["description"] = only.docs.trim().into();
         }
     }
+    let mut components = json!({"schemas": schemas});
+    if !security_schemes.is_empty() {
+        components["securitySchemes"] = security_schemes.into();
+    }
     json!({
         "openapi": "3.1.0",
         "info": info,
         "tags": tags,
         "paths": paths,
-        "components": {"schemas": schemas}
+        "components": components
     })
 }
 

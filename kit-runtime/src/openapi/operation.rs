@@ -108,7 +108,34 @@ pub(crate) fn operation(
         responses.insert(status.to_string(), errors::response(status, &reasons));
     }
     op.insert("responses".into(), responses.into());
+    if let Some(policy) = endpoint.auth {
+        // Any one of the schemes (each its own requirement object); the
+        // grants an endpoint requires are kit's, told in a description
+        // and `x-kit-requires`, not OAuth scopes of one scheme.
+        let security: Vec<Value> = policy
+            .schemes
+            .iter()
+            .map(|s| json!({ *s: [] }))
+            .collect();
+        op.insert("security".into(), security.into());
+        if !policy.requires.is_empty() {
+            op.insert("x-kit-requires".into(), json!(policy.requires));
+        }
+    }
     Value::Object(op)
+}
+
+/// The security scheme objects of kit's authenticators (a scheme of the
+/// user's own is described as an HTTP scheme of that name).
+pub(crate) fn security_scheme(name: &str) -> Value {
+    match name {
+        "jwt" => json!({"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}),
+        "basic" => json!({"type": "http", "scheme": "basic"}),
+        "api_key" => json!({"type": "apiKey", "in": "header", "name": "x-api-key"}),
+        "mtls" => json!({"type": "mutualTLS"}),
+        other => json!({"type": "http", "scheme": other,
+            "description": format!("`{other}`: an authenticator of the service's own")}),
+    }
 }
 
 /// The 200 of a streaming endpoint: Server-Sent Events or NDJSON, by
