@@ -43,9 +43,12 @@ fn kit_line(subcommand: &str, arg: &str, secret: &str) -> String {
         .to_owned()
 }
 
-#[tokio::test]
-async fn flags_configure_the_authenticators_and_no_secret_is_logged() {
-    let dir = TempDir::new("auth-process");
+/// authsvc started with its authenticators from files in `dir`: an HS256
+/// secret (issuer `kit-tests`, audience `vault`), a users file with `root`
+/// (role admin) from `kit hash-password`, a keys file with `ci`
+/// (scope secrets:write) from `kit hash-api-key`, `/metrics` behind basic,
+/// DEBUG logs as JSON. Returns the process, its URL and address.
+fn start_authsvc(dir: &TempDir) -> (Daemon, String, std::net::SocketAddr) {
     let secret_file = dir.path().join("jwt.secret");
     std::fs::write(&secret_file, format!("{SECRET}\n")).unwrap();
     let users = dir.path().join("users");
@@ -81,7 +84,7 @@ async fn flags_configure_the_authenticators_and_no_secret_is_logged() {
     .args(["--metrics-auth", "basic"])
     .env("RUST_LOG", "debug")
     .env("VAULT_RELAY_TO", &url);
-    let mut daemon = Daemon::spawn("authsvc", cmd);
+    let daemon = Daemon::spawn("authsvc", cmd);
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
     assert!(
         wait_for_port(addr, Duration::from_secs(20)),
@@ -89,6 +92,13 @@ async fn flags_configure_the_authenticators_and_no_secret_is_logged() {
         daemon.output()
     );
 
+    (daemon, url, addr)
+}
+
+#[tokio::test]
+async fn flags_configure_the_authenticators_and_no_secret_is_logged() {
+    let dir = TempDir::new("auth-process");
+    let (mut daemon, url, addr) = start_authsvc(&dir);
     let good = hs256(&claims("dana", "secrets:write", json!({})));
     let expired = hs256(&claims("dana", "", json!({"exp": creds::now() - 600})));
     let forged = {
@@ -224,4 +234,56 @@ async fn flags_configure_the_authenticators_and_no_secret_is_logged() {
             "{what} is in /kit/describe"
         );
     }
+}
+
+/// Python grpcio with stubs from `authsvc --emit-proto`: no metadata is
+/// UNAUTHENTICATED (with the challenge in the trailers), a read-only token
+/// may read but not store (PERMISSION_DENIED), a writing token may store,
+/// the public method needs nothing.
+#[test]
+fn grpcio_sends_credentials_in_metadata() {
+    let dir = TempDir::new("auth-grpcio");
+    let (_daemon, _url, addr) = start_authsvc(&dir);
+    let proto = Command::new(workspace_bin("authsvc"))
+        .arg("--emit-proto")
+        .output()
+        .expect("authsvc runs");
+    assert!(proto.status.success());
+    let root = dir.path().join("proto");
+    std::fs::create_dir_all(root.join("vault")).unwrap();
+    std::fs::write(root.join("vault/v1.proto"), &proto.stdout).unwrap();
+    let python =
+        std::env::var("KIT_PYTHON").unwrap_or_else(|_| "/var/tmp/kit-venv/bin/python".into());
+    let read = hs256(&claims("eve", "secrets:read", json!({})));
+    let write = hs256(&claims("fay", "secrets:write", json!({})));
+    let out = Command::new(python)
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/auth.py"))
+        .args([
+            root.to_str().unwrap(),
+            "vault/v1.proto",
+            &addr.to_string(),
+            &read,
+            &write,
+        ])
+        .output()
+        .expect("python runs (scripts/test makes the venv)");
+    assert!(
+        out.status.success(),
+        "auth.py failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(seen["anonymous"], "UNAUTHENTICATED", "{seen}");
+    assert!(
+        seen["challenge"]
+            .as_str()
+            .unwrap()
+            .contains("Bearer realm=\"kit\""),
+        "{seen}"
+    );
+    assert_eq!(seen["reader"]["subject"], "eve");
+    assert_eq!(seen["reader"]["scopes"], json!(["secrets:read"]));
+    assert_eq!(seen["reader_store"], "PERMISSION_DENIED");
+    assert_eq!(seen["writer_store"], "stored x");
+    assert_eq!(seen["version"], "1");
 }

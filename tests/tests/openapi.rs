@@ -435,12 +435,18 @@ async fn guarded_endpoints_declare_their_security() {
     assert_eq!(schemes["basic"]["scheme"], "basic");
     assert_eq!(schemes["mtls"]["type"], "mutualTLS");
     let whoami = &doc["paths"]["/whoami"]["get"];
-    assert_eq!(whoami["security"], serde_json::json!([{"jwt": []}, {"api_key": []}]));
+    assert_eq!(
+        whoami["security"],
+        serde_json::json!([{"jwt": []}, {"api_key": []}])
+    );
     assert!(whoami["responses"]["401"].is_object());
     assert!(whoami["responses"]["403"].is_null());
     let store = &doc["paths"]["/secrets"]["post"];
     assert!(store["responses"]["403"].is_object());
-    assert_eq!(store["x-kit-requires"], serde_json::json!(["scope:secrets:write"]));
+    assert_eq!(
+        store["x-kit-requires"],
+        serde_json::json!(["scope:secrets:write"])
+    );
     assert!(doc["paths"]["/version"]["get"]["security"].is_null());
     validate(&doc);
 

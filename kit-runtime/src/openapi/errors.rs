@@ -63,9 +63,7 @@ impl ErrorSources {
                 && !endpoint.streaming.streams_responses(),
             reads_body,
             rate_limited: endpoint.rate.is_some(),
-            auth: endpoint
-                .auth
-                .map(|p| (p.schemes, !p.requires.is_empty())),
+            auth: endpoint.auth.map(|p| (p.schemes, !p.requires.is_empty())),
         }
     }
 }
@@ -112,7 +110,10 @@ pub(crate) fn statuses(sources: ErrorSources) -> BTreeMap<u16, Vec<String>> {
             ),
         );
         if requires {
-            add(403, "PERMISSION_DENIED: the caller lacks what the endpoint requires");
+            add(
+                403,
+                "PERMISSION_DENIED: the caller lacks what the endpoint requires",
+            );
         }
         if schemes.contains(&"jwt") {
             add(503, "UNAVAILABLE: the JWKS could not be fetched");

@@ -112,11 +112,7 @@ pub(crate) fn operation(
         // Any one of the schemes (each its own requirement object); the
         // grants an endpoint requires are kit's, told in a description
         // and `x-kit-requires`, not OAuth scopes of one scheme.
-        let security: Vec<Value> = policy
-            .schemes
-            .iter()
-            .map(|s| json!({ *s: [] }))
-            .collect();
+        let security: Vec<Value> = policy.schemes.iter().map(|s| json!({ *s: [] })).collect();
         op.insert("security".into(), security.into());
         if !policy.requires.is_empty() {
             op.insert("x-kit-requires".into(), json!(policy.requires));
