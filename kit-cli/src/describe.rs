@@ -67,6 +67,30 @@ pub struct Endpoint {
     /// `unary`, `server`, `client` or `bidi`.
     #[serde(default)]
     pub streaming: String,
+    /// Who may call (`None`: anyone).
+    #[serde(default)]
+    pub auth: Option<Auth>,
+}
+
+/// An endpoint's `auth` and `requires`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct Auth {
+    #[serde(default)]
+    pub schemes: Vec<String>,
+    #[serde(default)]
+    pub requires: Vec<String>,
+}
+
+impl Auth {
+    /// `jwt|api_key scope:write`.
+    fn text(&self) -> String {
+        let mut text = self.schemes.join("|");
+        for r in &self.requires {
+            text.push(' ');
+            text.push_str(r);
+        }
+        text
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -166,6 +190,7 @@ pub fn render(base: &str, services: &[Service]) -> String {
             "TIMEOUT",
             "RETRY",
             "IDEMPOTENT",
+            "AUTH",
             "ARGS",
         ];
         let rows: Vec<Vec<String>> = s
@@ -190,6 +215,7 @@ pub fn render(base: &str, services: &[Service]) -> String {
                         .unwrap_or_else(|| "-".into()),
                     e.retry.to_string(),
                     if e.idempotent { "yes" } else { "no" }.to_string(),
+                    e.auth.as_ref().map_or_else(|| "-".into(), Auth::text),
                     args_text(e),
                 ]
             })

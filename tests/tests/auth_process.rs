@@ -196,6 +196,23 @@ async fn flags_configure_the_authenticators_and_no_secret_is_logged() {
         "{describe}"
     );
 
+    // The fleet tool shows who may call each endpoint.
+    let table = kit_tests::cli::kit(&["describe", &url]);
+    let table = table.stdout.clone();
+    let store_line = table
+        .lines()
+        .find(|l| l.contains("vault.store"))
+        .unwrap_or_default();
+    assert!(
+        store_line.contains("jwt|api_key scope:secrets:write"),
+        "{table}"
+    );
+    let version_line = table
+        .lines()
+        .find(|l| l.contains("vault.version"))
+        .unwrap_or_default();
+    assert!(version_line.contains(" - "), "{table}");
+
     daemon.signal(libc::SIGTERM);
     assert_eq!(daemon.wait(Duration::from_secs(15)), Some(0));
     let output = daemon.output();

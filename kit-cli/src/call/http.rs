@@ -167,6 +167,7 @@ mod tests {
                 .collect(),
             returns: String::new(),
             streaming: String::new(),
+            auth: None,
         };
         (e, route)
     }
