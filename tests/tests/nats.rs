@@ -422,3 +422,59 @@ async fn a_python_nats_client_calls_by_the_documented_subject_and_payload() {
     assert_eq!(got["code"], "INVALID_ARGUMENT", "{got}");
     assert_eq!(got["error"]["error"]["message"], "empty string", "{got}");
 }
+
+/// Guarded endpoints over NATS: the message's `Authorization` header is
+/// read like an HTTP one; no credentials is `Kit-Code: UNAUTHENTICATED`,
+/// a token without the scope PERMISSION_DENIED; the generated NATS client
+/// sends its credentials.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn guarded_endpoints_over_nats() {
+    use kit::auth::{ApiKeys, BasicAuth, Jwt};
+    use kit::client::credentials::Bearer;
+    use kit_tests::auth::creds::{claims, hs256, SECRET};
+    use kit_tests::auth::{Vault, VaultClient};
+    let nats = Nats::start();
+    let _server = start(
+        kit::Server::new(config(&nats))
+            .add_service(Vault::default())
+            .authenticator("jwt", Jwt::hs256(SECRET))
+            .authenticator("api_key", ApiKeys::new())
+            .authenticator("basic", BasicAuth::new()),
+    )
+    .await;
+    let nc = nats.connect().await;
+    let (code, status, _) = raw(&nc, "vault.whoami", "", &[]).await;
+    assert_eq!(
+        (code.as_deref(), status.as_deref()),
+        (Some("UNAUTHENTICATED"), Some("401"))
+    );
+    let reader = hs256(&claims("gil", "secrets:read", serde_json::json!({})));
+    let auth = format!("Bearer {reader}");
+    let (code, _, body) = raw(&nc, "vault.whoami", "", &[("Authorization", &auth)]).await;
+    assert_eq!(code, None, "{body}");
+    assert!(body.contains("\"subject\":\"gil\""), "{body}");
+    let (code, _, _) = raw(
+        &nc,
+        "vault.store",
+        r#"{"name":"x"}"#,
+        &[("Authorization", &auth)],
+    )
+    .await;
+    assert_eq!(code.as_deref(), Some("PERMISSION_DENIED"));
+
+    let client = VaultClient::builder()
+        .transport(Transport::Nats)
+        .nats_url(nats.url())
+        .build()
+        .unwrap();
+    assert_eq!(
+        client.whoami().await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+    let who = client
+        .with_credentials(Bearer::new(&reader))
+        .whoami()
+        .await
+        .unwrap();
+    assert_eq!(who.subject, "gil");
+}
