@@ -141,6 +141,7 @@ pub mod creds {
         pub algorithm: Algorithm,
         key: EncodingKey,
         pub jwk: Value,
+        public_pem: String,
     }
 
     impl SigningKey {
@@ -160,12 +161,19 @@ pub mod creds {
             .expect("key");
             let public = pair.public_key().as_ref();
             let (x, y) = (&public[1..33], &public[33..65]);
+            // SubjectPublicKeyInfo for id-ecPublicKey on prime256v1.
+            let mut spki = vec![
+                0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+                0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+            ];
+            spki.extend_from_slice(public);
             SigningKey {
                 kid: kid.into(),
                 algorithm: Algorithm::ES256,
                 key: EncodingKey::from_ec_der(pkcs8.as_ref()),
                 jwk: json!({"kty": "EC", "crv": "P-256", "kid": kid, "use": "sig", "alg": "ES256",
                     "x": b64url(x), "y": b64url(y)}),
+                public_pem: pem("PUBLIC KEY", &spki),
             }
         }
 
@@ -204,7 +212,25 @@ pub mod creds {
                     .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
                     .collect::<Vec<u8>>()
             };
+            let public_pem = {
+                let mut child = Command::new("openssl")
+                    .args(["pkey", "-pubout"])
+                    .stdin(std::process::Stdio::piped())
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .expect("openssl runs");
+                use std::io::Write;
+                child
+                    .stdin
+                    .take()
+                    .expect("stdin")
+                    .write_all(&pem.stdout)
+                    .expect("write key");
+                let out = child.wait_with_output().expect("openssl pkey");
+                String::from_utf8(out.stdout).expect("utf8")
+            };
             SigningKey {
+                public_pem,
                 kid: kid.into(),
                 algorithm: Algorithm::RS256,
                 key: EncodingKey::from_rsa_pem(&pem.stdout).expect("rsa pem"),
@@ -213,12 +239,48 @@ pub mod creds {
             }
         }
 
+        /// The public key in PEM (SubjectPublicKeyInfo), as
+        /// `--jwt-public-key-file` takes it.
+        pub fn public_pem(&self) -> String {
+            self.public_pem.clone()
+        }
+
         /// A token with `claims`, naming this key's `kid`.
         pub fn sign(&self, claims: &Value) -> String {
             let mut header = Header::new(self.algorithm);
             header.kid = Some(self.kid.clone());
             encode(&header, claims, &self.key).expect("sign")
         }
+    }
+
+    /// PEM of `der` with `label`.
+    fn pem(label: &str, der: &[u8]) -> String {
+        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut b64 = String::new();
+        for chunk in der.chunks(3) {
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
+            let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+            for i in 0..4 {
+                b64.push(if i <= chunk.len() {
+                    char::from(A[((n >> (18 - 6 * i)) & 63) as usize])
+                } else {
+                    '='
+                });
+            }
+        }
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap_or_default())
+            .collect();
+        format!(
+            "-----BEGIN {label}-----\n{}\n-----END {label}-----\n",
+            lines.join("\n")
+        )
     }
 
     /// Base64url without padding.

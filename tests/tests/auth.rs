@@ -537,3 +537,113 @@ async fn jwks_that_cannot_be_fetched_is_unavailable_not_a_pass() {
     assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.error_status(), "UNAVAILABLE");
 }
+
+#[tokio::test]
+async fn public_key_files_verify_rs256_and_es256_tokens() {
+    let dir = kit_tests::registry::TempDir::new("jwt-keys");
+    for key in [SigningKey::es256("e"), SigningKey::rs256("r")] {
+        let file = dir.path().join(format!("{}.pem", key.kid));
+        std::fs::write(&file, key.public_pem()).unwrap();
+        let config = kit::Config {
+            auth: kit::config::AuthConfig {
+                jwt_public_key_file: Some(file),
+                jwt_issuer: Some("kit-tests".into()),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let server = start(
+            Server::new(config)
+                .add_service(Vault::default())
+                .authenticator("api_key", ApiKeys::new())
+                .authenticator("basic", BasicAuth::new()),
+        )
+        .await;
+        let c = client(&server, Transport::Grpc);
+        let who = c
+            .with_credentials(Bearer::new(key.sign(&claims("k", "", json!({})))))
+            .whoami()
+            .await
+            .unwrap();
+        assert_eq!(who.subject, "k", "{:?}", key.algorithm);
+        // An HS256 token made with the public key as its secret (the
+        // classic algorithm confusion) is refused.
+        let confused = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims("x", "", json!({})),
+            &jsonwebtoken::EncodingKey::from_secret(key.public_pem().as_bytes()),
+        )
+        .unwrap();
+        let e = c
+            .with_credentials(Bearer::new(confused))
+            .whoami()
+            .await
+            .unwrap_err();
+        assert_eq!(e.message(), "token algorithm not accepted");
+    }
+}
+
+/// An authenticator of the user's own, named in `auth = "badge"`.
+struct Badge;
+
+impl kit::auth::Authenticate for Badge {
+    fn authenticate<'a>(
+        &'a self,
+        request: &'a kit::auth::AuthRequest<'a>,
+    ) -> futures_util::future::BoxFuture<'a, Result<Option<kit::auth::Principal>, kit::Error>> {
+        Box::pin(async move {
+            match request.header("x-badge") {
+                Some("7") => Ok(Some(
+                    kit::auth::Principal::new("badge", "guard-7").with_roles(["guard"]),
+                )),
+                Some(_) => Err(kit::Error::new(Code::Unauthenticated, "unknown badge")),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn challenge(&self) -> Option<String> {
+        Some("Badge realm=\"lobby\"".into())
+    }
+}
+
+#[derive(Default)]
+struct Lobby;
+
+#[kit::service(auth = "badge")]
+impl Lobby {
+    #[endpoint(http = "GET /door", grpc, requires = "role:guard")]
+    async fn door(&self) -> String {
+        kit::Context::current()
+            .principal()
+            .map(|p| p.subject().to_owned())
+            .unwrap_or_default()
+    }
+}
+
+#[tokio::test]
+async fn a_users_own_authenticator_guards_by_name() {
+    let server = start(
+        Server::default()
+            .add_service(Lobby)
+            .authenticator("badge", Badge),
+    )
+    .await;
+    let r = raw(server.addr, "GET", "/door", &[], "").await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.headers["www-authenticate"], "Badge realm=\"lobby\"");
+    let r = raw(server.addr, "GET", "/door", &[("x-badge", "3")], "").await;
+    assert_eq!(
+        (r.status.as_u16(), r.error_message()),
+        (401, "unknown badge".to_owned())
+    );
+    let r = raw(server.addr, "GET", "/door", &[("x-badge", "7")], "").await;
+    assert_eq!(r.json(), "guard-7");
+    let grpc = LobbyClient::builder()
+        .base_url(server.url())
+        .transport(Transport::Grpc)
+        .build()
+        .unwrap()
+        .with_header("x-badge", "7");
+    assert_eq!(grpc.door().await.unwrap(), "guard-7");
+}
