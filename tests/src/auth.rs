@@ -190,45 +190,15 @@ pub mod creds {
                 .output()
                 .expect("openssl runs");
             assert!(pem.status.success(), "openssl genpkey failed");
-            let modulus = {
-                let mut child = Command::new("openssl")
-                    .args(["rsa", "-noout", "-modulus"])
-                    .stdin(std::process::Stdio::piped())
-                    .stdout(std::process::Stdio::piped())
-                    .spawn()
-                    .expect("openssl runs");
-                use std::io::Write;
-                child
-                    .stdin
-                    .take()
-                    .expect("stdin")
-                    .write_all(&pem.stdout)
-                    .expect("write key");
-                let out = child.wait_with_output().expect("openssl rsa");
-                let text = String::from_utf8(out.stdout).expect("utf8");
-                let hex = text.trim().trim_start_matches("Modulus=").to_owned();
-                (0..hex.len())
-                    .step_by(2)
-                    .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
-                    .collect::<Vec<u8>>()
-            };
-            let public_pem = {
-                let mut child = Command::new("openssl")
-                    .args(["pkey", "-pubout"])
-                    .stdin(std::process::Stdio::piped())
-                    .stdout(std::process::Stdio::piped())
-                    .spawn()
-                    .expect("openssl runs");
-                use std::io::Write;
-                child
-                    .stdin
-                    .take()
-                    .expect("stdin")
-                    .write_all(&pem.stdout)
-                    .expect("write key");
-                let out = child.wait_with_output().expect("openssl pkey");
-                String::from_utf8(out.stdout).expect("utf8")
-            };
+            let text = String::from_utf8(openssl(&["rsa", "-noout", "-modulus"], &pem.stdout))
+                .expect("utf8");
+            let hex = text.trim().trim_start_matches("Modulus=").to_owned();
+            let modulus: Vec<u8> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex"))
+                .collect();
+            let public_pem =
+                String::from_utf8(openssl(&["pkey", "-pubout"], &pem.stdout)).expect("utf8");
             SigningKey {
                 public_pem,
                 kid: kid.into(),
@@ -251,6 +221,26 @@ pub mod creds {
             header.kid = Some(self.kid.clone());
             encode(&header, claims, &self.key).expect("sign")
         }
+    }
+
+    /// `openssl ARGS` reading `input`: its output.
+    fn openssl(args: &[&str], input: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut child = Command::new("openssl")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("openssl runs");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("write to openssl");
+        let out = child.wait_with_output().expect("openssl finishes");
+        assert!(out.status.success(), "openssl {args:?} failed");
+        out.stdout
     }
 
     /// PEM of `der` with `label`.

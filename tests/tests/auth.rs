@@ -58,6 +58,18 @@ fn bearer(token: &str) -> String {
     format!("Bearer {token}")
 }
 
+/// `GET path` with `token` as a bearer token, as a non-kit client sends it.
+async fn get_with(server: &Running, path: &str, token: &str) -> kit_tests::Raw {
+    raw(
+        server.addr,
+        "GET",
+        path,
+        &[("authorization", &bearer(token))],
+        "",
+    )
+    .await
+}
+
 #[tokio::test]
 async fn no_credentials_is_401_with_a_challenge_on_both_transports() {
     let server = serve().await;
@@ -228,14 +240,7 @@ async fn bad_tokens_are_refused_each_with_its_reason() {
         ),
     ];
     for (token, reason) in &cases {
-        let r = raw(
-            server.addr,
-            "GET",
-            "/whoami",
-            &[("authorization", &bearer(token))],
-            "",
-        )
-        .await;
+        let r = get_with(&server, "/whoami", token).await;
         assert_eq!(r.status, 401, "{reason}");
         assert_eq!(&r.error_message(), reason);
         assert!(
@@ -249,25 +254,11 @@ async fn bad_tokens_are_refused_each_with_its_reason() {
     let good = hs256(&claims("u", "", json!({})));
     let (head, _) = good.rsplit_once('.').unwrap();
     let forged = format!("{head}.{}", creds::b64url(&[7u8; 32]));
-    let r = raw(
-        server.addr,
-        "GET",
-        "/whoami",
-        &[("authorization", &bearer(&forged))],
-        "",
-    )
-    .await;
+    let r = get_with(&server, "/whoami", &forged).await;
     assert_eq!(r.error_message(), "token signature does not verify");
     // Within the 60 s leeway an expired token still passes.
     let late = hs256(&claims("u", "", json!({"exp": now - 20})));
-    let r = raw(
-        server.addr,
-        "GET",
-        "/whoami",
-        &[("authorization", &bearer(&late))],
-        "",
-    )
-    .await;
+    let r = get_with(&server, "/whoami", &late).await;
     assert_eq!(r.status, 200);
 }
 
@@ -343,14 +334,7 @@ async fn streams_are_guarded_before_they_start() {
     let r = raw(server.addr, "GET", "/count/3", &[], "").await;
     assert_eq!(r.status, 401);
     let token = hs256(&claims("s", "", json!({})));
-    let r = raw(
-        server.addr,
-        "GET",
-        "/count/3",
-        &[("authorization", &bearer(&token))],
-        "",
-    )
-    .await;
+    let r = get_with(&server, "/count/3", &token).await;
     assert_eq!(
         &r.body[..],
         b"{\"result\":0}\n{\"result\":1}\n{\"result\":2}\n"
@@ -526,14 +510,7 @@ async fn jwks_that_cannot_be_fetched_is_unavailable_not_a_pass() {
     )
     .await;
     let token = SigningKey::es256("k").sign(&claims("u", "", json!({})));
-    let r = raw(
-        server.addr,
-        "GET",
-        "/whoami",
-        &[("authorization", &bearer(&token))],
-        "",
-    )
-    .await;
+    let r = get_with(&server, "/whoami", &token).await;
     assert_eq!(r.status, 503, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.error_status(), "UNAVAILABLE");
 }

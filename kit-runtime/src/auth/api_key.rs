@@ -127,27 +127,15 @@ impl ApiKeys {
 
     /// The keys of a keys file (see above).
     pub fn from_file(path: impl AsRef<Path>) -> Result<ApiKeys, Error> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::invalid_argument(format!("cannot read API keys file {}: {e}", path.display()))
-        })?;
         let mut keys = ApiKeys::new();
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let mut words = line.split_whitespace();
-            let (Some(name), Some(hash)) = (words.next(), words.next()) else {
-                return Err(Error::invalid_argument(format!(
-                    "{}:{}: expected `name sha256:HEX [grants...]`",
-                    path.display(),
-                    n + 1
-                )));
+        for (at, words) in super::file::entries(path.as_ref(), "API keys file")? {
+            let [name, hash, grants @ ..] = words.as_slice() else {
+                let e = Error::invalid_argument("expected `name sha256:HEX [grants...]`");
+                return Err(super::file::at(&at, &e));
             };
-            keys = keys.key_digest(name, hash, words).map_err(|e| {
-                Error::invalid_argument(format!("{}:{}: {}", path.display(), n + 1, e.message()))
-            })?;
+            keys = keys
+                .key_digest(name, hash, grants.iter().map(String::as_str))
+                .map_err(|e| super::file::at(&at, &e))?;
         }
         Ok(keys)
     }

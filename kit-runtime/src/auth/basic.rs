@@ -80,28 +80,15 @@ impl BasicAuth {
 
     /// The users of a users file (see above).
     pub fn from_file(path: impl AsRef<Path>) -> Result<BasicAuth, Error> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::invalid_argument(format!("cannot read users file {}: {e}", path.display()))
-        })?;
         let mut auth = BasicAuth::new();
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let mut words = line.split_whitespace();
-            let first = words.next().unwrap_or_default();
-            let Some((name, phc)) = first.split_once(':') else {
-                return Err(Error::invalid_argument(format!(
-                    "{}:{}: expected `user:hash [grants...]`",
-                    path.display(),
-                    n + 1
-                )));
+        for (at, words) in super::file::entries(path.as_ref(), "users file")? {
+            let Some((name, phc)) = words.first().and_then(|w| w.split_once(':')) else {
+                let e = Error::invalid_argument("expected `user:hash [grants...]`");
+                return Err(super::file::at(&at, &e));
             };
-            auth = auth.user(name, phc, words).map_err(|e| {
-                Error::invalid_argument(format!("{}:{}: {}", path.display(), n + 1, e.message()))
-            })?;
+            auth = auth
+                .user(name, phc, words[1..].iter().map(String::as_str))
+                .map_err(|e| super::file::at(&at, &e))?;
         }
         Ok(auth)
     }

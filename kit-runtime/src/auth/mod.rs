@@ -31,6 +31,7 @@
 
 mod api_key;
 mod basic;
+mod file;
 mod jwks;
 mod jwt;
 mod mtls;
