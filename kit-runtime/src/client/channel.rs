@@ -8,7 +8,6 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
-use hyper_util::client::legacy::connect::HttpConnector;
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, Layer, Service, ServiceExt};
 
@@ -22,7 +21,8 @@ pub type Body = tonic::body::Body;
 /// headers, and sends it to the instance the load balancer picks.
 pub type BoxChannel = BoxCloneSyncService<Request<Body>, Response<Body>, BoxError>;
 
-pub(crate) type HyperClient = hyper_util::client::legacy::Client<HttpConnector, Body>;
+pub(crate) type HyperClient =
+    hyper_util::client::legacy::Client<crate::tls::client::Connector, Body>;
 
 /// One server instance over HTTP: fills in the scheme and authority of the
 /// request's URI and sends it on the shared connection pool.
