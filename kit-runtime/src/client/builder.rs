@@ -21,6 +21,7 @@ use crate::metrics::{ClientMetrics, GaugeShare};
 use crate::retry::{Backoff, RetryBudget};
 use crate::sd::Discover;
 use crate::tls::client::{Alpn, Wants};
+use crate::tls::failures::{Recording, TlsFailures};
 use crate::tls::ClientTls;
 use crate::Error;
 
@@ -445,10 +446,14 @@ fn instance_connector(
         Transport::Http => {
             let alpn = if http2_only { Alpn::H2 } else { Alpn::Any };
             let connector = crate::tls::client::connector(tls, wants_tls, alpn, http)?;
+            let failures = TlsFailures::default();
             let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
                 .http2_only(http2_only)
                 .pool_idle_timeout(pool_idle_timeout)
-                .build(connector);
+                .build(Recording {
+                    inner: connector,
+                    failures: failures.clone(),
+                });
             Box::new(move |instance| {
                 let uri = instance_uri(&instance.url)?;
                 Ok(BoxCloneSyncService::new(HttpInstance {
@@ -458,6 +463,7 @@ fn instance_connector(
                         .authority()
                         .cloned()
                         .unwrap_or_else(|| http::uri::Authority::from_static("localhost")),
+                    tls_failures: failures.clone(),
                 }))
             })
         }
@@ -475,12 +481,18 @@ fn instance_connector(
                 let endpoint = tonic::transport::Endpoint::from(uri.clone())
                     .connect_timeout(connect_timeout)
                     .tcp_nodelay(true);
-                let channel = if uri.scheme() == Some(&http::uri::Scheme::HTTPS) {
-                    endpoint.connect_with_connector_lazy(connector.clone())
-                } else {
-                    endpoint.connect_lazy()
-                };
-                Ok(BoxCloneSyncService::new(channel.map_err(BoxError::from)))
+                if uri.scheme() != Some(&http::uri::Scheme::HTTPS) {
+                    let channel = endpoint.connect_lazy();
+                    return Ok(BoxCloneSyncService::new(channel.map_err(BoxError::from)));
+                }
+                let failures = TlsFailures::default();
+                let channel = endpoint.connect_with_connector_lazy(Recording {
+                    inner: connector.clone(),
+                    failures: failures.clone(),
+                });
+                Ok(BoxCloneSyncService::new(
+                    channel.map_err(move |e| failures.explain(BoxError::from(e))),
+                ))
             })
         }
     })

@@ -118,8 +118,8 @@ impl ClientTls {
         self
     }
 
-    /// The rustls configuration, offering `alpn`.
-    fn client_config(&self, alpn: Vec<Vec<u8>>) -> Result<rustls::ClientConfig, Error> {
+    /// The rustls configuration (without ALPN: the connector sets it).
+    fn client_config(&self) -> Result<rustls::ClientConfig, Error> {
         let roots = if self.roots.is_empty() {
             system_roots()?
         } else {
@@ -140,7 +140,7 @@ impl ClientTls {
             .with_safe_default_protocol_versions()
             .map_err(|e| Error::internal(format!("TLS: {e}")))?
             .with_root_certificates(roots);
-        let mut config = match &self.identity {
+        let config = match &self.identity {
             None => builder.with_no_client_auth(),
             Some((cert, key)) => {
                 let (cert_pem, cert_name) = cert.read("client certificate")?;
@@ -158,7 +158,6 @@ impl ClientTls {
                 })?
             }
         };
-        config.alpn_protocols = alpn;
         Ok(config)
     }
 }
@@ -216,10 +215,6 @@ pub(crate) fn connector(
     mut http: HttpConnector,
 ) -> Result<Connector, Error> {
     http.enforce_http(false);
-    let alpn_ids = match alpn {
-        Alpn::H2 => vec![b"h2".to_vec()],
-        Alpn::Any => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
-    };
     let trusting_nobody = || -> Result<rustls::ClientConfig, Error> {
         Ok(rustls::ClientConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()
@@ -228,10 +223,10 @@ pub(crate) fn connector(
             .with_no_client_auth())
     };
     let config = match (tls, wants_tls) {
-        (Some(tls), _) => tls.client_config(alpn_ids)?,
-        (None, Wants::Yes) => ClientTls::new().client_config(alpn_ids)?,
+        (Some(tls), _) => tls.client_config()?,
+        (None, Wants::Yes) => ClientTls::new().client_config()?,
         // Discovered instances may say https://: the system's CAs if any.
-        (None, Wants::Maybe) => match ClientTls::new().client_config(alpn_ids) {
+        (None, Wants::Maybe) => match ClientTls::new().client_config() {
             Ok(config) => config,
             Err(_) => trusting_nobody()?,
         },
@@ -263,12 +258,12 @@ mod tests {
     fn bad_files_are_named() {
         let err = ClientTls::new()
             .ca_file("/nonexistent/ca.pem")
-            .client_config(vec![])
+            .client_config()
             .unwrap_err();
         assert!(err.message().contains("/nonexistent/ca.pem"), "{err}");
         let err = ClientTls::new()
             .ca_certificate_pem("junk")
-            .client_config(vec![])
+            .client_config()
             .unwrap_err();
         assert!(err.message().contains("no CERTIFICATE"), "{err}");
         let debug = format!("{:?}", ClientTls::new().identity_pem("c", "SECRET"));

@@ -5,6 +5,7 @@
 //! clients ([`ClientTls`]).
 
 pub(crate) mod client;
+pub(crate) mod failures;
 mod identity;
 pub(crate) mod reload;
 pub(crate) mod server;
