@@ -6,12 +6,12 @@
 ///
 /// ```
 /// use kit_runtime::tls::PeerIdentity;
-/// let id = PeerIdentity {
-///     subject: "CN=orders".into(),
-///     dns_names: vec!["orders.internal".into()],
-///     uris: vec!["spiffe://example.org/ns/prod/sa/orders".into()],
-///     ..PeerIdentity::default()
-/// };
+/// // Non-exhaustive (fields may be added): made by the server, or
+/// // field by field.
+/// let mut id = PeerIdentity::default();
+/// id.subject = "CN=orders".into();
+/// id.dns_names = vec!["orders.internal".into()];
+/// id.uris = vec!["spiffe://example.org/ns/prod/sa/orders".into()];
 /// assert_eq!(id.spiffe_id(), Some("spiffe://example.org/ns/prod/sa/orders"));
 /// assert_eq!(id.common_name(), Some("orders"));
 /// ```
