@@ -154,9 +154,13 @@ impl Drop for Pki {
     }
 }
 
-/// The certificate `addr` presents in a new TLS handshake (DER), trusting
-/// any of `cas` (PEM), with SNI `localhost`.
-pub async fn presented_certificate(addr: &str, cas: &[&str]) -> Result<Vec<u8>, String> {
+/// A TLS connection to `addr`, trusting any of `cas` (PEM), with SNI
+/// `localhost`, offering `alpn`.
+pub async fn connect(
+    addr: &str,
+    cas: &[&str],
+    alpn: &[&[u8]],
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, ServerName};
     let mut roots = rustls::RootCertStore::empty();
@@ -165,20 +169,27 @@ pub async fn presented_certificate(addr: &str, cas: &[&str]) -> Result<Vec<u8>, 
             roots.add(cert.unwrap()).unwrap();
         }
     }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
     .unwrap()
     .with_root_certificates(roots)
     .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     let tcp = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| e.to_string())?;
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+    tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| e.to_string())
+}
+
+/// The certificate `addr` presents in a new TLS handshake (DER), trusting
+/// any of `cas` (PEM).
+pub async fn presented_certificate(addr: &str, cas: &[&str]) -> Result<Vec<u8>, String> {
+    let tls = connect(addr, cas, &[]).await?;
     let (_, session) = tls.get_ref();
     Ok(session
         .peer_certificates()

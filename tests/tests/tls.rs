@@ -10,9 +10,10 @@ use std::time::{Duration, Instant};
 
 use kit::tls::{ClientAuth, ClientTls};
 use kit::{Code, Transport};
-use kit_tests::tls::{der_of, presented_certificate, Pki, WhoAmI, WhoAmIClient};
+use kit_tests::tls::{connect, der_of, presented_certificate, Pki, WhoAmI, WhoAmIClient};
 use kit_tests::workspace_bin;
 use stringsvc::StringServiceClient;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A stringsvc process, its output in a file; killed when dropped.
 struct Svc {
@@ -465,6 +466,49 @@ async fn plain_http_and_silent_peers_fail_the_handshake_and_the_server_keeps_ser
         waited < Duration::from_secs(4),
         "closed after {waited:?}, not at the 1 s header timeout"
     );
+
+    // Over TLS, the header clock reads the decrypted bytes: a request
+    // head that never ends is cut at the header timeout...
+    let ca = pki.read("ca.pem");
+    let mut slow = connect(&svc.addr, &[&ca], &[b"http/1.1"]).await.unwrap();
+    let opened = Instant::now();
+    slow.write_all(b"POST /count HTTP/1.1\r\nhost: localhost\r\nx-slow: ")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut buf)).await;
+    let waited = opened.elapsed();
+    assert!(
+        waited > Duration::from_millis(500) && waited < Duration::from_secs(4),
+        "a TLS request head was cut after {waited:?} (header timeout 1 s)"
+    );
+    // ... and an HTTP/2 connection (ALPN h2, then the preface) is not
+    // timed as a head: it stays open past the header timeout.
+    let mut h2 = connect(&svc.addr, &[&ca], &[b"h2"]).await.unwrap();
+    assert_eq!(h2.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    h2.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    h2.write_all(b"\0\0\x08\x06\0\0\0\0\0kitping!")
+        .await
+        .unwrap();
+    let mut frame = [0u8; 9];
+    let answered = tokio::time::timeout(Duration::from_secs(2), async {
+        // Frames until the PING ack (type 6, flag ACK).
+        loop {
+            h2.read_exact(&mut frame).await?;
+            let len =
+                usize::from(frame[0]) << 16 | usize::from(frame[1]) << 8 | usize::from(frame[2]);
+            let mut payload = vec![0u8; len];
+            h2.read_exact(&mut payload).await?;
+            if frame[3] == 6 && frame[4] & 1 == 1 {
+                return Ok::<_, std::io::Error>(payload);
+            }
+        }
+    })
+    .await;
+    assert_eq!(answered.unwrap().unwrap(), b"kitping!");
 
     assert_eq!(client.uppercase("after").await.unwrap(), "AFTER");
     assert!(svc.running());
