@@ -691,3 +691,57 @@ fn bad_tls_files_stop_the_start_with_the_file_named() {
     let said = run(&args);
     assert!(said.contains("server.key"), "{said}");
 }
+
+#[test]
+fn kit_call_reaches_https_targets_over_both_transports() {
+    use kit_tests::cli::kit_within;
+    let pki = Pki::new("kitcall");
+    let svc = stringsvc(&pki, "kitcall", &mtls_args(&pki));
+    let url = svc.url();
+    let (ca, cert, key) = (
+        pki.arg("ca.pem"),
+        pki.arg("client.pem"),
+        pki.arg("client.key"),
+    );
+    for transport in ["http", "grpc"] {
+        let run = kit_within(
+            &[
+                "call",
+                "--transport",
+                transport,
+                "--cacert",
+                &ca,
+                "--cert",
+                &cert,
+                "--key",
+                &key,
+                &url,
+                "strings.uppercase",
+                r#"{"s":"cli"}"#,
+            ],
+            Duration::from_secs(20),
+        );
+        assert_eq!(run.code, 0, "{transport}: {run:?}");
+        assert_eq!(run.json(), "CLI", "{transport}");
+    }
+    // mTLS required: without a client certificate the call fails, in one line.
+    let run = kit_within(
+        &[
+            "call",
+            "--cacert",
+            &ca,
+            &url,
+            "strings.uppercase",
+            r#"{"s":"x"}"#,
+        ],
+        Duration::from_secs(20),
+    );
+    let line = run.one_line_failure();
+    assert!(line.contains(&url), "{line}");
+    // The flags are for https:// targets.
+    let run = kit_within(
+        &["call", "--cacert", &ca, &svc.addr, "strings.uppercase"],
+        Duration::from_secs(20),
+    );
+    assert!(run.one_line_failure().contains("https://"), "{run:?}");
+}

@@ -183,8 +183,25 @@ fn system_roots() -> Result<Arc<RootCertStore>, Error> {
     Ok(ROOTS.get_or_init(|| Arc::new(roots)).clone())
 }
 
+/// A hyper connector for tools that drive hyper or tonic themselves (the
+/// `kit` CLI): plain TCP for `http://`, TLS as `tls` says for `https://`
+/// (`None`: the system's CAs, if it has any), offering `h2` only or `h2`
+/// and `http/1.1` by ALPN.
+#[doc(hidden)]
+pub fn hyper_connector(tls: Option<&ClientTls>, h2_only: bool) -> Result<Connector, Error> {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    let alpn = if h2_only { Alpn::H2 } else { Alpn::Any };
+    let wants = if tls.is_some() {
+        Wants::Yes
+    } else {
+        Wants::Maybe
+    };
+    connector(tls, wants, alpn, http)
+}
+
 /// The connector of a client: plain TCP for `http://`, TLS for `https://`.
-pub(crate) type Connector = HttpsConnector<HttpConnector>;
+pub type Connector = HttpsConnector<HttpConnector>;
 
 /// Which protocols a connection offers by ALPN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

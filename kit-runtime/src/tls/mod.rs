@@ -11,5 +11,7 @@ pub(crate) mod reload;
 pub(crate) mod server;
 
 pub use client::ClientTls;
+#[doc(hidden)]
+pub use client::{hyper_connector, Connector};
 pub use identity::PeerIdentity;
 pub use server::ClientAuth;
