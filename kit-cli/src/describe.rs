@@ -360,7 +360,7 @@ async fn proto_text(
         }
         None => Vec::new(),
     };
-    let channel = crate::grpc::connect(base, timeout).await?;
+    let channel = crate::grpc::connect(base, timeout, None).await?;
     let mut reflection = crate::grpc::Reflection::new(channel, base);
     let names = if kit.is_some() {
         names

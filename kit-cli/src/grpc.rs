@@ -13,15 +13,32 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::Failure;
 
-/// A channel to `base` (`http://host:port`), connected.
-pub async fn connect(base: &str, timeout: Duration) -> Result<Channel, Failure> {
+/// A channel to `base` (`http://host:port`, or `https://host:port` over
+/// TLS as `tls` says, the system's CAs without it), connected.
+pub async fn connect(
+    base: &str,
+    timeout: Duration,
+    tls: Option<&kit::tls::ClientTls>,
+) -> Result<Channel, Failure> {
     let endpoint = Endpoint::from_shared(base.to_string())
         .map_err(|e| Failure::new(format!("{base}: not a URL for gRPC: {e}")))?
         .connect_timeout(timeout)
         .timeout(timeout);
-    match tokio::time::timeout(timeout, endpoint.connect()).await {
-        Ok(Ok(channel)) => Ok(channel),
-        Ok(Err(e)) => Err(crate::http::unreachable(base, &e)),
+    let connect = async {
+        if base.starts_with("https://") {
+            let connector = kit::tls::hyper_connector(tls, true)
+                .map_err(|e| Failure::new(e.message().to_string()))?;
+            Ok(endpoint.connect_with_connector(connector).await)
+        } else {
+            Ok(endpoint.connect().await)
+        }
+    };
+    match tokio::time::timeout(timeout, connect).await {
+        Ok(Err(failure)) => Err(failure),
+        Ok(Ok(connected)) => match connected {
+            Ok(channel) => Ok(channel),
+            Err(e) => Err(crate::http::unreachable(base, &e)),
+        },
         Err(_) => Err(Failure::new(format!(
             "{base}: no gRPC connection within {}",
             humantime::format_duration(timeout)

@@ -6,9 +6,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+
+use kit::tls::ClientTls;
 
 use crate::Failure;
 
@@ -26,22 +27,37 @@ impl Reply {
     }
 }
 
-/// An HTTP/1.1 client with a per-exchange deadline.
+/// An HTTP client (HTTP/1.1 in plain text; over TLS, HTTP/2 when the
+/// server picks it) with a per-exchange deadline.
 #[derive(Clone)]
 pub struct Http {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<kit::tls::Connector, Full<Bytes>>,
     pub timeout: Duration,
+    /// How `https://` instances are reached, by HTTP and gRPC alike.
+    pub tls: Option<ClientTls>,
 }
 
 impl Http {
+    /// `https://` trusts the system's CA certificates.
     pub fn new(timeout: Duration) -> Http {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(timeout));
-        connector.set_nodelay(true);
+        let connector = kit::tls::hyper_connector(None, false)
+            .expect("a TLS configuration with no CA and no client certificate always builds");
         Http {
             client: Client::builder(TokioExecutor::new()).build(connector),
             timeout,
+            tls: None,
         }
+    }
+
+    /// `https://` as `tls` says (CAs, client certificate).
+    pub fn with_tls(timeout: Duration, tls: ClientTls) -> Result<Http, Failure> {
+        let connector = kit::tls::hyper_connector(Some(&tls), false)
+            .map_err(|e| Failure::new(e.message().to_string()))?;
+        Ok(Http {
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            timeout,
+            tls: Some(tls),
+        })
     }
 
     /// `GET base + path`.

@@ -89,7 +89,7 @@ pub async fn inspect(http: &Http, target: &Target, timeout: Duration) -> Row {
         Err(_) => "unreachable".into(),
     };
     if services.iter().any(|s| s.grpc.is_some()) {
-        row.health_grpc = match crate::grpc::connect(&target.url, timeout).await {
+        row.health_grpc = match crate::grpc::connect(&target.url, timeout, None).await {
             Ok(channel) => match crate::grpc::health(channel).await {
                 Ok(status) => status,
                 Err(s) => kit::Code::from_i32(s.code() as i32).as_str().to_string(),

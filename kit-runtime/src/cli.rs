@@ -184,6 +184,39 @@ mod tests {
     }
 
     #[test]
+    fn tls_flags() {
+        let cli = parse(&[]).unwrap();
+        assert_eq!(cli.config.tls_cert, None);
+        assert_eq!(cli.config.tls_client_auth, crate::tls::ClientAuth::Required);
+        let cli = parse(&[
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--tls-client-ca",
+            "ca.pem",
+            "--tls-client-auth",
+            "optional",
+        ])
+        .unwrap();
+        assert_eq!(cli.config.tls_cert, Some(PathBuf::from("c.pem")));
+        assert_eq!(cli.config.tls_key, Some(PathBuf::from("k.pem")));
+        assert_eq!(cli.config.tls_client_ca, Some(PathBuf::from("ca.pem")));
+        assert_eq!(cli.config.tls_client_auth, crate::tls::ClientAuth::Optional);
+        assert!(parse(&["--tls-client-auth", "maybe"]).is_err());
+        // Both or neither, checked when the server starts (flags or code).
+        let half = crate::config::Config {
+            tls_cert: Some("c.pem".into()),
+            ..Default::default()
+        };
+        let err = crate::tls::server::ServerTls::from_config(&half).unwrap_err();
+        assert!(
+            err.message().contains("--tls-cert needs --tls-key"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn errors_name_the_problem() {
         let err = parse(&["--nope"]).unwrap_err().to_string();
         assert!(err.contains("unexpected argument '--nope'"), "{err}");

@@ -50,7 +50,7 @@ pub(crate) use protection::{
 };
 pub use protection::{
     SERVER_ACCEPT_ERRORS, SERVER_BODY_BYTES, SERVER_CONCURRENCY_LIMIT, SERVER_CONNECTIONS,
-    SERVER_CONNECTIONS_CLOSED, SERVER_REJECTED,
+    SERVER_CONNECTIONS_CLOSED, SERVER_REJECTED, SERVER_TLS_HANDSHAKE_ERRORS,
 };
 pub(crate) use shared::{ClientMetrics, GaugeShare};
 pub use stage::{endpoint_labels, stage, time_stage, StageTimer, STAGE_DURATION};

@@ -13,6 +13,7 @@ pub mod probe;
 pub mod registry;
 pub mod shared;
 pub mod streams;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -4,10 +4,12 @@
 mod grpc;
 pub mod http;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
+use kit::tls::ClientTls;
 use serde_json::Value;
 
 use crate::describe::{self, Endpoint, Service};
@@ -32,8 +34,18 @@ pub struct CallArgs {
     /// An extra header (HTTP) or metadata entry (gRPC): `-H name:value`.
     #[arg(short = 'H', long = "header", value_name = "NAME:VALUE")]
     headers: Vec<String>,
-    /// The instance: `http://HOST:PORT`, `HOST:PORT` or a discovery URL
-    /// (the first instance it names is called).
+    /// A PEM file of CA certificates to trust for `https://` targets
+    /// (instead of the system's).
+    #[arg(long, value_name = "FILE")]
+    cacert: Option<PathBuf>,
+    /// A PEM client certificate chain to present (mTLS), with `--key`.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// The PEM private key of `--cert`.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// The instance: `http://HOST:PORT`, `https://HOST:PORT`, `HOST:PORT`
+    /// or a discovery URL (the first instance it names is called).
     target: String,
     /// `SERVICE.ENDPOINT` as `/kit/describe` names it (`strings.uppercase`),
     /// or a gRPC method `package.Service/Method` (any gRPC server with
@@ -42,6 +54,29 @@ pub struct CallArgs {
     /// The arguments: a JSON object keyed by argument name (default `{}`).
     #[arg(default_value = "{}")]
     json: String,
+}
+
+impl CallArgs {
+    /// The TLS the flags ask for, if any.
+    fn tls(&self) -> Result<Option<ClientTls>, Failure> {
+        if self.cacert.is_none() && self.cert.is_none() {
+            return Ok(None);
+        }
+        if !self.target.starts_with("https://") {
+            return Err(Failure::new(format!(
+                "--cacert, --cert and --key are for https:// targets, not `{}`",
+                self.target
+            )));
+        }
+        let mut tls = ClientTls::new();
+        if let Some(ca) = &self.cacert {
+            tls = tls.ca_file(ca);
+        }
+        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+            tls = tls.identity_files(cert, key);
+        }
+        Ok(Some(tls))
+    }
 }
 
 /// How the call ended.
@@ -74,7 +109,10 @@ pub async fn run(args: CallArgs, timeout: Duration) -> Result<ExitCode, Failure>
     let span_id = random_hex(16);
     headers.push(("traceparent".into(), format!("00-{trace_id}-{span_id}-01")));
 
-    let http = Http::new(timeout);
+    let http = match args.tls()? {
+        Some(tls) => Http::with_tls(timeout, tls)?,
+        None => Http::new(timeout),
+    };
     let (outcome, how, took) = if let Some((service, method)) = args.method.split_once('/') {
         if args.transport == Some(Transport::Http) {
             return Err(Failure::new(format!(
@@ -82,7 +120,7 @@ pub async fn run(args: CallArgs, timeout: Duration) -> Result<ExitCode, Failure>
                 args.method
             )));
         }
-        grpc_call(&base, service, method, None, &json, &headers, timeout).await?
+        grpc_call(&base, service, method, None, &json, &headers, &http).await?
     } else {
         match describe::fetch(&http, &base).await {
             Ok((services, _)) => match describe::find(&services, &args.method) {
@@ -100,13 +138,13 @@ pub async fn run(args: CallArgs, timeout: Duration) -> Result<ExitCode, Failure>
                     .await?
                 }
                 Err(why) if args.transport == Some(Transport::Grpc) => {
-                    grpc_by_dotted_name(&base, &args.method, &json, &headers, timeout, why).await?
+                    grpc_by_dotted_name(&base, &args.method, &json, &headers, &http, why).await?
                 }
                 Err(why) => return Err(Failure::new(format!("{base}: {why}"))),
             },
             // Not a kit server (or no HTTP at all): gRPC names through reflection.
             Err(e) if args.transport == Some(Transport::Grpc) => {
-                grpc_by_dotted_name(&base, &args.method, &json, &headers, timeout, e.to_string())
+                grpc_by_dotted_name(&base, &args.method, &json, &headers, &http, e.to_string())
                     .await?
             }
             Err(e) => return Err(e),
@@ -202,16 +240,7 @@ async fn kit_call(
                     "{qualified} is not served over gRPC; call it over HTTP"
                 )));
             };
-            grpc_call(
-                base,
-                &g.full_name(),
-                &m.name,
-                Some(ep),
-                json,
-                headers,
-                timeout,
-            )
-            .await
+            grpc_call(base, &g.full_name(), &m.name, Some(ep), json, headers, http).await
         }
     }
 }
@@ -263,13 +292,13 @@ async fn grpc_by_dotted_name(
     name: &str,
     json: &Value,
     headers: &[(String, String)],
-    timeout: Duration,
+    http: &Http,
     kit_said: String,
 ) -> Result<Called, Failure> {
     let Some((service, method)) = name.rsplit_once('.') else {
         return Err(Failure::new(kit_said));
     };
-    grpc_call(base, service, method, None, json, headers, timeout).await
+    grpc_call(base, service, method, None, json, headers, http).await
 }
 
 async fn grpc_call(
@@ -279,9 +308,10 @@ async fn grpc_call(
     kit_endpoint: Option<&Endpoint>,
     json: &Value,
     headers: &[(String, String)],
-    timeout: Duration,
+    http: &Http,
 ) -> Result<Called, Failure> {
-    let channel = crate::grpc::connect(base, timeout).await?;
+    let timeout = http.timeout;
+    let channel = crate::grpc::connect(base, timeout, http.tls.as_ref()).await?;
     let mut reflection = crate::grpc::Reflection::new(channel.clone(), base);
     let m = grpc::resolve(&mut reflection, base, service, method).await?;
     let body_arg = kit_endpoint.and_then(lone_body_arg);

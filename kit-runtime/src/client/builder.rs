@@ -21,6 +21,9 @@ use crate::limit::{ClientLimiter, ClientRateLimit};
 use crate::metrics::{ClientMetrics, GaugeShare};
 use crate::retry::{Backoff, RetryBudget};
 use crate::sd::Discover;
+use crate::tls::client::{Alpn, Wants};
+use crate::tls::failures::{Recording, TlsFailures};
+use crate::tls::ClientTls;
 use crate::Error;
 
 /// Configures a client; every generated client has
@@ -67,6 +70,7 @@ pub struct ClientBuilder<C = Client> {
     nats_url: Option<String>,
     nats_prefix: Option<String>,
     credentials: Option<Arc<dyn Credentials>>,
+    tls: Option<ClientTls>,
     _client: PhantomData<fn() -> C>,
 }
 
@@ -95,11 +99,13 @@ impl<C: From<Client>> ClientBuilder<C> {
             nats_url: None,
             nats_prefix: None,
             credentials: None,
+            tls: None,
             _client: PhantomData,
         }
     }
 
-    /// Adds a server (`http://host:port`) to a fixed list of instances.
+    /// Adds a server (`http://host:port`, or `https://host:port` for TLS)
+    /// to a fixed list of instances.
     pub fn base_url(mut self, url: impl Into<String>) -> ClientBuilder<C> {
         self.urls.push(url.into());
         self
@@ -259,6 +265,37 @@ impl<C: From<Client>> ClientBuilder<C> {
         self
     }
 
+    /// Speaks TLS to every instance, as `tls` says (the CAs trusted, a
+    /// client certificate for mTLS, the server name expected), on both
+    /// transports (gRPC by ALPN `h2`). Discovered instances are dialed
+    /// over TLS whatever the scheme their registry gives; base URLs must
+    /// say `https://`. Without it, `https://` base URLs trust the system's
+    /// CA certificates.
+    ///
+    /// ```no_run
+    /// # #[derive(Default)] struct Strings;
+    /// # #[kit::service] impl Strings {
+    /// #     #[endpoint(http = "POST /uppercase", grpc)]
+    /// #     async fn uppercase(&self, s: String) -> String { s.to_uppercase() }
+    /// # }
+    /// # fn main() -> Result<(), kit::Error> {
+    /// use kit::tls::ClientTls;
+    /// let client = StringsClient::builder()
+    ///     .base_url("https://strings.internal:8443")
+    ///     .tls(
+    ///         ClientTls::new()
+    ///             .ca_file("/etc/kit/ca.pem")
+    ///             .identity_files("/etc/kit/client.pem", "/etc/kit/client.key"), // mTLS
+    ///     )
+    ///     .transport(kit::Transport::Grpc) // the same on both transports
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn tls(mut self, tls: ClientTls) -> ClientBuilder<C> {
+        self.tls = Some(tls);
+        self
+    }
+
     /// How long establishing a connection may take.
     pub fn connect_timeout(mut self, timeout: Duration) -> ClientBuilder<C> {
         self.connect_timeout = timeout;
@@ -317,7 +354,12 @@ impl<C: From<Client>> ClientBuilder<C> {
             }
             (None, false) => {
                 for url in &self.urls {
-                    parse_base(url)?;
+                    let uri = parse_base(url)?;
+                    if self.tls.is_some() && uri.scheme() == Some(&http::uri::Scheme::HTTP) {
+                        return Err(Error::invalid_argument(format!(
+                            "base URL `{url}` with .tls(..): write https://"
+                        )));
+                    }
                 }
                 Box::new(crate::sd::fixed(self.urls.clone()))
             }
@@ -333,12 +375,21 @@ impl<C: From<Client>> ClientBuilder<C> {
                 "a gRPC client is built inside a Tokio runtime (its connections run on it)",
             ));
         }
+        let wants_tls = if self.urls.iter().any(|u| u.starts_with("https://")) {
+            Wants::Yes
+        } else if self.urls.is_empty() && !nats {
+            Wants::Maybe
+        } else {
+            Wants::No
+        };
         let connect = instance_connector(
             self.transport,
             self.http2_only,
             self.connect_timeout,
             self.pool_idle_timeout,
-        );
+            self.tls.as_ref(),
+            wants_tls,
+        )?;
         let balancer = Arc::new(Balancer::new(
             self.service.name,
             source.describe(),
@@ -395,24 +446,45 @@ impl<C: From<Client>> ClientBuilder<C> {
 }
 
 /// Makes the channel to one instance: an HTTP origin on a shared
-/// connection pool, or a lazily connected gRPC channel.
+/// connection pool, or a lazily connected gRPC channel; over TLS for
+/// `https://` instances, and for every instance when `tls` is configured.
 fn instance_connector(
     transport: Transport,
     http2_only: bool,
     connect_timeout: Duration,
     pool_idle_timeout: Duration,
-) -> crate::lb::Connect {
-    match transport {
+    tls: Option<&ClientTls>,
+    wants_tls: Wants,
+) -> Result<crate::lb::Connect, Error> {
+    let mut http = HttpConnector::new();
+    http.set_nodelay(true);
+    http.set_connect_timeout(Some(connect_timeout));
+    let always_tls = tls.is_some();
+    let instance_uri = move |url: &str| -> Result<Uri, Error> {
+        let uri = parse_base(url)?;
+        if always_tls && uri.scheme() == Some(&http::uri::Scheme::HTTP) {
+            // A registry's instance, dialed over TLS as the client says.
+            let mut parts = uri.into_parts();
+            parts.scheme = Some(http::uri::Scheme::HTTPS);
+            return Uri::from_parts(parts)
+                .map_err(|e| Error::invalid_argument(format!("instance `{url}`: {e}")));
+        }
+        Ok(uri)
+    };
+    Ok(match transport {
         Transport::Http => {
-            let mut connector = HttpConnector::new();
-            connector.set_nodelay(true);
-            connector.set_connect_timeout(Some(connect_timeout));
+            let alpn = if http2_only { Alpn::H2 } else { Alpn::Any };
+            let connector = crate::tls::client::connector(tls, wants_tls, alpn, http)?;
+            let failures = TlsFailures::default();
             let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
                 .http2_only(http2_only)
                 .pool_idle_timeout(pool_idle_timeout)
-                .build(connector);
+                .build(Recording {
+                    inner: connector,
+                    failures: failures.clone(),
+                });
             Box::new(move |instance| {
-                let uri = parse_base(&instance.url)?;
+                let uri = instance_uri(&instance.url)?;
                 Ok(BoxCloneSyncService::new(HttpInstance {
                     client: client.clone(),
                     scheme: uri.scheme().cloned().unwrap_or(http::uri::Scheme::HTTP),
@@ -420,6 +492,7 @@ fn instance_connector(
                         .authority()
                         .cloned()
                         .unwrap_or_else(|| http::uri::Authority::from_static("localhost")),
+                    tls_failures: failures.clone(),
                 }))
             })
         }
@@ -430,15 +503,28 @@ fn instance_connector(
                 instance.url
             )))
         }),
-        Transport::Grpc => Box::new(move |instance| {
-            let uri = parse_base(&instance.url)?;
-            let channel = tonic::transport::Endpoint::from(uri)
-                .connect_timeout(connect_timeout)
-                .tcp_nodelay(true)
-                .connect_lazy();
-            Ok(BoxCloneSyncService::new(channel.map_err(BoxError::from)))
-        }),
-    }
+        Transport::Grpc => {
+            let connector = crate::tls::client::connector(tls, wants_tls, Alpn::H2, http)?;
+            Box::new(move |instance| {
+                let uri = instance_uri(&instance.url)?;
+                let endpoint = tonic::transport::Endpoint::from(uri.clone())
+                    .connect_timeout(connect_timeout)
+                    .tcp_nodelay(true);
+                if uri.scheme() != Some(&http::uri::Scheme::HTTPS) {
+                    let channel = endpoint.connect_lazy();
+                    return Ok(BoxCloneSyncService::new(channel.map_err(BoxError::from)));
+                }
+                let failures = TlsFailures::default();
+                let channel = endpoint.connect_with_connector_lazy(Recording {
+                    inner: connector.clone(),
+                    failures: failures.clone(),
+                });
+                Ok(BoxCloneSyncService::new(
+                    channel.map_err(move |e| failures.explain(BoxError::from(e))),
+                ))
+            })
+        }
+    })
 }
 
 /// Applies what `source` knows now, then (when there is a runtime and the
@@ -479,7 +565,8 @@ fn follow(balancer: &Arc<Balancer>, source: &dyn Discover, has_runtime: bool) ->
     Ok(())
 }
 
-/// `http://host:port`, with nothing after the authority.
+/// `http://host:port` or `https://host:port`, with nothing after the
+/// authority.
 fn parse_base(url: &str) -> Result<Uri, Error> {
     let uri: Uri = url
         .parse()
@@ -489,9 +576,11 @@ fn parse_base(url: &str) -> Result<Uri, Error> {
             "base URL `{url}`: for NATS, build the client with .transport(kit::Transport::Nats).nats_url(\"{url}\")"
         )));
     }
-    if uri.scheme() != Some(&http::uri::Scheme::HTTP) {
+    if uri.scheme() != Some(&http::uri::Scheme::HTTP)
+        && uri.scheme() != Some(&http::uri::Scheme::HTTPS)
+    {
         return Err(Error::invalid_argument(format!(
-            "base URL `{url}`: only http:// is supported"
+            "base URL `{url}`: write http:// or https://"
         )));
     }
     if uri.authority().is_none() {
@@ -509,10 +598,11 @@ mod tests {
     #[test]
     fn base_urls_are_checked() {
         assert!(parse_base("http://127.0.0.1:8080").is_ok());
-        assert!(parse_base("https://x:1")
+        assert!(parse_base("https://x:1").is_ok());
+        assert!(parse_base("ftp://x:1")
             .unwrap_err()
             .message()
-            .contains("only http://"));
+            .contains("write http:// or https://"));
         assert!(parse_base("127.0.0.1:8080").is_err());
         assert!(parse_base("http://").is_err());
     }

@@ -405,7 +405,10 @@ impl Client {
                         desc.service, desc.name
                     ));
                 }
-                if never_sent {
+                if never_sent || status.source().is_some_and(tls_refused) {
+                    // Connection refused, or a TLS handshake that failed
+                    // (over TLS 1.3 a refused client certificate shows
+                    // only once the first request is on its way).
                     error = Error::unavailable(format!(
                         "{}.{}: {}",
                         desc.service,
@@ -585,6 +588,21 @@ fn never_sent(e: &(dyn std::error::Error + 'static)) -> bool {
         if err.downcast_ref::<tonic::transport::Error>().is_some()
             && err.to_string().contains("connect")
         {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// Whether an error comes from TLS: a certificate refused by either side.
+fn tls_refused(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(err) = source {
+        if let Some(e) = err.downcast_ref::<super::channel::ChannelError>() {
+            return tls_refused(&*e.0);
+        }
+        if err.downcast_ref::<rustls::Error>().is_some() {
             return true;
         }
         source = err.source();

@@ -8,7 +8,6 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
-use hyper_util::client::legacy::connect::HttpConnector;
 use tower::util::BoxCloneSyncService;
 use tower::{BoxError, Layer, Service, ServiceExt};
 
@@ -22,7 +21,10 @@ pub type Body = tonic::body::Body;
 /// headers, and sends it to the instance the load balancer picks.
 pub type BoxChannel = BoxCloneSyncService<Request<Body>, Response<Body>, BoxError>;
 
-pub(crate) type HyperClient = hyper_util::client::legacy::Client<HttpConnector, Body>;
+pub(crate) type HyperClient = hyper_util::client::legacy::Client<
+    crate::tls::failures::Recording<crate::tls::client::Connector>,
+    Body,
+>;
 
 /// One server instance over HTTP: fills in the scheme and authority of the
 /// request's URI and sends it on the shared connection pool.
@@ -31,6 +33,8 @@ pub(crate) struct HttpInstance {
     pub(crate) client: HyperClient,
     pub(crate) scheme: Scheme,
     pub(crate) authority: Authority,
+    /// What closed the pool's TLS connections, to explain failed calls.
+    pub(crate) tls_failures: crate::tls::failures::TlsFailures,
 }
 
 impl Service<Request<Body>> for HttpInstance {
@@ -55,9 +59,13 @@ impl Service<Request<Body>> for HttpInstance {
             .path_and_query(path)
             .build();
         let client = self.client.clone();
+        let failures = self.tls_failures.clone();
         Box::pin(async move {
             *request.uri_mut() = uri?;
-            let response = client.request(request).await?;
+            let response = client
+                .request(request)
+                .await
+                .map_err(|e| failures.explain(e.into()))?;
             Ok(response.map(Body::new))
         })
     }

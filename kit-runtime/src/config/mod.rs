@@ -4,6 +4,7 @@
 //! [`Server::new`](crate::Server::new).
 
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::time::Duration;
 
 mod auth;
@@ -13,6 +14,7 @@ pub use auth::AuthConfig;
 pub use observe::{EventsOutput, Observe};
 
 use crate::log::LogFormat;
+use crate::tls::ClientAuth;
 use crate::transport::http::DEFAULT_BODY_LIMIT;
 
 /// The settings of a kit server.
@@ -39,6 +41,10 @@ use crate::transport::http::DEFAULT_BODY_LIMIT;
 /// | `--h2-keepalive DURATION` | `KIT_H2_KEEPALIVE` | `20s` (ping interval and ack timeout) |
 /// | `--body-memory BYTES` | `KIT_BODY_MEMORY` | `134217728` (128 MiB) |
 /// | `--shutdown-linger DURATION` | `KIT_SHUTDOWN_LINGER` | `1s` |
+/// | `--tls-cert FILE` | `KIT_TLS_CERT` | none (plain HTTP); with `--tls-key`, TLS on every listener |
+/// | `--tls-key FILE` | `KIT_TLS_KEY` | none |
+/// | `--tls-client-ca FILE` | `KIT_TLS_CLIENT_CA` | none (no client certificates asked) |
+/// | `--tls-client-auth required\|optional` | `KIT_TLS_CLIENT_AUTH` | `required` (with `--tls-client-ca`) |
 ///
 /// the authenticators of [`AuthConfig`] (`--jwt-*`, `--basic-auth-file`,
 /// `--api-keys-file`, `--metrics-auth`), and the logs, metrics and traces settings of [`Observe`] (`--log-output`,
@@ -273,6 +279,45 @@ pub struct Config {
         help = "On shutdown, drop connections with nothing in flight that have not closed after this long"
     )]
     pub shutdown_linger: Duration,
+    /// The server's certificate chain, PEM, end-entity certificate first:
+    /// with [`tls_key`](Config::tls_key), every listener speaks TLS only
+    /// (HTTP/1.1, HTTP/2 and gRPC, by ALPN). Reloaded when the file changes.
+    #[arg(
+        long,
+        env = "KIT_TLS_CERT",
+        value_name = "FILE",
+        help = "Serve TLS with this PEM certificate chain (with --tls-key); reloaded when it changes"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of [`tls_cert`](Config::tls_cert), PEM (PKCS#8,
+    /// PKCS#1 or SEC1).
+    #[arg(
+        long,
+        env = "KIT_TLS_KEY",
+        value_name = "FILE",
+        help = "The PEM private key of --tls-cert; reloaded when it changes"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// CA certificates (PEM) that client certificates must chain to
+    /// (mTLS); the verified identity is in
+    /// [`Context::peer_identity`](crate::Context::peer_identity).
+    #[arg(
+        long,
+        env = "KIT_TLS_CLIENT_CA",
+        value_name = "FILE",
+        help = "Verify client certificates against this PEM CA bundle (mTLS); required unless --tls-client-auth optional"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Whether [`tls_client_ca`](Config::tls_client_ca) makes client
+    /// certificates required (the default) or optional.
+    #[arg(
+        long,
+        env = "KIT_TLS_CLIENT_AUTH",
+        value_enum,
+        default_value = "required",
+        help = "With --tls-client-ca: refuse clients without a certificate (required), or serve them without an identity (optional)"
+    )]
+    pub tls_client_auth: ClientAuth,
     /// Logs, events, metrics backends, trace export.
     #[command(flatten)]
     pub observe: Observe,
@@ -339,6 +384,10 @@ impl Default for Config {
             h2_keepalive: Duration::from_secs(20),
             body_memory: 128 * 1024 * 1024,
             shutdown_linger: Duration::from_secs(1),
+            tls_cert: None,
+            tls_key: None,
+            tls_client_ca: None,
+            tls_client_auth: ClientAuth::Required,
             observe: Observe::default(),
             auth: AuthConfig::default(),
         }

@@ -19,6 +19,12 @@ pub const SERVER_CONNECTIONS: &str = "kit_server_connections";
 pub const SERVER_CONNECTIONS_CLOSED: &str = "kit_server_connections_closed_total";
 /// Errors accepting connections (e.g. out of file descriptors).
 pub const SERVER_ACCEPT_ERRORS: &str = "kit_server_accept_errors_total";
+/// TLS handshakes that failed, by `reason`: `timeout` (not done within the
+/// header timeout), `eof` (the peer closed), `no_client_cert` (mTLS
+/// required and none presented), `bad_certificate` (a client certificate
+/// that does not verify), `peer_alert` (the client refused ours, e.g. an
+/// unknown CA), `protocol` (not TLS, e.g. plain HTTP), `other`.
+pub const SERVER_TLS_HANDSHAKE_ERRORS: &str = "kit_server_tls_handshake_errors_total";
 /// An endpoint's concurrency limit now (adaptive limits move).
 pub const SERVER_CONCURRENCY_LIMIT: &str = "kit_server_concurrency_limit";
 /// Request body bytes being received, across the process.
@@ -69,6 +75,10 @@ pub(crate) fn describe() {
         "Connections the server closed, by reason."
     );
     describe_counter!(SERVER_ACCEPT_ERRORS, "Errors accepting connections.");
+    describe_counter!(
+        SERVER_TLS_HANDSHAKE_ERRORS,
+        "TLS handshakes that failed, by reason."
+    );
     describe_gauge!(
         SERVER_CONCURRENCY_LIMIT,
         "An endpoint's concurrency limit now."

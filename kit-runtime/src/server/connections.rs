@@ -31,6 +31,8 @@ use crate::layer::admission::BodyGate;
 use crate::metrics::{
     connection_closed, server_rejected, SERVER_ACCEPT_ERRORS, SERVER_CONNECTIONS,
 };
+use crate::tls::server::ServerTls;
+use crate::tls::PeerIdentity;
 
 /// How connections are served (see [`Config`] for what each means).
 #[derive(Clone, Debug)]
@@ -43,6 +45,8 @@ pub(crate) struct ConnectionLimits {
     pub(crate) body_timeout: Duration,
     pub(crate) body_budget: BodyBudget,
     pub(crate) linger: Duration,
+    /// TLS on every connection, when configured.
+    pub(crate) tls: Option<Arc<ServerTls>>,
 }
 
 impl ConnectionLimits {
@@ -59,6 +63,7 @@ impl ConnectionLimits {
             body_timeout: config.body_timeout,
             body_budget: BodyBudget::new(config.body_memory),
             linger: config.shutdown_linger,
+            tls: None,
         }
     }
 
@@ -321,17 +326,82 @@ async fn serve_connection<S>(
     S::Future: Send + 'static,
 {
     let (id, conn) = connections.add();
-    let builder = limits.builder();
     let local = tcp.local_addr().unwrap_or(peer);
+    let opened = Instant::now();
+    match limits.tls.clone() {
+        None => {
+            serve_io(
+                tcp,
+                opened,
+                peer,
+                local,
+                None,
+                service,
+                &limits,
+                &connections,
+                &conn,
+            )
+            .await;
+        }
+        Some(tls) => {
+            // The handshake runs here, in the connection's task, counted
+            // in the connection limit and bounded by the header timeout;
+            // a connection asked to close meanwhile just closes.
+            let handshake = tls.handshake(tcp, limits.header_timeout);
+            let done = tokio::select! {
+                done = handshake => done,
+                () = conn.close.notified() => None,
+            };
+            if let Some((stream, identity)) = done {
+                serve_io(
+                    stream,
+                    opened,
+                    peer,
+                    local,
+                    identity,
+                    service,
+                    &limits,
+                    &connections,
+                    &conn,
+                )
+                .await;
+            }
+        }
+    }
+    connections.remove(id);
+}
+
+/// Serves HTTP on `io` (a TCP or TLS stream) until it closes.
+#[allow(clippy::too_many_arguments)]
+async fn serve_io<IO, S>(
+    io: IO,
+    opened: Instant,
+    peer: SocketAddr,
+    local: SocketAddr,
+    identity: Option<Arc<PeerIdentity>>,
+    service: S,
+    limits: &Arc<ConnectionLimits>,
+    connections: &Arc<Connections>,
+    conn: &Arc<Conn>,
+) where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    S: Service<Request<Body>, Response = Response<Body>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let builder = limits.builder();
     let service = ConnService {
         inner: service,
         peer,
         local: LocalAddr(local),
+        identity,
         conn: conn.clone(),
         connections: connections.clone(),
         limits: limits.clone(),
     };
-    let io = HeaderClock::new(tcp, conn.clone(), non_zero(limits.header_timeout));
+    let io = HeaderClock::new(io, opened, conn.clone(), non_zero(limits.header_timeout));
     let connection = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(connection);
     let idle_timeout = non_zero(limits.idle_timeout);
@@ -410,7 +480,6 @@ async fn serve_connection<S>(
             }
         }
     }
-    connections.remove(id);
 }
 
 /// The per-connection hyper service: guards request bodies, counts the
@@ -420,6 +489,9 @@ struct ConnService<S> {
     inner: S,
     peer: SocketAddr,
     local: LocalAddr,
+    /// The client certificate's identity (mTLS), the same for every
+    /// request of the connection.
+    identity: Option<Arc<PeerIdentity>>,
     conn: Arc<Conn>,
     connections: Arc<Connections>,
     limits: Arc<ConnectionLimits>,
@@ -446,6 +518,9 @@ where
             .extensions
             .insert(axum::extract::ConnectInfo(self.peer));
         parts.extensions.insert(self.local);
+        if let Some(identity) = &self.identity {
+            parts.extensions.insert(identity.clone());
+        }
         let mut guarded = GuardedBody::new(
             body,
             self.limits.body_budget.clone(),
@@ -557,8 +632,10 @@ enum Speaks {
 /// header timer does, which would make the header timeout the idle
 /// timeout), and stops when the head is parsed ([`ConnService::call`]).
 /// At the header timeout reads fail and the connection closes.
-struct HeaderClock {
-    tcp: TcpStream,
+/// Over TLS, it reads the decrypted bytes: what it times and tells apart
+/// is the same as in plain text.
+struct HeaderClock<IO> {
+    tcp: IO,
     conn: Arc<Conn>,
     timeout: Option<Duration>,
     speaks: Speaks,
@@ -570,12 +647,18 @@ struct HeaderClock {
     armed: bool,
 }
 
-impl HeaderClock {
+impl<IO> HeaderClock<IO> {
     /// The first request's head is due a header timeout after the
-    /// connection opened (a connection that never says anything is closed
-    /// then, not at the idle timeout); later ones from their first byte.
-    fn new(tcp: TcpStream, conn: Arc<Conn>, timeout: Option<Duration>) -> HeaderClock {
-        let due = timeout.map(|t| Instant::now() + t);
+    /// connection `opened` (a connection that never says anything is
+    /// closed then, not at the idle timeout; over TLS the handshake counts
+    /// in that time); later ones from their first byte.
+    fn new(
+        tcp: IO,
+        opened: Instant,
+        conn: Arc<Conn>,
+        timeout: Option<Duration>,
+    ) -> HeaderClock<IO> {
+        let due = timeout.map(|t| opened + t);
         if due.is_some() {
             conn.awaiting_head.store(true, Ordering::Relaxed);
         }
@@ -591,7 +674,7 @@ impl HeaderClock {
     }
 }
 
-impl tokio::io::AsyncRead for HeaderClock {
+impl<IO: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for HeaderClock<IO> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -669,7 +752,7 @@ impl tokio::io::AsyncRead for HeaderClock {
     }
 }
 
-impl tokio::io::AsyncWrite for HeaderClock {
+impl<IO: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for HeaderClock<IO> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

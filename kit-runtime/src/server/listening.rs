@@ -93,7 +93,7 @@ impl Listening {
             }
             None => self.local_addr.to_string(),
         };
-        let mut instance = Instance::at(format!("http://{addr}"));
+        let mut instance = Instance::at(format!("{}://{addr}", self.scheme()));
         if let Some(d) = self.descriptors.first() {
             instance = instance.with("version", d.version).with("service", d.name);
         }
@@ -101,6 +101,15 @@ impl Listening {
             instance = instance.with(k, v.clone());
         }
         instance
+    }
+
+    /// `https` when the server speaks TLS, `http` otherwise.
+    fn scheme(&self) -> &'static str {
+        if self.limits.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
     }
 
     /// The address actually bound.
@@ -120,9 +129,16 @@ impl Listening {
 
     /// Logs the listen address and a table of every endpoint.
     pub fn log_banner(&self) {
-        tracing::info!(addr = %self.local_addr, "listening for HTTP and gRPC on http://{}", self.local_addr);
+        let scheme = self.scheme();
+        let tls = match self.limits.tls.as_ref().map(|t| t.client_auth) {
+            None => "",
+            Some(None) => " (TLS)",
+            Some(Some(crate::tls::ClientAuth::Required)) => " (TLS, client certificates required)",
+            Some(Some(crate::tls::ClientAuth::Optional)) => " (TLS, client certificates optional)",
+        };
+        tracing::info!(addr = %self.local_addr, "listening for HTTP and gRPC on {scheme}://{}{tls}", self.local_addr);
         if let Some(addr) = self.grpc_addr() {
-            tracing::info!(grpc_addr = %addr, "listening for gRPC on http://{addr}");
+            tracing::info!(grpc_addr = %addr, "listening for gRPC on {scheme}://{addr}{tls}");
         }
         if let Some((nats, _)) = &self.nats {
             let subjects: Vec<&str> = nats.subjects().collect();

@@ -10,6 +10,7 @@ mod health;
 mod listening;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -285,6 +286,45 @@ impl Server {
         self
     }
 
+    /// Serves TLS on every listener with the PEM certificate chain and
+    /// private key of these files (as `--tls-cert` and `--tls-key`),
+    /// reloaded when they change.
+    ///
+    /// ```no_run
+    /// # #[derive(Default)] struct Strings;
+    /// # #[kit::service] impl Strings {
+    /// #     #[endpoint(http = "POST /uppercase")]
+    /// #     async fn uppercase(&self, s: String) -> String { s.to_uppercase() }
+    /// # }
+    /// # async fn run() -> Result<(), kit::Error> {
+    /// kit::Server::default()
+    ///     .tls("/etc/kit/server.pem", "/etc/kit/server.key")
+    ///     .tls_client_ca("/etc/kit/clients-ca.pem") // mTLS, required
+    ///     .add_service(Strings)
+    ///     .serve()
+    ///     .await
+    /// # }
+    /// ```
+    pub fn tls(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Server {
+        self.config.tls_cert = Some(cert.into());
+        self.config.tls_key = Some(key.into());
+        self
+    }
+
+    /// Verifies client certificates against the CA certificates of this
+    /// PEM file (mTLS, as `--tls-client-ca`); required unless
+    /// [`tls_client_auth`](Server::tls_client_auth) says optional.
+    pub fn tls_client_ca(mut self, ca: impl Into<PathBuf>) -> Server {
+        self.config.tls_client_ca = Some(ca.into());
+        self
+    }
+
+    /// Whether client certificates are required (the default) or optional.
+    pub fn tls_client_auth(mut self, auth: crate::tls::ClientAuth) -> Server {
+        self.config.tls_client_auth = auth;
+        self
+    }
+
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.config
@@ -306,6 +346,8 @@ impl Server {
         if let Some(addr) = &self.config.advertise_addr {
             check_advertised(addr)?;
         }
+        // Before binding: a bad certificate file stops the start.
+        let tls = crate::tls::server::ServerTls::from_config(&self.config)?;
         let listener = bind(self.config.http_addr).await?;
         let grpc_listener = match self.config.grpc_addr {
             Some(addr) => Some(bind(addr).await?),
@@ -341,7 +383,8 @@ impl Server {
         // After the routers: they install the metrics recorder the body
         // budget's gauge and the exporter's counters report to.
         crate::trace::start_export(&export, default_name)?;
-        let limits = connections::ConnectionLimits::from_config(&config);
+        let mut limits = connections::ConnectionLimits::from_config(&config);
+        limits.tls = tls;
         Listening::new(
             listener,
             routers.app,
@@ -634,7 +677,15 @@ fn describe(
 fn describe_server_limits(config: &Config) -> serde_json::Value {
     let limits = connections::ConnectionLimits::from_config(config);
     let ms = |d: Duration| d.as_millis() as u64;
+    // Whether TLS and client certificates are asked for; no file names.
+    let client_certificates = match (&config.tls_client_ca, config.tls_client_auth) {
+        (None, _) => "none",
+        (Some(_), crate::tls::ClientAuth::Required) => "required",
+        (Some(_), crate::tls::ClientAuth::Optional) => "optional",
+    };
     serde_json::json!({
+        "tls": config.tls_cert.is_some(),
+        "tls_client_certificates": client_certificates,
         "request_timeout_ms": ms(config.request_timeout),
         "concurrency": config.concurrency.to_string(),
         "header_timeout_ms": ms(config.header_timeout),
