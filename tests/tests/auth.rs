@@ -624,3 +624,112 @@ async fn a_users_own_authenticator_guards_by_name() {
         .with_header("x-badge", "7");
     assert_eq!(grpc.door().await.unwrap(), "guard-7");
 }
+
+/// `auth = "mtls"`: the verified client certificate is the caller (its
+/// SPIFFE ID), on both transports; a caller without one gets 401 (the
+/// server's client certificates are optional here, so the TLS handshake
+/// itself lets it in); grants come from `Mtls::grant`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_certificate_authenticates_with_mtls() {
+    use kit::auth::Mtls;
+    use kit::tls::{ClientAuth, ClientTls};
+    use kit_tests::tls::Pki;
+    let pki = Pki::new("auth-mtls");
+    let server = start(
+        server()
+            .tls(pki.path("server.pem"), pki.path("server.key"))
+            .tls_client_ca(pki.path("ca.pem"))
+            .tls_client_auth(ClientAuth::Optional)
+            .authenticator(
+                "mtls",
+                Mtls::new().grant("spiffe://kit.test/ns/prod/sa/orders", ["role:service"]),
+            ),
+    )
+    .await;
+    let url = format!("https://localhost:{}", server.addr.port());
+    let ca = || ClientTls::new().ca_file(pki.path("ca.pem"));
+    for transport in [Transport::Http, Transport::Grpc] {
+        let with_cert = VaultClient::builder()
+            .base_url(&url)
+            .transport(transport)
+            .tls(ca().identity_files(pki.path("client.pem"), pki.path("client.key")))
+            .build()
+            .unwrap();
+        let peer = with_cert.peer().await.unwrap();
+        assert_eq!(peer.scheme, "mtls", "{transport:?}");
+        assert_eq!(peer.subject, "spiffe://kit.test/ns/prod/sa/orders");
+        assert_eq!(peer.roles, ["service"]);
+        // A certificate is not a token: `whoami` wants jwt or api_key.
+        let e = with_cert.whoami().await.unwrap_err();
+        assert_eq!(e.code(), Code::Unauthenticated);
+        let without = VaultClient::builder()
+            .base_url(&url)
+            .transport(transport)
+            .tls(ca())
+            .build()
+            .unwrap();
+        let e = without.peer().await.unwrap_err();
+        assert_eq!(e.code(), Code::Unauthenticated, "{transport:?}");
+        assert_eq!(e.message(), "credentials required: mtls");
+    }
+}
+
+#[derive(Default)]
+struct KeyServer {
+    document: serde_json::Value,
+}
+
+#[kit::service]
+impl KeyServer {
+    #[endpoint(http = "GET /jwks")]
+    async fn jwks(&self) -> serde_json::Value {
+        self.document.clone()
+    }
+}
+
+/// A JWKS fetched over https:// from a server whose CA the flags name
+/// (`--jwt-jwks-ca`), and refused from one the client cannot verify.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jwks_over_https_trusts_the_ca_it_is_given() {
+    use kit_tests::tls::Pki;
+    let pki = Pki::new("auth-jwks");
+    let key = SigningKey::es256("tls-1");
+    let keys = start(
+        Server::default()
+            .tls(pki.path("server.pem"), pki.path("server.key"))
+            .add_service(KeyServer {
+                document: json!({"keys": [key.jwk.clone()]}),
+            }),
+    )
+    .await;
+    let jwks_url = format!("https://localhost:{}/jwks", keys.addr.port());
+    let guarded = |ca: &str| {
+        let config = kit::Config {
+            auth: kit::config::AuthConfig {
+                jwt_jwks_url: Some(jwks_url.clone()),
+                jwt_jwks_ca: Some(pki.path(ca)),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        Server::new(config)
+            .add_service(Vault::default())
+            .authenticator("api_key", ApiKeys::new())
+            .authenticator("basic", BasicAuth::new())
+    };
+    let token = key.sign(&claims("tls", "", json!({})));
+    let trusted = start(guarded("ca.pem")).await;
+    let who = client(&trusted, Transport::Http)
+        .with_credentials(Bearer::new(&token))
+        .whoami()
+        .await
+        .unwrap();
+    assert_eq!(who.subject, "tls");
+    let untrusted = start(guarded("other-ca.pem")).await;
+    let e = client(&untrusted, Transport::Http)
+        .with_credentials(Bearer::new(&token))
+        .whoami()
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unavailable, "{e}");
+}

@@ -7,13 +7,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::DecodingKey;
 use tokio::time::Instant;
 
+use crate::tls::{hyper_connector, ClientTls, Connector};
 use crate::{Code, Error};
 
 /// The largest JWKS document read.
@@ -30,7 +30,7 @@ struct Cached {
 /// The keys of one JWKS URL.
 pub(crate) struct JwksCache {
     url: Uri,
-    client: Client<HttpConnector, Empty<Bytes>>,
+    client: Client<Connector, Empty<Bytes>>,
     cache_for: Duration,
     min_interval: Duration,
     cached: RwLock<Cached>,
@@ -39,24 +39,32 @@ pub(crate) struct JwksCache {
 }
 
 impl JwksCache {
-    pub(crate) fn new(url: &str) -> Result<JwksCache, Error> {
+    /// The keys at `url`; an `https://` URL is verified with `tls` (the
+    /// system's CAs when `None`).
+    pub(crate) fn new(url: &str, tls: Option<&ClientTls>) -> Result<JwksCache, Error> {
         let url: Uri = url
             .parse()
             .map_err(|_| Error::invalid_argument(format!("JWKS URL `{url}` is not a URL")))?;
-        match url.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                return Err(Error::invalid_argument(
-                    "https:// JWKS URLs are planned (TLS in clients is being built); serve the JWKS over http:// on a trusted network for now",
-                ))
+        let wants_tls = match url.scheme_str() {
+            Some("https") => true,
+            Some("http") if tls.is_none() => false,
+            Some("http") => {
+                return Err(Error::invalid_argument(format!(
+                    "JWKS URL `{url}` is http://, but TLS settings were given: write https://"
+                )))
             }
             _ => {
                 return Err(Error::invalid_argument(format!(
-                    "JWKS URL `{url}` must start with http://"
+                    "JWKS URL `{url}` must start with https:// or http://"
                 )))
             }
-        }
-        let client = Client::builder(TokioExecutor::new()).build_http();
+        };
+        let connector = match (wants_tls, tls) {
+            (true, Some(tls)) => hyper_connector(Some(tls), false)?,
+            (true, None) => hyper_connector(Some(&ClientTls::new()), false)?,
+            (false, _) => hyper_connector(None, false)?,
+        };
+        let client = Client::builder(TokioExecutor::new()).build(connector);
         Ok(JwksCache {
             url,
             client,

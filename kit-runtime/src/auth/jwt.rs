@@ -103,9 +103,21 @@ impl Jwt {
     /// refetches the document at most every 10 s (rotation is picked up
     /// without a restart; a flood of made-up `kid`s does not become a
     /// flood of fetches). When the document cannot be fetched the cached
-    /// keys go on being used; with none, calls get UNAVAILABLE.
+    /// keys go on being used; with none, calls get UNAVAILABLE. An
+    /// `https://` URL is verified with the system's CAs.
     pub fn jwks(url: &str) -> Result<Jwt, Error> {
-        Ok(Jwt::with_keys(Keys::Jwks(Arc::new(JwksCache::new(url)?))))
+        Ok(Jwt::with_keys(Keys::Jwks(Arc::new(JwksCache::new(
+            url, None,
+        )?))))
+    }
+
+    /// [`Jwt::jwks`] from an `https://` URL verified as `tls` says (a CA
+    /// of your own, a client certificate, a server name).
+    pub fn jwks_tls(url: &str, tls: &crate::tls::ClientTls) -> Result<Jwt, Error> {
+        Ok(Jwt::with_keys(Keys::Jwks(Arc::new(JwksCache::new(
+            url,
+            Some(tls),
+        )?))))
     }
 
     /// How long JWKS keys are cached and how often an unknown `kid` may

@@ -15,6 +15,7 @@ use crate::Error;
 /// | `--jwt-secret-file FILE` | `KIT_JWT_SECRET_FILE` | none (HS256 with this secret) |
 /// | `--jwt-public-key-file FILE` | `KIT_JWT_PUBLIC_KEY_FILE` | none (RS256 or ES256, by the key in PEM) |
 /// | `--jwt-jwks-url URL` | `KIT_JWT_JWKS_URL` | none (RS256/ES256 keys by `kid`) |
+/// | `--jwt-jwks-ca FILE` | `KIT_JWT_JWKS_CA` | the system's CAs (for an `https://` JWKS URL) |
 /// | `--jwt-issuer ISS` | `KIT_JWT_ISSUER` | none (any `iss`) |
 /// | `--jwt-audience AUD` | `KIT_JWT_AUDIENCE` | none (any `aud`) |
 /// | `--jwt-leeway DURATION` | `KIT_JWT_LEEWAY` | `60s` |
@@ -52,6 +53,14 @@ pub struct AuthConfig {
         help = "JWT: verify RS256/ES256 tokens with the keys of this JWKS URL (cached, refetched for unknown kids)"
     )]
     pub jwt_jwks_url: Option<String>,
+    /// The CA that signs an `https://` JWKS server's certificate.
+    #[arg(
+        long,
+        env = "KIT_JWT_JWKS_CA",
+        value_name = "FILE",
+        help = "JWT: trust this CA (PEM) for an https:// JWKS URL [default: the system's CAs]"
+    )]
+    pub jwt_jwks_ca: Option<PathBuf>,
     /// Tokens must come from this issuer.
     #[arg(
         long,
@@ -180,7 +189,11 @@ impl AuthConfig {
                             ))
                         })?
                 } else {
-                    Jwt::jwks(self.jwt_jwks_url.as_deref().unwrap_or_default())?
+                    let url = self.jwt_jwks_url.as_deref().unwrap_or_default();
+                    match &self.jwt_jwks_ca {
+                        Some(ca) => Jwt::jwks_tls(url, &crate::tls::ClientTls::new().ca_file(ca))?,
+                        None => Jwt::jwks(url)?,
+                    }
                 }
             }
             _ => {
