@@ -8,6 +8,7 @@ run, alternating rounds (A B C, B C A, ...), and reports medians and ratios.
     python3 bench/run.py --only overload # only the overload section (bench/src/bin/overload.rs), in place
     python3 bench/run.py --only streams  # only the streaming section (gRPC Letters, SSE), in place
     python3 bench/run.py --only nats     # only the NATS section (bench/src/bin/nats.rs, needs nats-server), in place
+    python3 bench/run.py --only security # only the TLS and authentication section, in place
 
 Writes BENCHMARKS.md (or --out). Load: wrk (HTTP, 64 connections) and
 kit-bench's loadgen (gRPC, 64 HTTP/2 connections; client-side comparison).
@@ -122,9 +123,12 @@ def parse_wrk(out):
     return {"rps": rps, "p50_us": dur("50%"), "p99_us": dur("99%"), "errors": errors}
 
 
-def wrk(port, seconds, connections=64):
+def wrk(port, seconds, connections=64, scheme="http", headers=()):
     threads = "-t1" if PIN else "-t2"
-    cmd = ["wrk", threads, f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", os.path.join(ROOT, "bench", "post.lua"), f"http://127.0.0.1:{port}/uppercase"]
+    cmd = ["wrk", threads, f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", os.path.join(ROOT, "bench", "post.lua")]
+    for h in headers:
+        cmd += ["-H", h]
+    cmd.append(f"{scheme}://127.0.0.1:{port}/uppercase")
     out = subprocess.run(load_cmd(cmd), capture_output=True, text=True, check=True).stdout
     return parse_wrk(out)
 
@@ -440,7 +444,74 @@ def streams_suite(bins, args):
     ])
 
 
+SECURITY_START = "<!-- security: written by bench/run.py security_suite -->"
+SECURITY_END = "<!-- security: end -->"
+
+
+def security_suite(bins, args):
+    """What TLS and authentication cost: kit's example endpoint in plain
+    text, over TLS, and behind JWT (HS256) or API key authentication."""
+    import base64
+    import hashlib
+    import hmac
+
+    tmp = tempfile.mkdtemp()
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+    secret = "bench-secret-0123456789abcdef0123456789"
+    with open(os.path.join(tmp, "jwt.secret"), "w") as f:
+        f.write(secret)
+    api_key = "bench-api-key-5f1e"
+    with open(os.path.join(tmp, "keys"), "w") as f:
+        f.write(f"bench sha256:{hashlib.sha256(api_key.encode()).hexdigest()}\n")
+    b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    msg = b64(b'{"alg":"HS256","typ":"JWT"}') + "." + b64(json.dumps({"sub": "bench", "exp": int(time.time()) + 86400}).encode())
+    token = msg + "." + b64(hmac.new(secret.encode(), msg.encode(), hashlib.sha256).digest())
+    auth_flags = ["--jwt-secret-file", os.path.join(tmp, "jwt.secret"), "--api-keys-file", os.path.join(tmp, "keys")]
+    configs = {
+        "plain HTTP/1.1": ("kit", [], "http", ()),
+        "TLS 1.3 (rustls), HTTP/1.1": ("kit", ["--tls-cert", cert, "--tls-key", key], "https", ()),
+        "JWT HS256 bearer (auth = \"jwt\")": ("kit-guarded", auth_flags, "http", (f"Authorization: Bearer {token}",)),
+        "API key (auth = \"api_key\")": ("kit-guarded", auth_flags, "http", (f"x-api-key: {api_key}",)),
+    }
+    rounds = 1 if args.smoke else max(3, min(args.rounds, 5))
+    seconds = 1 if args.smoke else args.seconds
+    results = {name: [] for name in configs}
+    names = list(configs)
+    for r in range(rounds):
+        for name in rotate(names, r):
+            contender, flags, scheme, headers = configs[name]
+            port = free_port()
+            server = Server([bins["contender"], contender, "--http-addr", f"127.0.0.1:{port}", "--access-log", "off"] + flags, port)
+            try:
+                check = wrk(port, 0.5, connections=2, scheme=scheme, headers=headers)
+                if check["errors"] or check["rps"] == 0:
+                    raise SystemExit(f"security {name}: the check run had errors: {check}")
+                if args.warmup:
+                    wrk(port, args.warmup, scheme=scheme, headers=headers)
+                row = wrk(port, seconds, scheme=scheme, headers=headers)
+                results[name].append(row)
+                log(f"security round {r + 1} {name}: {row['rps']:.0f} req/s p99 {row['p99_us']:.0f}us errors {row['errors']}")
+            finally:
+                server.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return "\n".join([
+        SECURITY_START,
+        "## What TLS and authentication cost: HTTP `POST /uppercase`, wrk, 64 keep-alive connections",
+        "",
+        f"Command: `python3 bench/run.py --only security` ({datetime.date.today().isoformat()}; {rounds} alternating rounds of {seconds:g} s; "
+        "kit's example endpoint with `--access-log off`; TLS: a P-256 certificate, wrk's OpenSSL client, one handshake per connection; "
+        "the guarded rows are the same endpoint in a service with `auth = \"jwt | api_key\"` (bench/src/bin/contender.rs), every request verified).",
+        "",
+        table(results, None, "plain HTTP/1.1"),
+        SECURITY_END,
+    ])
+
+
 SECTIONS = {
+    "security": (SECURITY_START, SECURITY_END, security_suite),
     "streams": (STREAMS_START, STREAMS_END, streams_suite),
     "fleet": (FLEET_START, FLEET_END, fleet_suite),
     "overload": (OVERLOAD_START, OVERLOAD_END, overload_suite),
