@@ -162,25 +162,26 @@ impl ClientTls {
     }
 }
 
-/// The system's CA certificates, read once per process.
+/// The system's CA certificates, read once per process (and so is their
+/// absence).
 fn system_roots() -> Result<Arc<RootCertStore>, Error> {
-    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
-    if let Some(roots) = ROOTS.get() {
-        return Ok(roots.clone());
-    }
-    let found = rustls_native_certs::load_native_certs();
-    let mut roots = RootCertStore::empty();
-    let (added, _) = roots.add_parsable_certificates(found.certs);
-    if added == 0 {
-        return Err(Error::failed_precondition(format!(
-            "TLS: no CA certificates found on this system ({}); give the client its CA with ClientTls::ca_file",
-            found
-                .errors
-                .first()
-                .map_or_else(|| "none installed".to_string(), |e| e.to_string())
-        )));
-    }
-    Ok(ROOTS.get_or_init(|| Arc::new(roots)).clone())
+    static ROOTS: OnceLock<Result<Arc<RootCertStore>, String>> = OnceLock::new();
+    let roots = ROOTS.get_or_init(|| {
+        let found = rustls_native_certs::load_native_certs();
+        let mut roots = RootCertStore::empty();
+        let (added, _) = roots.add_parsable_certificates(found.certs);
+        if added == 0 {
+            return Err(format!(
+                "TLS: no CA certificates found on this system ({}); give the client its CA with ClientTls::ca_file",
+                found
+                    .errors
+                    .first()
+                    .map_or_else(|| "none installed".to_string(), |e| e.to_string())
+            ));
+        }
+        Ok(Arc::new(roots))
+    });
+    roots.clone().map_err(Error::failed_precondition)
 }
 
 /// A hyper connector for tools that drive hyper or tonic themselves (the
