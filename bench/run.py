@@ -486,7 +486,7 @@ def security_suite(bins, args):
             port = free_port()
             server = Server([bins["contender"], contender, "--http-addr", f"127.0.0.1:{port}", "--access-log", "off"] + flags, port)
             try:
-                check = wrk(port, 0.5, connections=2, scheme=scheme, headers=headers)
+                check = wrk(port, 1, connections=2, scheme=scheme, headers=headers)
                 if check["errors"] or check["rps"] == 0:
                     raise SystemExit(f"security {name}: the check run had errors: {check}")
                 if args.warmup:
