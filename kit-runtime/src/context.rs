@@ -45,7 +45,7 @@ pub struct Context {
     deadline: Option<Instant>,
     endpoint: Option<&'static EndpointDescriptor>,
     peer_identity: Option<Arc<PeerIdentity>>,
-    principal: Option<Arc<Principal>>,
+    principal: Option<Principal>,
     /// The caller's `Authorization` header, for clients that forward it.
     credentials: Option<Secret<HeaderValue>>,
 }
@@ -92,7 +92,7 @@ impl Context {
         credentials: Option<HeaderValue>,
     ) -> Context {
         Context {
-            principal: Some(Arc::new(principal)),
+            principal: Some(principal),
             credentials: credentials.map(Secret::new),
             ..self
         }
@@ -180,7 +180,7 @@ impl Context {
     /// The authenticated caller, on endpoints with `auth` (`None` on
     /// public ones and outside requests).
     pub fn principal(&self) -> Option<&Principal> {
-        self.principal.as_deref()
+        self.principal.as_ref()
     }
 
     /// The `Authorization` header the caller authenticated with, for

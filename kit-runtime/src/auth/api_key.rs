@@ -11,9 +11,18 @@ use crate::Error;
 
 #[derive(Clone)]
 struct Key {
-    name: String,
     digest: [u8; 32],
-    grants: Vec<String>,
+    /// The caller this key names, made once.
+    principal: Principal,
+}
+
+impl Key {
+    fn new<'a>(name: &str, digest: [u8; 32], grants: impl IntoIterator<Item = &'a str>) -> Key {
+        Key {
+            digest,
+            principal: Principal::new("api_key", name).with_grants(grants),
+        }
+    }
 }
 
 /// Verifies an API key sent in a header (`x-api-key` by default). Keys
@@ -91,11 +100,8 @@ impl ApiKeys {
         key: &str,
         grants: impl IntoIterator<Item = &'a str>,
     ) -> ApiKeys {
-        self.keys.push(Key {
-            name: name.to_owned(),
-            digest: digest(key.as_bytes()),
-            grants: grants.into_iter().map(str::to_owned).collect(),
-        });
+        self.keys
+            .push(Key::new(name, digest(key.as_bytes()), grants));
         self
     }
 
@@ -117,11 +123,7 @@ impl ApiKeys {
             *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2).ok_or_else(bad)?, 16)
                 .map_err(|_| bad())?;
         }
-        self.keys.push(Key {
-            name: name.to_owned(),
-            digest,
-            grants: grants.into_iter().map(str::to_owned).collect(),
-        });
+        self.keys.push(Key::new(name, digest, grants));
         Ok(self)
     }
 
@@ -163,10 +165,7 @@ impl Authenticate for ApiKeys {
                 return Ok(None);
             };
             match self.find(value.as_bytes()) {
-                Some(key) => Ok(Some(
-                    Principal::new("api_key", key.name.clone())
-                        .with_grants(key.grants.iter().map(String::as_str)),
-                )),
+                Some(key) => Ok(Some(key.principal.clone())),
                 None => Err(unauthenticated("unknown API key")),
             }
         })

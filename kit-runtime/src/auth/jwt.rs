@@ -1,8 +1,9 @@
 //! JWT bearer tokens (RFC 7519): HS256, RS256 and ES256, issuer,
 //! audience and expiry checked with a clock skew allowance.
 
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use jsonwebtoken::errors::ErrorKind;
@@ -54,6 +55,47 @@ pub struct Jwt {
     issuer: Option<String>,
     audience: Option<String>,
     leeway: Duration,
+    verified: Verified,
+}
+
+/// Tokens verified lately, so a caller that sends the same token again
+/// (the common case) costs a lookup, not a signature check: each for at
+/// most [`REMEMBER`] and never past its `exp`. Keyed by the whole token
+/// in a SipHash map with random keys.
+#[derive(Default)]
+struct Verified(std::sync::RwLock<HashMap<String, (Principal, Instant)>>);
+
+/// How long a verified token is remembered.
+const REMEMBER: Duration = Duration::from_secs(60);
+/// At most this many tokens are remembered.
+const REMEMBERED: usize = 10_000;
+
+impl Verified {
+    fn get(&self, token: &str) -> Option<Principal> {
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let (principal, until) = map.get(token)?;
+        (Instant::now() < *until).then(|| principal.clone())
+    }
+
+    fn remember(&self, token: &str, principal: &Principal) {
+        let Some(exp) = principal.claim("exp").and_then(Value::as_u64) else {
+            return;
+        };
+        let now = jsonwebtoken::get_current_timestamp();
+        let left = Duration::from_secs(exp.saturating_sub(now)).min(REMEMBER);
+        if left.is_zero() {
+            return;
+        }
+        let now = Instant::now();
+        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= REMEMBERED {
+            map.retain(|_, (_, until)| now < *until);
+            if map.len() >= REMEMBERED {
+                map.clear();
+            }
+        }
+        map.insert(token.to_owned(), (principal.clone(), now + left));
+    }
 }
 
 impl Jwt {
@@ -63,6 +105,7 @@ impl Jwt {
             issuer: None,
             audience: None,
             leeway: Duration::from_secs(60),
+            verified: Verified::default(),
         }
     }
 
@@ -149,8 +192,18 @@ impl Jwt {
         self
     }
 
-    /// Verifies `token` and reads its caller.
+    /// Verifies `token` and reads its caller. A token verified in the last
+    /// minute is not verified again (until its `exp` at the latest).
     pub async fn verify(&self, token: &str) -> Result<Principal, Error> {
+        if let Some(principal) = self.verified.get(token) {
+            return Ok(principal);
+        }
+        let principal = self.check(token).await?;
+        self.verified.remember(token, &principal);
+        Ok(principal)
+    }
+
+    async fn check(&self, token: &str) -> Result<Principal, Error> {
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| unauthenticated("malformed bearer token"))?;
         let (key, algorithm) = match &self.keys {
@@ -354,6 +407,29 @@ mod tests {
         let e = jwt().verify(&forged).await.unwrap_err();
         assert_eq!(e.message(), "token signature does not verify");
         assert_eq!(e.code(), crate::Code::Unauthenticated);
+    }
+
+    #[tokio::test]
+    async fn verified_tokens_are_remembered_until_their_exp() {
+        let jwt = jwt();
+        let t = token(json!({"sub": "u", "iss": "iss-a", "aud": "aud-a", "exp": now() + 2}));
+        assert!(jwt.verify(&t).await.is_ok());
+        assert!(jwt.verified.get(&t).is_some(), "remembered");
+        // A token never verified is not in it, however similar.
+        let mut other = t.clone();
+        other.pop();
+        assert!(jwt.verified.get(&other).is_none());
+        assert!(jwt.verify(&other).await.is_err());
+        // Remembered no longer than its exp (leeway aside: the next check
+        // is a full one again).
+        let until = jwt.verified.0.read().unwrap()[&t].1;
+        assert!(until <= Instant::now() + Duration::from_secs(2));
+        let expired = token(json!({"sub": "u", "iss": "iss-a", "aud": "aud-a", "exp": now() - 10}));
+        assert!(jwt.verify(&expired).await.is_ok(), "within the leeway");
+        assert!(
+            jwt.verified.get(&expired).is_none(),
+            "not remembered past its exp"
+        );
     }
 
     #[tokio::test]

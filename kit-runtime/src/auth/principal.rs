@@ -1,6 +1,7 @@
 //! The authenticated caller.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -19,8 +20,20 @@ use serde::Serialize;
 /// assert!(p.satisfies("role:admin"));
 /// assert!(!p.satisfies("role:auditor"));
 /// ```
+///
+/// Cheap to clone (one shared allocation): authenticators hand out the
+/// same principal to every request of a caller.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Principal(Arc<Inner>);
+
+impl Serialize for Principal {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Principal {
+struct Inner {
     scheme: String,
     subject: String,
     scopes: BTreeSet<String>,
@@ -31,11 +44,15 @@ pub struct Principal {
 impl Principal {
     /// A caller named `subject`, vouched for by authenticator `scheme`.
     pub fn new(scheme: impl Into<String>, subject: impl Into<String>) -> Principal {
-        Principal {
+        Principal(Arc::new(Inner {
             scheme: scheme.into(),
             subject: subject.into(),
-            ..Principal::default()
-        }
+            ..Inner::default()
+        }))
+    }
+
+    fn inner(&mut self) -> &mut Inner {
+        Arc::make_mut(&mut self.0)
     }
 
     /// The same caller, also holding these scopes.
@@ -44,7 +61,9 @@ impl Principal {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.scopes.extend(scopes.into_iter().map(Into::into));
+        self.inner()
+            .scopes
+            .extend(scopes.into_iter().map(Into::into));
         self
     }
 
@@ -54,13 +73,13 @@ impl Principal {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.roles.extend(roles.into_iter().map(Into::into));
+        self.inner().roles.extend(roles.into_iter().map(Into::into));
         self
     }
 
     /// The same caller with these claims (a JWT's payload).
     pub fn with_claims(mut self, claims: serde_json::Map<String, serde_json::Value>) -> Principal {
-        self.claims = claims;
+        self.inner().claims = claims;
         self
     }
 
@@ -70,11 +89,12 @@ impl Principal {
         mut self,
         grants: impl IntoIterator<Item = &'a str>,
     ) -> Principal {
+        let inner = self.inner();
         for grant in grants {
             if let Some(scope) = grant.strip_prefix("scope:") {
-                self.scopes.insert(scope.to_owned());
+                inner.scopes.insert(scope.to_owned());
             } else if let Some(role) = grant.strip_prefix("role:") {
-                self.roles.insert(role.to_owned());
+                inner.roles.insert(role.to_owned());
             }
         }
         self
@@ -82,41 +102,41 @@ impl Principal {
 
     /// Which authenticator vouched for the caller (`"jwt"`, `"basic"`, ...).
     pub fn scheme(&self) -> &str {
-        &self.scheme
+        &self.0.scheme
     }
 
     /// The caller's name: a token's `sub`, a user name, an API key's name,
     /// a certificate's SPIFFE ID or common name.
     pub fn subject(&self) -> &str {
-        &self.subject
+        &self.0.subject
     }
 
     /// The scopes the caller holds.
     pub fn scopes(&self) -> &BTreeSet<String> {
-        &self.scopes
+        &self.0.scopes
     }
 
     /// The roles the caller holds.
     pub fn roles(&self) -> &BTreeSet<String> {
-        &self.roles
+        &self.0.roles
     }
 
     /// All claims (a JWT's verified payload; empty for other schemes).
     pub fn claims(&self) -> &serde_json::Map<String, serde_json::Value> {
-        &self.claims
+        &self.0.claims
     }
 
     /// One claim.
     pub fn claim(&self, name: &str) -> Option<&serde_json::Value> {
-        self.claims.get(name)
+        self.0.claims.get(name)
     }
 
     /// Whether the caller holds `requirement`: `scope:NAME` or `role:NAME`.
     pub fn satisfies(&self, requirement: &str) -> bool {
         if let Some(scope) = requirement.strip_prefix("scope:") {
-            self.scopes.contains(scope)
+            self.0.scopes.contains(scope)
         } else if let Some(role) = requirement.strip_prefix("role:") {
-            self.roles.contains(role)
+            self.0.roles.contains(role)
         } else {
             false
         }
