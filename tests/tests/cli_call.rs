@@ -79,9 +79,9 @@ fn describe_prints_endpoints_the_json_and_the_proto() {
     };
     assert_eq!(
         line("probe.get_item "),
-        "probe.get_item GET /items/{id} GetItem - 0 no (id: u32 (path), verbose: Option<bool> (query)) -> Item"
+        "probe.get_item GET /items/{id} GetItem - 0 no - (id: u32 (path), verbose: Option<bool> (query)) -> Item"
     );
-    assert!(line("probe.slow ").starts_with("probe.slow POST /slow Slow 200ms 0 no"));
+    assert!(line("probe.slow ").starts_with("probe.slow POST /slow Slow 200ms 0 no -"));
     assert!(line("probe.flaky ").starts_with("probe.flaky POST /flaky Flaky - 3 yes"));
     assert!(
         run.stdout.contains("probe.get_item: Reads an item."),
