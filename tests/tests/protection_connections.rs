@@ -31,14 +31,18 @@ async fn legit(addr: SocketAddr) -> Duration {
 }
 
 /// Opens `n` connections, at most 64 connects at a time.
-async fn connect_many(addr: SocketAddr, n: usize) -> Vec<TcpStream> {
+/// `n` connections to `addr`, 64 being opened at a time, each with when
+/// it was established (the server's header clock starts then: opening
+/// all of them can take longer than the header timeout on a busy machine).
+async fn connect_many(addr: SocketAddr, n: usize) -> Vec<(TcpStream, Instant)> {
     let gate = Arc::new(Semaphore::new(64));
     let tasks: Vec<_> = (0..n)
         .map(|_| {
             let gate = gate.clone();
             tokio::spawn(async move {
                 let _permit = gate.acquire().await.unwrap();
-                TcpStream::connect(addr).await.expect("connect")
+                let tcp = TcpStream::connect(addr).await.expect("connect");
+                (tcp, Instant::now())
             })
         })
         .collect();
@@ -60,9 +64,8 @@ async fn slowloris_connections_are_closed_at_the_header_timeout() {
     let slow: Vec<_> = connect_many(addr, N)
         .await
         .into_iter()
-        .map(|tcp| {
+        .map(|(tcp, opened)| {
             tokio::spawn(async move {
-                let opened = Instant::now();
                 let (mut rd, mut wr) = tcp.into_split();
                 let writer = tokio::spawn(async move {
                     if wr
