@@ -16,7 +16,7 @@ pub mod streams;
 pub mod tls;
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -154,6 +154,28 @@ pub async fn post_json(addr: SocketAddr, path: &str, body: &str) -> Raw {
         body.to_string(),
     )
     .await
+}
+
+/// The venv's python (`$KIT_PYTHON`, default `/var/tmp/kit-venv/bin/python`),
+/// with grpcio, grpcio-tools, opentelemetry-proto and nats-py (scripts/install-test-deps
+/// makes it).
+pub fn python() -> PathBuf {
+    let path = std::env::var_os("KIT_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/kit-venv/bin/python"));
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/install-test-deps, which creates the venv",
+        path.display()
+    );
+    path
+}
+
+/// The test scripts under `tests/python`.
+pub fn python_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("python")
+        .join(name)
 }
 
 /// The path of a binary of this workspace, built on first use.

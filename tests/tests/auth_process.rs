@@ -269,12 +269,10 @@ fn grpcio_sends_credentials_in_metadata() {
     let root = dir.path().join("proto");
     std::fs::create_dir_all(root.join("vault")).unwrap();
     std::fs::write(root.join("vault/v1.proto"), &proto.stdout).unwrap();
-    let python =
-        std::env::var("KIT_PYTHON").unwrap_or_else(|_| "/var/tmp/kit-venv/bin/python".into());
     let read = hs256(&claims("eve", "secrets:read", json!({})));
     let write = hs256(&claims("fay", "secrets:write", json!({})));
-    let out = Command::new(python)
-        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/auth.py"))
+    let out = Command::new(kit_tests::python())
+        .arg(kit_tests::python_script("auth.py"))
         .args([
             root.to_str().unwrap(),
             "vault/v1.proto",

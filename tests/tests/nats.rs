@@ -5,7 +5,6 @@
 //! labelled `transport="nats"`, draining on SIGTERM, and a Python client
 //! (nats-py) that knows only the documented subject and payload.
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -14,7 +13,7 @@ use kit_tests::attack::{addr_of, metric, metrics};
 use kit_tests::fleet::Process;
 use kit_tests::nats::Nats;
 use kit_tests::probe::{Item, Probe, ProbeClient};
-use kit_tests::{start, workspace_bin, Running};
+use kit_tests::{python, start, workspace_bin, Running};
 use stringsvc::{StringService, StringServiceClient};
 
 fn config(nats: &Nats) -> kit::Config {
@@ -366,18 +365,6 @@ async fn sigterm_answers_what_was_received_then_unsubscribes() {
     );
     let err = client.sleep(1).await.unwrap_err();
     assert_eq!(err.code(), Code::Unavailable, "{err}");
-}
-
-fn python() -> PathBuf {
-    let path = std::env::var_os("KIT_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp/kit-venv/bin/python"));
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/install-test-deps, which creates the venv with nats-py",
-        path.display()
-    );
-    path
 }
 
 /// A Python client (nats-py) that knows only the README: the subject

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use kit::{Code, Transport};
-use kit_tests::workspace_bin;
+use kit_tests::{python, workspace_bin};
 use serde_json::Value;
 
 struct Kill(Child);
@@ -18,18 +18,6 @@ impl Drop for Kill {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn python() -> PathBuf {
-    let path = std::env::var_os("KIT_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp/kit-venv/bin/python"));
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/test, which creates the venv with grpcio",
-        path.display()
-    );
-    path
 }
 
 fn scripts() -> PathBuf {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use kit::tls::{ClientAuth, ClientTls};
 use kit::{Code, Transport};
 use kit_tests::tls::{connect, der_of, presented_certificate, Pki, WhoAmI, WhoAmIClient};
-use kit_tests::workspace_bin;
+use kit_tests::{python, workspace_bin};
 use stringsvc::StringServiceClient;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -603,18 +603,6 @@ fn curl_calls_over_tls_and_mtls_on_http1_and_http2() {
     assert!(!text.contains(".pem") && !text.contains(".key"), "{text}");
 }
 
-fn python() -> PathBuf {
-    let path = std::env::var_os("KIT_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp/kit-venv/bin/python"));
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/test, which creates the venv with grpcio",
-        path.display()
-    );
-    path
-}
-
 #[test]
 fn grpcio_calls_over_tls_and_mtls() {
     let pki = Pki::new("grpcio");
@@ -626,7 +614,7 @@ fn grpcio_calls_over_tls_and_mtls() {
     let root = pki.path("proto");
     std::fs::create_dir_all(root.join("strings")).unwrap();
     std::fs::write(root.join("strings/v1.proto"), &out.stdout).unwrap();
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("python/tls_client.py");
+    let script = kit_tests::python_script("tls_client.py");
     let call = |svc: &Svc, extra: &[String]| -> serde_json::Value {
         let out = Command::new(python())
             .arg(&script)

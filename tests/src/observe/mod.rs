@@ -18,32 +18,13 @@ pub mod statsd;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::registry::{free_port, wait_for_port, Daemon};
 
-/// The venv's python (`$KIT_PYTHON`, default `/var/tmp/kit-venv/bin/python`),
-/// which has grpcio and opentelemetry-proto.
-pub fn python() -> PathBuf {
-    let path = std::env::var_os("KIT_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/var/tmp/kit-venv/bin/python"));
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/install-test-deps, which creates the venv",
-        path.display()
-    );
-    path
-}
-
-/// The test scripts under `tests/python`.
-pub fn python_script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("python")
-        .join(name)
-}
+pub use crate::{python, python_script};
 
 /// A command found on `PATH` (or under `/usr/sbin`), or a failure naming
 /// the install script.
