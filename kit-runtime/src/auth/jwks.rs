@@ -75,18 +75,7 @@ impl JwksCache {
         })
     }
 
-    /// A cache of the same URL, empty.
-    pub(crate) fn clone_config(other: &JwksCache) -> JwksCache {
-        JwksCache {
-            url: other.url.clone(),
-            client: other.client.clone(),
-            cache_for: other.cache_for,
-            min_interval: other.min_interval,
-            cached: RwLock::new(Cached::default()),
-            fetching: tokio::sync::Mutex::new(()),
-        }
-    }
-
+    /// How long keys are cached and how often an unknown `kid` may refetch.
     pub(crate) fn set_refresh(&mut self, cache_for: Duration, min_interval: Duration) {
         self.cache_for = cache_for;
         self.min_interval = min_interval;

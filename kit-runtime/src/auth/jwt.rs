@@ -30,7 +30,7 @@ enum Keys {
     /// One key, for tokens of one algorithm.
     Fixed(Arc<DecodingKey>, Algorithm),
     /// Keys by `kid` from a JWKS document (RS256 and ES256).
-    Jwks(Arc<JwksCache>),
+    Jwks(Box<JwksCache>),
 }
 
 /// Verifies `Authorization: Bearer <JWT>`: the signature (HS256, RS256 or
@@ -149,7 +149,7 @@ impl Jwt {
     /// keys go on being used; with none, calls get UNAVAILABLE. An
     /// `https://` URL is verified with the system's CAs.
     pub fn jwks(url: &str) -> Result<Jwt, Error> {
-        Ok(Jwt::with_keys(Keys::Jwks(Arc::new(JwksCache::new(
+        Ok(Jwt::with_keys(Keys::Jwks(Box::new(JwksCache::new(
             url, None,
         )?))))
     }
@@ -157,7 +157,7 @@ impl Jwt {
     /// [`Jwt::jwks`] from an `https://` URL verified as `tls` says (a CA
     /// of your own, a client certificate, a server name).
     pub fn jwks_tls(url: &str, tls: &crate::tls::ClientTls) -> Result<Jwt, Error> {
-        Ok(Jwt::with_keys(Keys::Jwks(Arc::new(JwksCache::new(
+        Ok(Jwt::with_keys(Keys::Jwks(Box::new(JwksCache::new(
             url,
             Some(tls),
         )?))))
@@ -167,9 +167,7 @@ impl Jwt {
     /// refetch the document (defaults 5 min and 10 s).
     pub fn jwks_refresh(mut self, cache_for: Duration, min_interval: Duration) -> Jwt {
         if let Keys::Jwks(cache) = &mut self.keys {
-            let mut fresh = JwksCache::clone_config(cache);
-            fresh.set_refresh(cache_for, min_interval);
-            *cache = Arc::new(fresh);
+            cache.set_refresh(cache_for, min_interval);
         }
         self
     }

@@ -443,13 +443,13 @@ impl Server {
             return Err(Error::invalid_argument(problem.clone()));
         }
         let metrics_schemes = self.config.auth.metrics_schemes(&authenticators)?;
-        let guard = Arc::new(authenticators.clone());
         let admission = Admission::new(
             (!self.config.request_timeout.is_zero()).then_some(self.config.request_timeout),
             self.config.concurrency,
             self.rate_key.clone(),
         )
         .with_authenticators(authenticators);
+        let guard = admission.authenticators();
         let mut http = HttpRoutes::new(
             self.config.body_limit,
             stack,
