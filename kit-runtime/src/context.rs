@@ -183,8 +183,8 @@ impl Context {
         self.principal.as_ref()
     }
 
-    /// The `Authorization` header the caller authenticated with, for
-    /// [`Credentials::forward`](crate::client::Credentials::forward).
+    /// The `Authorization` header of a request an endpoint's `auth` let in,
+    /// for [`Forward`](crate::client::credentials::Forward).
     pub(crate) fn caller_credentials(&self) -> Option<&HeaderValue> {
         self.credentials.as_ref().map(Secret::expose)
     }

@@ -128,7 +128,8 @@ impl Credentials for ApiKey {
 /// The `Authorization` header the request being served came with, passed
 /// on to the next hop (the caller's token, when this service calls
 /// another on the caller's behalf). Outside a request, or on an endpoint
-/// without `auth`, nothing is sent.
+/// without `auth`, nothing is sent; an API key in its own header is not
+/// forwarded.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Forward;
 

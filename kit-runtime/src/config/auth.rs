@@ -254,4 +254,72 @@ mod tests {
         };
         assert!(two.authenticators().is_err());
     }
+
+    /// What `auth` says of a request with these headers.
+    async fn verdict(
+        auth: &Authenticators,
+        scheme: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<(), String> {
+        let mut map = http::HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(http::HeaderName::try_from(*k).unwrap(), v.parse().unwrap());
+        }
+        let request = crate::auth::AuthRequest::new(&map, None);
+        match auth.check_schemes(&[scheme], &[], &request).await {
+            crate::auth::Verdict::Allowed(_) => Ok(()),
+            crate::auth::Verdict::Refused(e, _) => Err(e.message().to_owned()),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_api_key_header_and_the_leeway_flags_apply() {
+        let dir = std::env::temp_dir().join(format!("kit-authflags-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let keys = dir.join("keys");
+        std::fs::write(&keys, format!("ci {}\n", ApiKeys::digest("k1"))).unwrap();
+        let config = AuthConfig {
+            api_keys_file: Some(keys),
+            api_key_header: Some("x-token".into()),
+            ..AuthConfig::default()
+        };
+        let auth = config.authenticators().unwrap();
+        assert_eq!(
+            verdict(&auth, "api_key", &[("x-token", "k1")]).await,
+            Ok(())
+        );
+        assert!(verdict(&auth, "api_key", &[("x-api-key", "k1")])
+            .await
+            .is_err());
+
+        let secret = dir.join("secret");
+        std::fs::write(&secret, "0123456789abcdef0123456789abcdef").unwrap();
+        let now = jsonwebtoken::get_current_timestamp();
+        let token = jsonwebtoken::encode(
+            &jsonwebtoken::Header::default(),
+            &serde_json::json!({"sub": "u", "exp": now - 20}),
+            &jsonwebtoken::EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+        )
+        .unwrap();
+        let bearer = format!("Bearer {token}");
+        for (leeway, expected) in [
+            (None, Ok(())),
+            (
+                Some(Duration::from_secs(5)),
+                Err("token expired".to_owned()),
+            ),
+        ] {
+            let config = AuthConfig {
+                jwt_secret_file: Some(secret.clone()),
+                jwt_leeway: leeway,
+                ..AuthConfig::default()
+            };
+            let auth = config.authenticators().unwrap();
+            assert_eq!(
+                verdict(&auth, "jwt", &[("authorization", &bearer)]).await,
+                expected,
+                "{leeway:?}"
+            );
+        }
+    }
 }
